@@ -1,0 +1,3 @@
+export { openDatabase, defaultMigrationsFolder, type Database, type Db, type Tx, type DbOrTx, type Schema, type OpenDatabaseOptions } from "./client";
+export { scopeTo, scopeToCustomer, scopeToMsp, type TenantScope } from "./tenancy";
+export * as schema from "./schema";

@@ -1,0 +1,124 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { and, eq } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Database, openDatabase, schema, scopeTo, scopeToCustomer } from "../src";
+import { createTestDatabase } from "../src/testing";
+
+/** Column-level shape of the public schema, comparable across engines. */
+async function shape(database: Database) {
+  const { rows } = await database.query(
+    `select table_name, column_name, data_type, is_nullable, column_default
+       from information_schema.columns where table_schema = 'public'
+      order by table_name, column_name`,
+  );
+  const idx = await database.query(
+    `select tablename, indexname, indexdef from pg_indexes where schemaname = 'public' order by tablename, indexname`,
+  );
+  return { columns: rows, indexes: idx.rows };
+}
+
+async function smoke(database: Database) {
+  const { db } = database;
+  const [msp] = await db.insert(schema.msps).values({ name: "Acme IT" }).returning();
+  const [customer] = await db.insert(schema.customers).values({ mspId: msp!.id, name: "Dental" }).returning();
+  const [other] = await db.insert(schema.customers).values({ mspId: msp!.id, name: "Law" }).returning();
+  await db.insert(schema.machines).values([
+    { mspId: msp!.id, customerId: customer!.id, name: "srv1", os: "windows" },
+    { mspId: msp!.id, customerId: other!.id, name: "srv2", os: "linux" },
+  ]);
+  const all = await db.select().from(schema.machines).where(scopeTo(schema.machines, { mspId: msp!.id }));
+  const mine = await db
+    .select()
+    .from(schema.machines)
+    .where(scopeToCustomer(schema.machines, { mspId: msp!.id, customerId: customer!.id }));
+  return { all: all.map((m) => m.name).sort(), mine: mine.map((m) => m.name) };
+}
+
+describe("migrations", () => {
+  let pg: Awaited<ReturnType<typeof createTestDatabase>>;
+  let lite: Database;
+  let liteDir: string;
+
+  beforeAll(async () => {
+    liteDir = mkdtempSync(join(tmpdir(), "tidemark-pglite-"));
+    [pg, lite] = await Promise.all([createTestDatabase(), openDatabase({ pgliteDir: liteDir })]);
+  });
+  afterAll(async () => {
+    await pg?.drop();
+    await lite?.close();
+    rmSync(liteDir, { recursive: true, force: true });
+  });
+
+  it("produce the same tables, columns and indexes on PostgreSQL and PGlite", async () => {
+    expect(pg.kind).toBe("postgres");
+    expect(lite.kind).toBe("pglite");
+    const [a, b] = await Promise.all([shape(pg), shape(lite)]);
+    expect(a.columns.length).toBeGreaterThan(50);
+    expect(b).toEqual(a);
+  });
+
+  it("every tenant-owned table has a non-null, indexed tenant key", async () => {
+    const { rows } = await pg.query(
+      `select table_name, column_name, is_nullable from information_schema.columns
+        where table_schema = 'public' and column_name in ('msp_id', 'customer_id')`,
+    );
+    const tables = new Set(rows.map((r) => r.table_name as string));
+    expect([...tables].sort()).toEqual(
+      ["audit_events", "customers", "enrollment_tokens", "invitations", "machines", "memberships", "policies", "policy_assignments"].sort(),
+    );
+    for (const t of tables) {
+      const keys = rows.filter((r) => r.table_name === t);
+      expect(keys.some((k) => k.is_nullable === "NO"), `${t} has a non-null tenant key`).toBe(true);
+      const { rows: idx } = await pg.query(`select indexdef from pg_indexes where tablename = $1`, [t]);
+      for (const k of keys) {
+        expect(
+          idx.some((i) => new RegExp(`\\(${k.column_name}[,)]`).test(String(i.indexdef).replaceAll('"', ""))),
+          `${t}.${k.column_name} is indexed`,
+        ).toBe(true);
+      }
+    }
+  });
+
+  it("smoke query and tenant scope give the same answer on both engines", async () => {
+    const [a, b] = await Promise.all([smoke(pg), smoke(lite)]);
+    expect(a).toEqual({ all: ["srv1", "srv2"], mine: ["srv1"] });
+    expect(b).toEqual(a);
+  });
+
+  it("enforces the constraints the API relies on", async () => {
+    const [msp] = await pg.db.insert(schema.msps).values({ name: "M" }).returning();
+    await expect(
+      pg.db.insert(schema.policies).values({
+        mspId: msp!.id,
+        name: "too fast",
+        rpoSeconds: 4,
+        retention: { keepWithinHours: 1, hourly: 1, daily: 1, weekly: 1, monthly: 1, yearly: 1 },
+      }),
+    ).rejects.toThrow();
+    await pg.db.insert(schema.users).values({ id: "u1", name: "U", email: "u@example.com" });
+    await pg.db.insert(schema.memberships).values({ userId: "u1", mspId: msp!.id, role: "owner" });
+    // Same user, same MSP, no customer: NULLS NOT DISTINCT makes it a duplicate.
+    await expect(pg.db.insert(schema.memberships).values({ userId: "u1", mspId: msp!.id, role: "admin" })).rejects.toThrow();
+    // A customer role without a customer is refused.
+    await expect(
+      pg.db.insert(schema.memberships).values({ userId: "u1", mspId: msp!.id, role: "customer_user" }),
+    ).rejects.toThrow();
+    const rows = await pg.db.select().from(schema.memberships).where(and(eq(schema.memberships.userId, "u1")));
+    expect(rows).toHaveLength(1);
+  });
+
+  it("re-opening an already migrated database is a no-op, and raw multi-statement SQL works", async () => {
+    const again = await openDatabase({ url: pg.url });
+    const { rows } = await again.query("select count(*)::int as n from drizzle.__drizzle_migrations");
+    expect(rows).toEqual([{ n: 1 }]);
+    await again.close();
+    const r = await pg.query("select 1 as a; select 2 as b");
+    expect(r.rows).toEqual([{ b: 2 }]);
+    const l = await lite.query("select 1 as a; select 2 as b");
+    expect(l.rows).toEqual([{ b: 2 }]);
+    const p = await lite.query("select $1::int + 1 as n", [41]);
+    expect(p.rows).toEqual([{ n: 42 }]);
+  });
+});
