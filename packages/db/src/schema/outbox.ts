@@ -11,7 +11,7 @@ export const outboxMessages = pgTable(
     subject: text("subject").notNull(),
     text: text("text").notNull(),
     html: text("html"),
-    status: text("status").$type<"captured" | "sent" | "failed">().notNull(),
+    status: text("status").$type<"captured" | "pending" | "sent" | "failed">().notNull(),
     error: text("error"),
     createdAt: createdAt(),
   },

@@ -1,0 +1,1 @@
+export { createMailer, listOutbox, mailMessageSchema, type Mailer, type MailMessage, type OutboxMessage } from "./mailer";
