@@ -1,0 +1,1 @@
+export { blobStoreContract } from "./contract";
