@@ -1,0 +1,93 @@
+/**
+ * Turns blobs into uploaded packs: dedup against the index and this session,
+ * fill one pack per blob type (trees apart from data, so metadata reads touch
+ * few packs), upload finished packs with bounded concurrency (backpressure
+ * bounds memory to ~(2 + uploads) packs), and only then index them.
+ */
+import { BlobExistsError } from "@tidemark/storage";
+import type { Compressed } from "./compress.js";
+import type { IndexedPack } from "./index/index.js";
+import { BLOB_DATA, BLOB_TREE, packKeyName, type BlobType } from "./pack/format.js";
+import { PackWriter, type FinishedPack } from "./pack/writer.js";
+import type { Repository } from "./repository.js";
+
+export interface SaverStats {
+  newChunks: number;
+  newBytes: number;
+  storedBytes: number;
+  packs: number;
+}
+
+export class BlobSaver {
+  private readonly writers: Record<BlobType, PackWriter | undefined> = { [BLOB_DATA]: undefined, [BLOB_TREE]: undefined };
+  private readonly inflight = new Set<string>();
+  private readonly uploads = new Set<Promise<void>>();
+  private failure: unknown;
+  readonly stats: SaverStats = { newChunks: 0, newBytes: 0, storedBytes: 0, packs: 0 };
+
+  constructor(
+    private readonly repo: Repository,
+    private readonly uploadConcurrency: number,
+  ) {}
+
+  /** True when the id is already stored or queued: the caller can skip compressing it. */
+  known(id: string): boolean {
+    return this.repo.index.has(id) || this.inflight.has(id);
+  }
+
+  /** Saves a blob unless already known. Returns whether it was new. */
+  async save(type: BlobType, id: string, data: Buffer, compressed?: Compressed): Promise<boolean> {
+    if (this.failure) throw this.failure;
+    if (this.known(id)) return false;
+    this.inflight.add(id);
+    const w = (this.writers[type] ??= new PackWriter(this.repo.keys.enc));
+    const idBuf = Buffer.from(id, "hex");
+    const b = compressed ? w.addCompressed(type, idBuf, data.length, compressed) : w.add(type, idBuf, data, this.repo.config.zstdLevel);
+    this.stats.newChunks++;
+    this.stats.newBytes += data.length;
+    this.stats.storedBytes += b.length;
+    if (w.size >= this.repo.config.packSize) await this.seal(type);
+    return true;
+  }
+
+  private async seal(type: BlobType): Promise<void> {
+    const w = this.writers[type];
+    if (!w || w.count === 0) return;
+    this.writers[type] = undefined;
+    const pack = w.finish();
+    while (this.uploads.size >= this.uploadConcurrency) await Promise.race(this.uploads);
+    if (this.failure) throw this.failure;
+    const job = this.upload(pack).then(
+      () => {
+        this.uploads.delete(job);
+      },
+      (e) => {
+        this.uploads.delete(job);
+        this.failure ??= e;
+      },
+    );
+    this.uploads.add(job);
+  }
+
+  private async upload(pack: FinishedPack): Promise<void> {
+    try {
+      await this.repo.store.put(packKeyName(pack.id), pack.bytes, { ifNotExists: true });
+    } catch (e) {
+      // Same name means same bytes (the name is their SHA-256): already durable.
+      if (!(e instanceof BlobExistsError)) throw e;
+    }
+    const indexed: IndexedPack = { id: pack.id, salt: pack.salt, size: pack.bytes.length, blobs: pack.blobs };
+    this.repo.index.addPacks([indexed]);
+    for (const b of pack.blobs) this.inflight.delete(b.id.toString("hex"));
+    this.stats.packs++;
+  }
+
+  /** Seals open packs, waits for every upload, then persists the index: after this, everything saved is findable. */
+  async flush(): Promise<void> {
+    await this.seal(BLOB_DATA);
+    await this.seal(BLOB_TREE);
+    await Promise.all(this.uploads);
+    if (this.failure) throw this.failure;
+    await this.repo.index.flush();
+  }
+}

@@ -1,0 +1,37 @@
+/**
+ * The narrow index interface: chunk id → where its sealed bytes live. The
+ * repository-backed implementation is in ./repo-index.ts; the service will
+ * plug in a PostgreSQL-backed one behind the same interface.
+ */
+import type { BlobType, PackBlob } from "../pack/format.js";
+
+export interface IndexEntry {
+  pack: string;
+  type: BlobType;
+  offset: number;
+  length: number;
+  rawLength: number;
+}
+
+export interface PackInfo {
+  id: string;
+  /** Per-pack key salt: lets a ranged GET decrypt one blob without the header. */
+  salt: Buffer;
+  size: number;
+}
+
+export interface IndexedPack extends PackInfo {
+  blobs: PackBlob[];
+}
+
+export interface Index {
+  lookup(id: string): IndexEntry | undefined;
+  has(id: string): boolean;
+  packInfo(packId: string): PackInfo | undefined;
+  /** Packs that are already durable in storage, as one batch. */
+  addPacks(packs: IndexedPack[]): void;
+  /** Makes every pack added since the last flush findable by other readers. */
+  flush(): Promise<void>;
+  packs(): IterableIterator<PackInfo>;
+  entries(): IterableIterator<[string, IndexEntry]>;
+}

@@ -1,0 +1,139 @@
+/**
+ * Index stored as objects under `index/` in the repository itself, so the
+ * repository is readable and checkable without the service database.
+ * Concurrent writers never conflict: each writes only its own new, uniquely
+ * named index objects, and readers merge all of them.
+ */
+import { createHash } from "node:crypto";
+import { z } from "zod";
+import type { BlobStore } from "@tidemark/storage";
+import { openObject, sealObject } from "../crypto/aead.js";
+import type { RepoKeys } from "../crypto/keys.js";
+import { compressJson, expandJson } from "../json-object.js";
+import { toHex } from "../id.js";
+import { BLOB_DATA, BLOB_TREE } from "../pack/format.js";
+import type { Index, IndexedPack, IndexEntry, PackInfo } from "./index.js";
+
+const indexObjectSchema = z.object({
+  v: z.literal(1),
+  packs: z.array(
+    z.object({
+      id: z.string().regex(/^[0-9a-f]{64}$/),
+      salt: z.string(),
+      size: z.number().int().nonnegative(),
+      /** [type, id hex, offset, length, rawLength] — arrays keep large indexes compact. */
+      blobs: z.array(z.tuple([z.union([z.literal(BLOB_DATA), z.literal(BLOB_TREE)]), z.string(), z.number(), z.number(), z.number()])),
+    }),
+  ),
+});
+type IndexObject = z.infer<typeof indexObjectSchema>;
+
+export const INDEX_PREFIX = "index/";
+
+export class RepoIndex implements Index {
+  private readonly byId = new Map<string, IndexEntry>();
+  private readonly packMap = new Map<string, PackInfo>();
+  private pending: IndexedPack[] = [];
+  /** Index objects this process has seen (loaded or written): prune rewrites exactly these. */
+  readonly objects = new Set<string>();
+
+  constructor(
+    private readonly store: BlobStore,
+    private readonly keys: RepoKeys,
+  ) {}
+
+  static async load(store: BlobStore, keys: RepoKeys): Promise<RepoIndex> {
+    const idx = new RepoIndex(store, keys);
+    await idx.reload();
+    return idx;
+  }
+
+  /** Merges index objects written since the last load (e.g. by a concurrent writer). */
+  async reload(): Promise<void> {
+    const names: string[] = [];
+    for await (const m of this.store.list(INDEX_PREFIX)) if (!this.objects.has(m.key)) names.push(m.key);
+    await mapLimit(names, 8, async (name) => {
+      const obj = indexObjectSchema.parse(expandJson(openObject(this.keys.enc, "index", await this.store.get(name), name)));
+      this.merge(obj);
+      this.objects.add(name);
+    });
+  }
+
+  private merge(obj: IndexObject) {
+    for (const p of obj.packs) {
+      this.packMap.set(p.id, { id: p.id, salt: Buffer.from(p.salt, "base64"), size: p.size });
+      for (const [type, id, offset, length, rawLength] of p.blobs) {
+        if (!this.byId.has(id)) this.byId.set(id, { pack: p.id, type, offset, length, rawLength });
+      }
+    }
+  }
+
+  lookup(id: string) {
+    return this.byId.get(id);
+  }
+  has(id: string) {
+    return this.byId.has(id);
+  }
+  packInfo(packId: string) {
+    return this.packMap.get(packId);
+  }
+  packs() {
+    return this.packMap.values();
+  }
+  entries() {
+    return this.byId.entries();
+  }
+  get size() {
+    return this.byId.size;
+  }
+
+  addPacks(packs: IndexedPack[]): void {
+    for (const p of packs) {
+      this.packMap.set(p.id, { id: p.id, salt: p.salt, size: p.size });
+      for (const b of p.blobs) {
+        const id = toHex(b.id);
+        if (!this.byId.has(id)) this.byId.set(id, { pack: p.id, type: b.type, offset: b.offset, length: b.length, rawLength: b.rawLength });
+      }
+      this.pending.push(p);
+    }
+  }
+
+  async flush(): Promise<void> {
+    if (this.pending.length === 0) return;
+    const batch = this.pending;
+    this.pending = [];
+    try {
+      this.objects.add(await writeIndexObject(this.store, this.keys, batch));
+    } catch (e) {
+      this.pending = batch.concat(this.pending);
+      throw e;
+    }
+  }
+}
+
+export async function writeIndexObject(store: BlobStore, keys: RepoKeys, packs: IndexedPack[]): Promise<string> {
+  const obj: IndexObject = {
+    v: 1,
+    packs: packs.map((p) => ({
+      id: p.id,
+      salt: p.salt.toString("base64"),
+      size: p.size,
+      blobs: p.blobs.map((b) => [b.type, toHex(b.id), b.offset, b.length, b.rawLength] as [0 | 1, string, number, number, number]),
+    })),
+  };
+  const sealed = sealObject(keys.enc, "index", compressJson(obj));
+  const name = INDEX_PREFIX + createHash("sha256").update(sealed).digest("hex");
+  await store.put(name, sealed, { ifNotExists: true });
+  return name;
+}
+
+export async function mapLimit<T>(items: T[], limit: number, fn: (item: T, i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      await fn(items[i]!, i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}

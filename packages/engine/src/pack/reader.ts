@@ -1,0 +1,64 @@
+import { createHash } from "node:crypto";
+import { decryptBlob, decryptTrailer, packKey } from "../crypto/aead.js";
+import { expand } from "../compress.js";
+import { CorruptionError } from "../errors.js";
+import { contentId, toHex } from "../id.js";
+import type { RepoKeys } from "../crypto/keys.js";
+import { decodeEntries, FOOTER_BYTES, HEADER_BYTES, PACK_END_MAGIC, PACK_MAGIC, type BlobType, type PackBlob } from "./format.js";
+
+/**
+ * Decrypts, decompresses and re-derives the id of one sealed blob. Any
+ * mismatch is a CorruptionError naming the pack and the chunk.
+ */
+export function openBlob(
+  keys: RepoKeys,
+  packId: string,
+  key: Buffer,
+  blob: { type: BlobType; id: Buffer; offset: number },
+  sealed: Buffer,
+): Buffer {
+  const idHex = toHex(blob.id);
+  const pt = decryptBlob(key, blob.offset, blob.id, blob.type, sealed);
+  if (!pt || pt.length < 1) throw new CorruptionError(`pack ${packId}: chunk ${idHex} failed authentication`, packId, idHex);
+  let data: Buffer;
+  try {
+    data = expand(pt[0]!, pt.subarray(1));
+  } catch (e) {
+    throw new CorruptionError(`pack ${packId}: chunk ${idHex} does not decompress (${(e as Error).message})`, packId, idHex);
+  }
+  if (!contentId(keys.id, data).equals(blob.id)) {
+    throw new CorruptionError(`pack ${packId}: chunk ${idHex} content does not match its id`, packId, idHex);
+  }
+  return data;
+}
+
+export interface ParsedPack {
+  salt: Buffer;
+  key: Buffer;
+  blobs: PackBlob[];
+}
+
+/** Reads a whole pack: verifies its hash and header, decrypts its trailer. Does not open the blobs. */
+export function parsePack(keys: RepoKeys, packId: string, bytes: Buffer): ParsedPack {
+  const fail = (why: string) => new CorruptionError(`pack ${packId}: ${why}`, packId);
+  if (createHash("sha256").update(bytes).digest("hex") !== packId) throw fail("content does not hash to its name (damaged or truncated)");
+  return parseTrailer(keys, packId, bytes);
+}
+
+/** Trailer parsing without the whole-pack hash, used to rebuild an index from packs. */
+export function parseTrailer(keys: RepoKeys, packId: string, bytes: Buffer): ParsedPack {
+  const fail = (why: string) => new CorruptionError(`pack ${packId}: ${why}`, packId);
+  if (bytes.length < HEADER_BYTES + FOOTER_BYTES || !bytes.subarray(0, 4).equals(PACK_MAGIC)) throw fail("bad header or too short");
+  if (!bytes.subarray(bytes.length - 4).equals(PACK_END_MAGIC)) throw fail("bad footer (truncated?)");
+  const tlen = bytes.readUInt32LE(bytes.length - FOOTER_BYTES);
+  if (tlen > bytes.length - HEADER_BYTES - FOOTER_BYTES) throw fail("trailer length out of range");
+  const salt = Buffer.from(bytes.subarray(8, HEADER_BYTES));
+  const key = packKey(keys.enc, salt);
+  const tstart = bytes.length - FOOTER_BYTES - tlen;
+  const pt = decryptTrailer(key, bytes.subarray(tstart, tstart + tlen));
+  if (!pt) throw fail("trailer failed authentication");
+  const blobs = decodeEntries(pt);
+  if (!blobs) throw fail("trailer is malformed");
+  for (const b of blobs) if (b.offset < HEADER_BYTES || b.offset + b.length > tstart) throw fail(`trailer entry ${toHex(b.id)} out of range`);
+  return { salt, key, blobs };
+}

@@ -1,0 +1,230 @@
+/**
+ * A repository on any BlobStore:
+ *
+ *   config              sealed JSON: repository id, chunker, pack size, compression
+ *   keys/<id>           JSON: the master key wrapped by a password (scrypt) or a KEK
+ *   data/<2 hex>/<id>   packs (id = SHA-256 of the pack bytes)
+ *   index/<id>          sealed, compressed index objects (which blob is where)
+ *   snapshots/<id>      sealed recovery-point manifests
+ *   locks/<id>          (reserved for exclusive operations such as prune)
+ */
+import { createHash, randomBytes } from "node:crypto";
+import { z } from "zod";
+import { BlobNotFoundError, type BlobStore } from "@tidemark/storage";
+import { openObject, packKey as derivePackKey, sealObject } from "./crypto/aead.js";
+import { deriveKeys, keyFileSchema, newMasterKey, unwrapKeyFile, wrapWithKek, wrapWithPassword, type RepoKeys, type ScryptParams, type Unlock } from "./crypto/keys.js";
+import { DEFAULT_CHUNKER, FastCdc, gearTable, validateChunkerParams, type ChunkerParams } from "./chunker/fastcdc.js";
+import { DEFAULT_BLOCK_SIZE } from "./chunker/fixed.js";
+import { DEFAULT_ZSTD_LEVEL } from "./compress.js";
+import { CorruptionError, RepositoryError, WrongPasswordError } from "./errors.js";
+import { contentId, toHex } from "./id.js";
+import { RepoIndex } from "./index/repo-index.js";
+import { BLOB_TREE, packKeyName, type BlobType } from "./pack/format.js";
+import { openBlob } from "./pack/reader.js";
+import { SNAPSHOT_PREFIX, snapshotSchema, type Snapshot } from "./snapshot.js";
+import { decodeTree, type Tree } from "./tree.js";
+import { BlobSaver } from "./blob-saver.js";
+import { compressJson, expandJson } from "./json-object.js";
+
+export const MIN_PACK_SIZE = 64 * 1024;
+export const MAX_PACK_SIZE = 64 * 1024 * 1024;
+
+export const configSchema = z.object({
+  v: z.literal(1),
+  id: z.string(),
+  created: z.string(),
+  chunker: z.object({ min: z.number().int(), avg: z.number().int(), max: z.number().int() }),
+  packSize: z.number().int().min(MIN_PACK_SIZE).max(MAX_PACK_SIZE),
+  zstdLevel: z.number().int().min(0).max(19),
+  blockSize: z.number().int().min(4096),
+});
+export type RepoConfig = z.infer<typeof configSchema>;
+
+export interface InitOptions {
+  chunker?: ChunkerParams;
+  packSize?: number;
+  zstdLevel?: number;
+  blockSize?: number;
+  /** Tests lower the scrypt cost; production keeps the default. */
+  scrypt?: ScryptParams;
+  /** With a KEK secret: the id recorded beside the wrapped key. */
+  kekId?: string;
+}
+
+const KEYS_PREFIX = "keys/";
+const CONFIG_KEY = "config";
+
+export class Repository {
+  readonly chunker: FastCdc;
+  private treeCache = new Map<string, Tree>();
+
+  private constructor(
+    readonly store: BlobStore,
+    readonly keys: RepoKeys,
+    readonly config: RepoConfig,
+    readonly index: RepoIndex,
+  ) {
+    this.chunker = new FastCdc(gearTable(keys.gear), config.chunker);
+  }
+
+  static async init(store: BlobStore, secret: Unlock, opts: InitOptions = {}): Promise<Repository> {
+    if (await store.head(CONFIG_KEY)) throw new RepositoryError(`a repository already exists at ${store.description}`);
+    const chunker = opts.chunker ?? DEFAULT_CHUNKER;
+    validateChunkerParams(chunker);
+    const config: RepoConfig = configSchema.parse({
+      v: 1,
+      id: randomBytes(16).toString("hex"),
+      created: new Date().toISOString(),
+      chunker,
+      packSize: opts.packSize ?? 16 * 1024 * 1024,
+      zstdLevel: opts.zstdLevel ?? DEFAULT_ZSTD_LEVEL,
+      blockSize: opts.blockSize ?? DEFAULT_BLOCK_SIZE,
+    });
+    const master = newMasterKey();
+    const keyFile = "password" in secret ? await wrapWithPassword(master, secret.password, opts.scrypt) : wrapWithKek(master, secret.kek, opts.kekId ?? "default");
+    const keys = deriveKeys(master);
+    const keyBytes = Buffer.from(JSON.stringify(keyFile));
+    await store.put(KEYS_PREFIX + createHash("sha256").update(keyBytes).digest("hex"), keyBytes, { ifNotExists: true });
+    // The config goes last: its presence is what marks a repository as initialised.
+    await store.put(CONFIG_KEY, sealObject(keys.enc, "config", Buffer.from(JSON.stringify(config))), { ifNotExists: true });
+    return new Repository(store, keys, config, new RepoIndex(store, keys));
+  }
+
+  static async open(store: BlobStore, secret: Unlock): Promise<Repository> {
+    let configBytes: Buffer;
+    try {
+      configBytes = await store.get(CONFIG_KEY);
+    } catch (e) {
+      if (e instanceof BlobNotFoundError) throw new RepositoryError(`no repository at ${store.description} (run init first)`);
+      throw e;
+    }
+    const keys = await unlock(store, secret);
+    const config = configSchema.parse(JSON.parse(openObject(keys.enc, "config", configBytes, CONFIG_KEY).toString("utf8")));
+    return new Repository(store, keys, config, await RepoIndex.load(store, keys));
+  }
+
+  /** Adds another way in (second password, service KEK) to the same master key. */
+  static async addKey(store: BlobStore, existing: Unlock, added: Unlock, opts: { scrypt?: ScryptParams; kekId?: string } = {}): Promise<void> {
+    const master = await unlockMaster(store, existing);
+    const keyFile = "password" in added ? await wrapWithPassword(master, added.password, opts.scrypt) : wrapWithKek(master, added.kek, opts.kekId ?? "default");
+    const keyBytes = Buffer.from(JSON.stringify(keyFile));
+    await store.put(KEYS_PREFIX + createHash("sha256").update(keyBytes).digest("hex"), keyBytes, { ifNotExists: true });
+  }
+
+  newSaver(opts: { uploadConcurrency?: number } = {}): BlobSaver {
+    return new BlobSaver(this, opts.uploadConcurrency ?? 2);
+  }
+
+  id(data: Uint8Array): string {
+    return toHex(contentId(this.keys.id, data));
+  }
+
+  /** Reads one blob through the index with a ranged GET; verifies tag and id. */
+  async readBlob(id: string, expectType?: BlobType): Promise<Buffer> {
+    const e = this.index.lookup(id);
+    if (!e) throw new CorruptionError(`chunk ${id} is not in the index`, undefined, id);
+    if (expectType !== undefined && e.type !== expectType) throw new CorruptionError(`chunk ${id} has the wrong blob type`, e.pack, id);
+    const info = this.index.packInfo(e.pack)!;
+    let sealed: Buffer;
+    try {
+      sealed = await this.store.get(packKeyName(e.pack), { offset: e.offset, length: e.length });
+    } catch (err) {
+      if (err instanceof BlobNotFoundError) throw new CorruptionError(`pack ${e.pack} is missing (needed for chunk ${id})`, e.pack, id);
+      throw err;
+    }
+    if (sealed.length !== e.length) throw new CorruptionError(`pack ${e.pack}: chunk ${id} is truncated`, e.pack, id);
+    return openBlob(this.keys, e.pack, this.packKey(info.id, info.salt), { type: e.type, id: Buffer.from(id, "hex"), offset: e.offset }, sealed);
+  }
+
+  private packKeys = new Map<string, Buffer>();
+  packKey(packId: string, salt: Buffer): Buffer {
+    let k = this.packKeys.get(packId);
+    if (!k) {
+      k = derivePackKey(this.keys.enc, salt);
+      if (this.packKeys.size > 4096) this.packKeys.clear();
+      this.packKeys.set(packId, k);
+    }
+    return k;
+  }
+
+  async loadTree(id: string): Promise<Tree> {
+    const cached = this.treeCache.get(id);
+    if (cached) return cached;
+    const data = await this.readBlob(id, BLOB_TREE);
+    let tree: Tree;
+    try {
+      tree = decodeTree(data);
+    } catch (e) {
+      throw new CorruptionError(`tree ${id} does not decode: ${(e as Error).message}`, this.index.lookup(id)?.pack, id);
+    }
+    if (this.treeCache.size > 10_000) this.treeCache.clear();
+    this.treeCache.set(id, tree);
+    return tree;
+  }
+
+  async saveSnapshot(s: Snapshot): Promise<string> {
+    const plain = compressJson(snapshotSchema.parse(s));
+    const id = this.id(plain);
+    await this.store.put(SNAPSHOT_PREFIX + id, sealObject(this.keys.enc, "snapshot", plain), { ifNotExists: true });
+    return id;
+  }
+
+  async snapshotIds(): Promise<string[]> {
+    const ids: string[] = [];
+    for await (const m of this.store.list(SNAPSHOT_PREFIX)) ids.push(m.key.slice(SNAPSHOT_PREFIX.length));
+    return ids;
+  }
+
+  async loadSnapshot(id: string): Promise<Snapshot> {
+    const name = SNAPSHOT_PREFIX + id;
+    const data = await this.store.get(name);
+    return snapshotSchema.parse(expandJson(openObject(this.keys.enc, "snapshot", data, name)));
+  }
+
+  /** Every point, oldest first. */
+  async listSnapshots(): Promise<Array<{ id: string; snapshot: Snapshot }>> {
+    const ids = await this.snapshotIds();
+    const out = await Promise.all(ids.map(async (id) => ({ id, snapshot: await this.loadSnapshot(id) })));
+    return out.sort((a, b) => a.snapshot.time.localeCompare(b.snapshot.time) || a.id.localeCompare(b.id));
+  }
+
+  /** "latest", a full id, or a unique prefix of at least 4 hex digits. */
+  async resolveSnapshot(ref: string): Promise<{ id: string; snapshot: Snapshot }> {
+    if (ref === "latest") {
+      const all = await this.listSnapshots();
+      const last = all.at(-1);
+      if (!last) throw new RepositoryError("the repository has no recovery points yet");
+      return last;
+    }
+    if (!/^[0-9a-f]{4,64}$/.test(ref)) throw new RepositoryError(`not a recovery point id: ${JSON.stringify(ref)}`);
+    const matches = (await this.snapshotIds()).filter((id) => id.startsWith(ref));
+    if (matches.length === 0) throw new RepositoryError(`no recovery point ${ref}`);
+    if (matches.length > 1) throw new RepositoryError(`recovery point prefix ${ref} is ambiguous (${matches.length} matches)`);
+    return { id: matches[0]!, snapshot: await this.loadSnapshot(matches[0]!) };
+  }
+
+  async deleteSnapshot(id: string): Promise<void> {
+    await this.store.delete(SNAPSHOT_PREFIX + id);
+  }
+}
+
+
+async function unlockMaster(store: BlobStore, secret: Unlock): Promise<Buffer> {
+  const names: string[] = [];
+  for await (const m of store.list(KEYS_PREFIX)) names.push(m.key);
+  if (names.length === 0) throw new RepositoryError(`repository at ${store.description} has no keys`);
+  for (const name of names.sort()) {
+    const parsed = keyFileSchema.safeParse(JSON.parse((await store.get(name)).toString("utf8")));
+    if (!parsed.success) continue;
+    try {
+      return await unwrapKeyFile(parsed.data, secret);
+    } catch (e) {
+      if (!(e instanceof WrongPasswordError)) throw e;
+    }
+  }
+  throw new WrongPasswordError();
+}
+
+async function unlock(store: BlobStore, secret: Unlock): Promise<RepoKeys> {
+  return deriveKeys(await unlockMaster(store, secret));
+}
