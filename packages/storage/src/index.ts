@@ -12,3 +12,12 @@ export {
 export { MAX_KEY_LENGTH, validateKey, validatePrefix } from "./keys";
 export { MemoryBlobStore, memoryStore, type MemoryStoreOptions } from "./memory";
 export { LocalBlobStore, localStore, TEMP_PREFIX, type LocalStoreOptions } from "./local";
+export {
+  AzureBlobStore,
+  azureStore,
+  azureStoreOptionsSchema,
+  customerContainerName,
+  isValidContainerName,
+  type AzureStoreOptions,
+  type UploadSas,
+} from "./azure";
