@@ -1,0 +1,45 @@
+/** Listing a point (or a path inside it), recursively. */
+import { EngineError } from "./errors.js";
+import type { Repository } from "./repository.js";
+import type { TreeNode } from "./tree.js";
+
+export interface ListedNode {
+  path: string;
+  node: TreeNode;
+}
+
+/** Splits "POINT[:path]". */
+export function splitPointRef(ref: string): { point: string; path?: string } {
+  const i = ref.indexOf(":");
+  if (i < 0) return { point: ref };
+  const path = ref.slice(i + 1);
+  return path ? { point: ref.slice(0, i), path } : { point: ref.slice(0, i) };
+}
+
+export async function* listTree(repo: Repository, rootTree: string, path = "/"): AsyncGenerator<ListedNode> {
+  const parts = path.split("/").filter(Boolean);
+  let tree = rootTree;
+  let prefix = "";
+  for (let i = 0; i < parts.length; i++) {
+    const n = (await repo.loadTree(tree)).nodes.find((x) => x.name === parts[i]);
+    if (!n) throw new EngineError(`path not found in recovery point: /${parts.slice(0, i + 1).join("/")}`);
+    prefix += `/${n.name}`;
+    if (n.type !== "dir" || !n.subtree) {
+      if (i === parts.length - 1) {
+        yield { path: prefix, node: n };
+        return;
+      }
+      throw new EngineError(`not a directory in recovery point: ${prefix}`);
+    }
+    tree = n.subtree;
+  }
+  yield* walk(repo, tree, prefix);
+}
+
+async function* walk(repo: Repository, tree: string, prefix: string): AsyncGenerator<ListedNode> {
+  for (const n of (await repo.loadTree(tree)).nodes) {
+    const p = `${prefix}/${n.name}`;
+    yield { path: p, node: n };
+    if (n.type === "dir" && n.subtree) yield* walk(repo, n.subtree, p);
+  }
+}

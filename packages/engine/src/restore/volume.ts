@@ -1,0 +1,56 @@
+/**
+ * Restores a volume image to a file or device. Holes (all-zero blocks) are
+ * skipped, so a regular file target stays sparse.
+ */
+import { open, stat } from "node:fs/promises";
+import { resolve } from "node:path";
+import { loadVolumeMap } from "../backup/volume.js";
+import { EngineError } from "../errors.js";
+import { mapLimit } from "../index/repo-index.js";
+import { BLOB_DATA } from "../pack/format.js";
+import type { Repository } from "../repository.js";
+import type { Snapshot } from "../snapshot.js";
+import { RestoreTargetError } from "./restore.js";
+
+export interface VolumeRestoreResult {
+  bytes: number;
+  blocks: number;
+  holes: number;
+  failures: Array<{ block: number; error: string }>;
+}
+
+export async function restoreVolume(repo: Repository, snapshot: Snapshot, name: string, targetPath: string, opts: { concurrency?: number } = {}): Promise<VolumeRestoreResult> {
+  const vol = snapshot.volumes.find((v) => v.name === name || v.source === name);
+  if (!vol) throw new EngineError(`no volume ${JSON.stringify(name)} in this recovery point (has: ${snapshot.volumes.map((v) => v.name).join(", ") || "none"})`);
+  const map = await loadVolumeMap(repo, vol.map);
+  const target = resolve(targetPath);
+  const isDevice = await stat(target).then((s) => s.isBlockDevice(), () => false);
+  const fh = await open(target, isDevice ? "r+" : "w");
+  const result: VolumeRestoreResult = { bytes: vol.size, blocks: map.length, holes: 0, failures: [] };
+  try {
+    if (!isDevice) await fh.truncate(vol.size);
+    await mapLimit(
+      map.map((b, i) => ({ b, i })),
+      opts.concurrency ?? 4,
+      async ({ b, i }) => {
+        if (!b.id) {
+          result.holes++;
+          // A device is not sparse: its old contents must be overwritten with zeros.
+          if (isDevice) await fh.write(Buffer.alloc(Math.min(vol.blockSize, vol.size - i * vol.blockSize)), 0, undefined, i * vol.blockSize);
+          return;
+        }
+        try {
+          const data = await repo.readBlob(b.id, BLOB_DATA);
+          await fh.write(data, 0, data.length, i * vol.blockSize);
+        } catch (e) {
+          const code = (e as NodeJS.ErrnoException).code;
+          if (code === "ENOSPC" || code === "EDQUOT") throw new RestoreTargetError(`disk full while restoring volume into ${target}`);
+          result.failures.push({ block: i, error: (e as Error).message });
+        }
+      },
+    );
+  } finally {
+    await fh.close();
+  }
+  return result;
+}

@@ -1,0 +1,125 @@
+import { describe, expect, it, beforeAll, afterAll } from "vitest";
+import { spawn } from "node:child_process";
+import { readFile, writeFile, readdir, stat } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { tempDir } from "./helpers.js";
+import { makeCorpus } from "./fs-helpers.js";
+
+const TSX = resolve(__dirname, "../node_modules/.bin/tsx");
+const MAIN = resolve(__dirname, "../src/cli/main.ts");
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
+  return new Promise((res, rej) => {
+    const p = spawn(TSX, [MAIN, ...args], { env: { ...process.env, TIDEMARK_PASSWORD: "pw-e2e", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    p.stdout.on("data", (d) => (stdout += d));
+    p.stderr.on("data", (d) => (stderr += d));
+    p.on("error", rej);
+    p.on("close", (code) => res({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+describe("tidemark CLI end to end (local repository)", () => {
+  let work: { dir: string; cleanup: () => Promise<void> };
+  let repo: string;
+  let src: string;
+  beforeAll(async () => {
+    work = await tempDir("tm-cli-");
+    repo = join(work.dir, "repo");
+    src = join(work.dir, "src");
+    await makeCorpus(src);
+  });
+  afterAll(async () => work.cleanup());
+
+  it("init, backup, points, ls, restore, check, stats, diff", async () => {
+    const small = ["--chunk-min", "4096", "--chunk-avg", "16384", "--chunk-max", "65536"];
+    const init = await cli(["init", "--repo", repo, ...small, "--json"]);
+    expect(init.stderr).toBe("");
+    expect(init.code).toBe(0);
+    expect(JSON.parse(init.stdout).config.chunker).toEqual({ min: 4096, avg: 16384, max: 65536 });
+    expect((await cli(["init", "--repo", repo])).stderr).toMatch(/already exists/);
+
+    const b1 = await cli(["backup", "--repo", repo, src, "--json"]);
+    expect(b1.code).toBe(0);
+    const p1 = JSON.parse(b1.stdout).id as string;
+    await writeFile(join(src, "new.txt"), "new file");
+    const b2 = await cli(["backup", "--repo", repo, src]);
+    expect(b2.code).toBe(0);
+    expect(b2.stdout).toMatch(/recovery point [0-9a-f]{12} saved: 7 files/);
+
+    const pts = JSON.parse((await cli(["points", "--repo", repo, "--json"])).stdout);
+    expect(pts.map((p: { id: string }) => p.id)[0]).toBe(p1);
+    expect(pts).toHaveLength(2);
+
+    const ls = await cli(["ls", "--repo", repo, `latest:${src}/docs`]);
+    expect(ls.code).toBe(0);
+    expect(ls.stdout).toContain(`${src}/docs/deep/big.bin`);
+    expect(ls.stdout).toMatch(/file\s+0644\s+30000 .* \/.*docs\/a\.txt/);
+
+    const diff = await cli(["diff", "--repo", repo, p1.slice(0, 8), "latest"]);
+    expect(diff.stdout).toContain(`+  ${src}/new.txt`);
+
+    const target = join(work.dir, "restored");
+    const r = await cli(["restore", "--repo", repo, "latest", "--target", target]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect((await readFile(join(target, src, "new.txt"))).toString()).toBe("new file");
+    expect(await readFile(join(target, src, "docs/deep/big.bin"))).toEqual(await readFile(join(src, "docs/deep/big.bin")));
+
+    const one = join(work.dir, "one");
+    expect((await cli(["restore", "--repo", repo, `${p1}:${src}/docs/a.txt`, "--target", one])).code).toBe(0);
+    expect(await readdir(one)).toEqual(["a.txt"]);
+
+    const check = await cli(["check", "--repo", repo, "--read-data"]);
+    expect(check.stdout).toContain("no errors found");
+    expect(check.code).toBe(0);
+
+    const stats = JSON.parse((await cli(["stats", "--repo", repo, "--json"])).stdout);
+    expect(stats.points).toBe(2);
+    expect(stats.logicalBytes).toBeGreaterThan(stats.storedBytes);
+  });
+
+  it("wrong password → one clear line, exit 2; bad usage → exit 2", async () => {
+    const r = await cli(["points", "--repo", repo], { TIDEMARK_PASSWORD: "nope" });
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split("\n")).toEqual(["tidemark: wrong password: no repository key could be opened with it"]);
+    const pwFile = join(work.dir, "pw");
+    await writeFile(pwFile, "pw-e2e\n");
+    expect((await cli(["points", "--repo", repo, "--password-file", pwFile], { TIDEMARK_PASSWORD: "" })).code).toBe(0);
+    expect((await cli(["points", "--repo", repo], { TIDEMARK_PASSWORD: "" })).stderr).toMatch(/no password/);
+    expect((await cli(["frobnicate"])).code).toBe(2);
+    expect((await cli(["check", "--repo", repo, "--subset", "150%", "--read-data"])).stderr).toMatch(/--subset must be/);
+    expect((await cli(["points", "--repo", join(work.dir, "nothing-here")])).stderr).toMatch(/no repository at/);
+  });
+
+  it("check --read-data names a flipped bit and restore of unaffected files still works (exit 1 for the rest)", async () => {
+    // Damage the biggest data pack.
+    const packs: Array<{ path: string; size: number }> = [];
+    for (const d of await readdir(join(repo, "data"))) for (const f of await readdir(join(repo, "data", d))) packs.push({ path: join(repo, "data", d, f), size: (await stat(join(repo, "data", d, f))).size });
+    packs.sort((a, b) => b.size - a.size);
+    const victim = packs[0]!;
+    const bytes = await readFile(victim.path);
+    bytes[Math.floor(bytes.length / 2)]! ^= 0x04;
+    await writeFile(victim.path, bytes);
+    const packId = victim.path.split("/").at(-1)!;
+
+    const c = await cli(["check", "--repo", repo, "--read-data"]);
+    expect(c.code).toBe(1);
+    expect(c.stdout).toContain(`DAMAGED pack ${packId}`);
+    expect(c.stdout).toMatch(new RegExp(`DAMAGED chunk [0-9a-f]{64} \\(pack ${packId}\\)`));
+    expect(c.stdout).toMatch(/AFFECTED point [0-9a-f]{12} .*: \//);
+
+    const target = join(work.dir, "after-damage");
+    const r = await cli(["restore", "--repo", repo, "latest", "--target", target]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/FAILED/);
+    expect((await readFile(join(target, src, "new.txt"))).toString()).toBe("new file");
+  });
+});
