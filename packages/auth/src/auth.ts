@@ -5,7 +5,7 @@
  */
 import { drizzleAdapter } from "@better-auth/drizzle-adapter";
 import { type Database, schema } from "@tidemark/db";
-import type { Mailer } from "@tidemark/notify";
+import { escapeHtml, type Mailer } from "@tidemark/notify";
 import { betterAuth } from "better-auth";
 import { twoFactor } from "better-auth/plugins";
 
@@ -70,7 +70,3 @@ export function createAuth(opts: CreateAuthOptions) {
 }
 
 export type Auth = ReturnType<typeof createAuth>;
-
-function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}

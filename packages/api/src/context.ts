@@ -1,0 +1,38 @@
+import type { Auth } from "@tidemark/auth";
+import type { Database } from "@tidemark/db";
+import type { Mailer } from "@tidemark/notify";
+
+export type Services = { database: Database; auth: Auth; mailer: Mailer; publicUrl: string };
+
+export type SessionUser = { id: string; email: string; name: string; twoFactorEnabled: boolean };
+export type Session = { user: SessionUser; sessionId: string };
+
+export type Context = {
+  services: Services;
+  session: Session | null;
+  /** Client address as reported by the reverse proxy; recorded in the audit log. */
+  ip: string | null;
+  userAgent: string | null;
+};
+
+export function clientIp(headers: Headers): string | null {
+  const forwarded = headers.get("x-forwarded-for")?.split(",")[0]?.trim();
+  return forwarded || headers.get("x-real-ip")?.trim() || null;
+}
+
+export async function createTRPCContext(opts: { headers: Headers; services: Services }): Promise<Context> {
+  const { headers, services } = opts;
+  const found = await services.auth.api.getSession({ headers });
+  const session: Session | null = found
+    ? {
+        sessionId: found.session.id,
+        user: {
+          id: found.user.id,
+          email: found.user.email,
+          name: found.user.name,
+          twoFactorEnabled: Boolean((found.user as { twoFactorEnabled?: boolean | null }).twoFactorEnabled),
+        },
+      }
+    : null;
+  return { services, session, ip: clientIp(headers), userAgent: headers.get("user-agent") };
+}

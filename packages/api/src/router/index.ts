@@ -1,0 +1,26 @@
+import { router } from "../trpc";
+import { auditRouter } from "./audit";
+import { customersRouter } from "./customers";
+import { enrollmentRouter } from "./enrollment";
+import { invitationsRouter } from "./invitations";
+import { machinesRouter } from "./machines";
+import { meRouter } from "./me";
+import { membersRouter } from "./members";
+import { mspRouter } from "./msp";
+import { onboardingRouter } from "./onboarding";
+import { policiesRouter } from "./policies";
+
+export const appRouter = router({
+  me: meRouter,
+  onboarding: onboardingRouter,
+  msp: mspRouter,
+  customers: customersRouter,
+  machines: machinesRouter,
+  enrollment: enrollmentRouter,
+  members: membersRouter,
+  invitations: invitationsRouter,
+  policies: policiesRouter,
+  audit: auditRouter,
+});
+
+export type AppRouter = typeof appRouter;

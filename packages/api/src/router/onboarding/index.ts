@@ -1,0 +1,4 @@
+import { router } from "../../trpc";
+import { createMsp } from "./createMsp";
+
+export const onboardingRouter = router({ createMsp });

@@ -1,0 +1,11 @@
+import { createHash, randomBytes } from "node:crypto";
+
+/** 32 random bytes, URL-safe: the secret shown once to the person who asked for it. */
+export function newToken(): string {
+  return randomBytes(32).toString("base64url");
+}
+
+/** Tokens have 256 bits of entropy, so an unsalted SHA-256 is enough to make a leaked table useless. */
+export function hashToken(token: string): string {
+  return createHash("sha256").update(token, "utf8").digest("hex");
+}
