@@ -21,3 +21,4 @@ export {
   type AzureStoreOptions,
   type UploadSas,
 } from "./azure";
+export * from "./wrappers/index";

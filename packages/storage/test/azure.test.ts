@@ -30,12 +30,12 @@ async function freshStore(opts: { singleShotLimit?: number; blockSize?: number; 
 
 // Small single-shot limit and blocks so the 20 MiB case exercises parallel block upload.
 // Paging: Azurite 3.35 scans its Loki collection on every put (5001 puts take
-// 15–25 s here), so this run lists 1500 keys in pages of 250 instead of 5001 in
+// 15–25 s here), so this run lists 1001 keys in pages of 200 instead of 5001 in
 // pages of 5000 — the same continuation-token path, six times over.
 blobStoreContract(
   "azure (Azurite)",
-  () => freshStore({ singleShotLimit: 1024 * 1024, blockSize: 1024 * 1024, listPageSize: 250 }),
-  { putConcurrency: 4, manyKeys: 1500 },
+  () => freshStore({ singleShotLimit: 1024 * 1024, blockSize: 1024 * 1024, listPageSize: 200 }),
+  { putConcurrency: 4, manyKeys: 1001 },
 );
 
 describe("AzureBlobStore", () => {
