@@ -22,3 +22,4 @@ export {
   type UploadSas,
 } from "./azure";
 export * from "./wrappers/index";
+export { createStoreFromUrl, parseRepoUrl, type RepoStore, type StoreFromUrlOptions } from "./from-url";
