@@ -117,3 +117,19 @@ export async function tokenFromOutbox(db: Database, email: string): Promise<stri
   if (!link) throw new Error(`no invitation email for ${email}`);
   return link[1]!;
 }
+
+type ProcedureRecord = Record<string, { _def: { type: "query" | "mutation" | "subscription" } }>;
+const procedures = appRouter._def.procedures as unknown as ProcedureRecord;
+
+/** Every procedure path ("customers.create", …) in the router, so tests can insist on covering them all. */
+export const procedurePaths = (type?: "query" | "mutation") =>
+  Object.entries(procedures)
+    .filter(([, p]) => !type || p._def.type === type)
+    .map(([k]) => k)
+    .sort();
+
+/** Calls a procedure by its dotted path. */
+export function callPath(caller: Caller, path: string, input: unknown): Promise<unknown> {
+  const [ns, name] = path.split(".") as [string, string];
+  return (caller as unknown as Record<string, Record<string, (i: unknown) => Promise<unknown>>>)[ns]![name]!(input);
+}

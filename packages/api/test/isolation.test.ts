@@ -6,8 +6,7 @@
 import { schema } from "@tidemark/db";
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { appRouter } from "../src";
-import { type Caller, pgStack, type Person, refused, seedWorld, type Stack, tokenFromOutbox, type World } from "./fixtures";
+import { callPath, pgStack, procedurePaths, type Person, refused, seedWorld, type Stack, tokenFromOutbox, type World } from "./fixtures";
 
 type Ctx = World & { inviteToken: string; policyB: { id: string } };
 type Case =
@@ -83,13 +82,7 @@ const cases: Record<string, Case> = {
   },
 };
 
-function call(caller: Caller, path: string, input: unknown): Promise<unknown> {
-  const [ns, name] = path.split(".") as [string, string];
-  const fn = (caller as unknown as Record<string, Record<string, (i: unknown) => Promise<unknown>>>)[ns]![name]!;
-  return fn(input);
-}
-
-const procedurePaths = Object.keys(appRouter._def.procedures).sort();
+const allPaths = procedurePaths();
 
 describe("tenant isolation", () => {
   let stack: Awaited<ReturnType<typeof pgStack>>;
@@ -104,10 +97,10 @@ describe("tenant isolation", () => {
   afterAll(async () => stack?.database.drop());
 
   it("every procedure in the router has an isolation case, and every case names a real procedure", () => {
-    expect(procedurePaths.length).toBeGreaterThanOrEqual(27);
-    const missing = procedurePaths.filter((p) => !(p in cases));
+    expect(allPaths.length).toBeGreaterThanOrEqual(27);
+    const missing = allPaths.filter((p) => !(p in cases));
     expect(missing, `procedures without an isolation case: ${missing.join(", ")}`).toEqual([]);
-    expect(Object.keys(cases).filter((k) => !procedurePaths.includes(k))).toEqual([]);
+    expect(Object.keys(cases).filter((k) => !allPaths.includes(k))).toEqual([]);
   });
 
   it("public procedures are exactly the listed ones", () => {
@@ -115,7 +108,7 @@ describe("tenant isolation", () => {
     expect(declaredPublic).toEqual(["invitations.lookup"]);
   });
 
-  for (const path of procedurePaths) {
+  for (const path of allPaths) {
     it(`${path}: MSP B's owner and A2's customer admin get nothing of A1`, async () => {
       const c = cases[path];
       if (!c) throw new Error(`no isolation case for ${path}`);
@@ -126,7 +119,7 @@ describe("tenant isolation", () => {
           continue;
         }
         for (const input of c.inputs(w, attacker)) {
-          const err = await refused(call(attacker.caller, path, input));
+          const err = await refused(callPath(attacker.caller, path, input));
           expect(err.message).not.toMatch(/A1 Dental|a1-srv/);
         }
       }
