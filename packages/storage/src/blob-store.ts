@@ -3,6 +3,11 @@
  * restic `internal/backend`). Keys are '/'-separated object names; values are
  * whole objects. Packs are ≤ 64 MiB so whole-object buffers are acceptable;
  * ranged reads let restore fetch only the chunks it needs.
+ *
+ * Key rules (every backend, InvalidKeyError otherwise): non-empty, ≤ 1024
+ * chars, no leading '/', no empty, '.' or '..' segments, no backslash, NUL or
+ * control characters. Errors: BlobNotFoundError, BlobExistsError,
+ * BlobIntegrityError, all StorageError with `transient` telling retry apart.
  */
 export interface BlobMeta {
   key: string;
@@ -22,7 +27,12 @@ export interface PutOptions {
 }
 
 export interface GetOptions {
-  /** Byte range: offset (default 0) and length (default: to the end). */
+  /**
+   * Byte range: offset (default 0) and length (default: to the end). A range
+   * that runs past the end is clamped (the result is shorter: compare its
+   * length); offset == size gives an empty buffer; offset > size or negative
+   * values throw a permanent StorageError with code "INVALID_RANGE".
+   */
   offset?: number;
   length?: number;
   signal?: AbortSignal;
@@ -36,7 +46,10 @@ export interface BlobStore {
   get(key: string, opts?: GetOptions): Promise<Buffer>;
   /** null when the key does not exist. */
   head(key: string): Promise<BlobMeta | null>;
-  /** Every object whose key starts with prefix, in no guaranteed order. */
+  /**
+   * Every object whose key starts with prefix, in no guaranteed order. The
+   * prefix may stop mid-segment ("packs/ab"); "" lists everything.
+   */
   list(prefix: string): AsyncIterable<BlobMeta>;
   /** Deleting a missing key is not an error (idempotent). */
   delete(key: string): Promise<void>;

@@ -3,7 +3,13 @@
  * spirit of kopia's blobtesting and restic's backend test suite: one set of
  * expectations, so the engine can trust any store it is handed.
  *
+ *   import { blobStoreContract } from "@tidemark/storage/contract";
  *   blobStoreContract("local", async () => ({ store, cleanup }));
+ *
+ * Semantics it pins down (beyond the interface's doc comments): ranges past
+ * the end are clamped, an offset beyond the end is a permanent INVALID_RANGE
+ * StorageError, a contentMD5 mismatch is a BlobIntegrityError and stores
+ * nothing, invalid keys are InvalidKeyError for every backend.
  */
 import { createHash, randomBytes } from "node:crypto";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";

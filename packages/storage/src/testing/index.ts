@@ -1,4 +1,8 @@
-export { blobStoreContract, type ContractOptions, type ContractStore } from "./contract";
+/**
+ * Test and embedded-runtime helpers that are safe to import anywhere (no
+ * vitest here: the portal loads startAzurite from this entry at run time).
+ * The contract suite lives at "@tidemark/storage/contract" because it imports vitest.
+ */
 export {
   AZURITE_ACCOUNT,
   AZURITE_KEY,
@@ -7,3 +11,5 @@ export {
   type AzuriteHandle,
   type StartAzuriteOptions,
 } from "./azurite";
+export { withFaults, FaultyBlobStore, seededRandom, type FaultRule, type FaultOptions } from "../wrappers/faults";
+export { MemoryBlobStore, memoryStore } from "../memory";
