@@ -5,7 +5,7 @@ import { createTestDatabase, type TestDatabase } from "@tidemark/db/testing";
 import { createMailer, type Mailer } from "@tidemark/notify";
 import { TRPCError } from "@trpc/server";
 import { eq } from "drizzle-orm";
-import { expect } from "vitest";
+import { afterAll, beforeAll, expect } from "vitest";
 import { appRouter, createTRPCContext, type Services } from "../src";
 
 export const baseURL = "http://localhost:3000";
@@ -132,4 +132,15 @@ export const procedurePaths = (type?: "query" | "mutation") =>
 export function callPath(caller: Caller, path: string, input: unknown): Promise<unknown> {
   const [ns, name] = path.split(".") as [string, string];
   return (caller as unknown as Record<string, Record<string, (i: unknown) => Promise<unknown>>>)[ns]![name]!(input);
+}
+
+/** The seeded world for one describe block: a fresh database before, dropped after. */
+export function useSeededWorld() {
+  const state = {} as { stack: Awaited<ReturnType<typeof pgStack>>; w: World };
+  beforeAll(async () => {
+    state.stack = await pgStack();
+    state.w = await seedWorld(state.stack);
+  });
+  afterAll(async () => state.stack?.database.drop());
+  return state;
 }

@@ -6,18 +6,12 @@ import { schema } from "@tidemark/db";
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { count } from "drizzle-orm";
 import superjson from "superjson";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { appRouter, createTRPCContext } from "../src";
-import { pgStack, refused, seedWorld, type World } from "./fixtures";
+import { refused, useSeededWorld } from "./fixtures";
 
 describe("bad input", () => {
-  let stack: Awaited<ReturnType<typeof pgStack>>;
-  let w: World;
-  beforeAll(async () => {
-    stack = await pgStack();
-    w = await seedWorld(stack);
-  });
-  afterAll(async () => stack?.database.drop());
+  const world = useSeededWorld();
 
   async function post(path: string, input: unknown, headers: Headers) {
     const req = new Request(`http://localhost:3000/api/trpc/${path}`, {
@@ -29,17 +23,17 @@ describe("bad input", () => {
       endpoint: "/api/trpc",
       req,
       router: appRouter,
-      createContext: () => createTRPCContext({ headers: req.headers, services: stack.services }),
+      createContext: () => createTRPCContext({ headers: req.headers, services: world.stack.services }),
     });
     return { status: res.status, body: (await res.json()) as any };
   }
 
   it("returns BAD_REQUEST with an error per field, nested fields by dotted path", async () => {
-    const before = await stack.database.db.select({ n: count() }).from(schema.policies);
+    const before = await world.stack.database.db.select({ n: count() }).from(schema.policies);
     const r = await post(
       "policies.create",
-      { mspId: w.mspA.id, name: "", rpoSeconds: 2, retention: { daily: -1 }, spoolLimitBytes: 10 },
-      w.ownerA.client.headers(),
+      { mspId: world.w.mspA.id, name: "", rpoSeconds: 2, retention: { daily: -1 }, spoolLimitBytes: 10 },
+      world.w.ownerA.client.headers(),
     );
     expect(r.status).toBe(400);
     expect(r.body.error.json.data.code).toBe("BAD_REQUEST");
@@ -51,7 +45,7 @@ describe("bad input", () => {
       "retention.daily": ["Daily cannot be negative"],
       spoolLimitBytes: ["Spool limit must be at least 64 MiB"],
     });
-    const after = await stack.database.db.select({ n: count() }).from(schema.policies);
+    const after = await world.stack.database.db.select({ n: count() }).from(schema.policies);
     expect(after).toEqual(before);
   });
 
@@ -59,7 +53,7 @@ describe("bad input", () => {
     const r = await post(
       "invitations.create",
       { mspId: "not-a-uuid", email: "nope", role: "overlord" },
-      w.ownerA.client.headers(),
+      world.w.ownerA.client.headers(),
     );
     const fields = r.body.error.json.data.zodError.fieldErrors;
     expect(fields.mspId).toEqual(["Not a valid MSP id"]);
@@ -68,47 +62,47 @@ describe("bad input", () => {
   });
 
   it("refuses the unauthenticated with UNAUTHORIZED over HTTP", async () => {
-    const r = await post("customers.create", { mspId: w.mspA.id, name: "x" }, new Headers());
+    const r = await post("customers.create", { mspId: world.w.mspA.id, name: "x" }, new Headers());
     expect(r.status).toBe(401);
     expect(r.body.error.json.message).toBe("Sign in to continue");
   });
 
   it("policies: defaults, partial retention update, customer default and machine override", async () => {
-    const p = await w.ownerA.caller.policies.create({ mspId: w.mspA.id, name: "Defaults" });
+    const p = await world.w.ownerA.caller.policies.create({ mspId: world.w.mspA.id, name: "Defaults" });
     expect(p).toMatchObject({
       rpoSeconds: 60,
       includePaths: [],
       retention: { keepWithinHours: 24, hourly: 24, daily: 30, weekly: 8, monthly: 12, yearly: 3 },
       restoreTestEveryHours: 24,
     });
-    const u = await w.ownerA.caller.policies.update({ policyId: p.id, retention: { yearly: 7 }, excludePaths: ["C:\\Temp"] });
+    const u = await world.w.ownerA.caller.policies.update({ policyId: p.id, retention: { yearly: 7 }, excludePaths: ["C:\\Temp"] });
     expect(u.retention).toEqual({ keepWithinHours: 24, hourly: 24, daily: 30, weekly: 8, monthly: 12, yearly: 7 });
     expect(u.excludePaths).toEqual(["C:\\Temp"]);
-    await refused(w.ownerA.caller.policies.update({ policyId: p.id }), ["BAD_REQUEST"]);
+    await refused(world.w.ownerA.caller.policies.update({ policyId: p.id }), ["BAD_REQUEST"]);
 
-    await w.ownerA.caller.policies.assign({ policyId: w.policyA.id, target: { customerId: w.a1.id } });
-    expect((await w.ownerA.caller.machines.get({ machineId: w.a1Machine.id })).policy).toEqual({
-      id: w.policyA.id,
+    await world.w.ownerA.caller.policies.assign({ policyId: world.w.policyA.id, target: { customerId: world.w.a1.id } });
+    expect((await world.w.ownerA.caller.machines.get({ machineId: world.w.a1Machine.id })).policy).toEqual({
+      id: world.w.policyA.id,
       name: "Servers",
       source: "customer",
     });
-    await w.ownerA.caller.policies.assign({ policyId: p.id, target: { machineId: w.a1Machine.id } });
-    await w.ownerA.caller.policies.assign({ policyId: p.id, target: { machineId: w.a1Machine.id } });
-    expect((await w.ownerA.caller.machines.get({ machineId: w.a1Machine.id })).policy).toEqual({
+    await world.w.ownerA.caller.policies.assign({ policyId: p.id, target: { machineId: world.w.a1Machine.id } });
+    await world.w.ownerA.caller.policies.assign({ policyId: p.id, target: { machineId: world.w.a1Machine.id } });
+    expect((await world.w.ownerA.caller.machines.get({ machineId: world.w.a1Machine.id })).policy).toEqual({
       id: p.id,
       name: "Defaults",
       source: "machine",
     });
-    const got = await w.ownerA.caller.policies.get({ policyId: p.id });
-    expect(got.assignments).toEqual([expect.objectContaining({ machineId: w.a1Machine.id, machineName: "a1-srv" })]);
-    expect((await w.ownerA.caller.customers.list({ mspId: w.mspA.id })).map((c) => [c.name, c.machineCount])).toEqual([
+    const got = await world.w.ownerA.caller.policies.get({ policyId: p.id });
+    expect(got.assignments).toEqual([expect.objectContaining({ machineId: world.w.a1Machine.id, machineName: "a1-srv" })]);
+    expect((await world.w.ownerA.caller.customers.list({ mspId: world.w.mspA.id })).map((c) => [c.name, c.machineCount])).toEqual([
       ["A1 Dental", 1],
       ["A2 Law", 1],
     ]);
   });
 
   it("enrollment expiry outside 1..168 hours is refused per field", async () => {
-    const err = await refused(w.techA.caller.enrollment.create({ customerId: w.a1.id, expiresInHours: 500 }), ["BAD_REQUEST"]);
+    const err = await refused(world.w.techA.caller.enrollment.create({ customerId: world.w.a1.id, expiresInHours: 500 }), ["BAD_REQUEST"]);
     expect(err.message).toMatch(/at most 168 hours/);
   });
 });

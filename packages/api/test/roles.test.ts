@@ -1,7 +1,7 @@
 import { enableTotp } from "@tidemark/auth/testing";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { MFA_REQUIRED_MESSAGE } from "../src";
-import { callerFor, callPath, grant, pgStack, procedurePaths, person, refused, seedWorld, type World } from "./fixtures";
+import { callerFor, callPath, grant, procedurePaths, person, refused, useSeededWorld, type World } from "./fixtures";
 
 /** A valid call on MSP A's own objects for every mutation: read_only must be refused on all of them. */
 const ownMutations: Record<string, (w: World) => unknown> = {
@@ -22,77 +22,71 @@ const ownMutations: Record<string, (w: World) => unknown> = {
 const notRoleGated = ["onboarding.createMsp", "invitations.accept"];
 
 describe("roles", () => {
-  let stack: Awaited<ReturnType<typeof pgStack>>;
-  let w: World;
-  beforeAll(async () => {
-    stack = await pgStack();
-    w = await seedWorld(stack);
-  });
-  afterAll(async () => stack?.database.drop());
+  const world = useSeededWorld();
 
   it("read_only can read but every tenant mutation is refused", async () => {
     const mutations = procedurePaths("mutation").filter((k) => !notRoleGated.includes(k));
     expect(mutations.filter((m) => !(m in ownMutations))).toEqual([]);
     for (const path of mutations) {
-      const err = await refused(callPath(w.readOnlyA.caller, path, ownMutations[path]!(w)), ["FORBIDDEN"]);
+      const err = await refused(callPath(world.w.readOnlyA.caller, path, ownMutations[path]!(world.w)), ["FORBIDDEN"]);
       expect(err.message).toMatch(/read only/);
     }
-    expect((await w.readOnlyA.caller.customers.list({ mspId: w.mspA.id })).length).toBe(2);
-    expect((await w.readOnlyA.caller.machines.get({ machineId: w.a1Machine.id })).name).toBe("a1-srv");
+    expect((await world.w.readOnlyA.caller.customers.list({ mspId: world.w.mspA.id })).length).toBe(2);
+    expect((await world.w.readOnlyA.caller.machines.get({ machineId: world.w.a1Machine.id })).name).toBe("a1-srv");
   });
 
   it("customer_user cannot invite or enroll, but sees its own customer's machines", async () => {
     const invite = await refused(
-      w.a1User.caller.invitations.create({ mspId: w.mspA.id, customerId: w.a1.id, email: "x@a1.test", role: "customer_user" }),
+      world.w.a1User.caller.invitations.create({ mspId: world.w.mspA.id, customerId: world.w.a1.id, email: "x@a1.test", role: "customer_user" }),
       ["FORBIDDEN"],
     );
     expect(invite.message).toBe("Your role (customer user) does not allow members.invite");
-    await refused(w.a1User.caller.enrollment.create({ customerId: w.a1.id, expiresInHours: 1 }), ["FORBIDDEN"]);
-    expect((await w.a1User.caller.machines.list({ customerId: w.a1.id })).map((m) => m.name)).toEqual(["a1-srv"]);
+    await refused(world.w.a1User.caller.enrollment.create({ customerId: world.w.a1.id, expiresInHours: 1 }), ["FORBIDDEN"]);
+    expect((await world.w.a1User.caller.machines.list({ customerId: world.w.a1.id })).map((m) => m.name)).toEqual(["a1-srv"]);
     // MSP-level views are not theirs at all.
-    await refused(w.a1User.caller.customers.list({ mspId: w.mspA.id }));
-    await refused(w.a1User.caller.policies.get({ policyId: w.policyA.id }));
+    await refused(world.w.a1User.caller.customers.list({ mspId: world.w.mspA.id }));
+    await refused(world.w.a1User.caller.policies.get({ policyId: world.w.policyA.id }));
   });
 
   it("technician can enroll and gets a copyable install command, but cannot change policies or people", async () => {
-    const t = await w.techA.caller.enrollment.create({ customerId: w.a2.id, expiresInHours: 4 });
+    const t = await world.w.techA.caller.enrollment.create({ customerId: world.w.a2.id, expiresInHours: 4 });
     expect(t.token).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(t.installCommand).toBe(`pnpm tidemark-agent enroll --server https://portal.tidemark.test --token ${t.token}`);
     expect(t.expiresAt.getTime() - Date.now()).toBeGreaterThan(3.9 * 3600_000);
-    await refused(w.techA.caller.policies.update({ policyId: w.policyA.id, name: "x" }), ["FORBIDDEN"]);
-    await refused(w.techA.caller.invitations.create({ mspId: w.mspA.id, email: "x@a.test", role: "technician" }), ["FORBIDDEN"]);
+    await refused(world.w.techA.caller.policies.update({ policyId: world.w.policyA.id, name: "x" }), ["FORBIDDEN"]);
+    await refused(world.w.techA.caller.invitations.create({ mspId: world.w.mspA.id, email: "x@a.test", role: "technician" }), ["FORBIDDEN"]);
   });
 
   it("nobody grants above their own role", async () => {
     const err = await refused(
-      w.a1Admin.caller.invitations.create({ mspId: w.mspA.id, customerId: w.a1.id, email: "boss@a1.test", role: "owner" }),
+      world.w.a1Admin.caller.invitations.create({ mspId: world.w.mspA.id, customerId: world.w.a1.id, email: "boss@a1.test", role: "owner" }),
       ["FORBIDDEN"],
     );
     expect(err.message).toMatch(/cannot grant owner/);
-    await refused(w.adminA.caller.invitations.create({ mspId: w.mspA.id, email: "o@a.test", role: "owner" }), ["FORBIDDEN"]);
-    await refused(w.adminA.caller.msp.update({ mspId: w.mspA.id, name: "x" }), ["FORBIDDEN"]);
-    const ok = await w.a1Admin.caller.invitations.create({ mspId: w.mspA.id, customerId: w.a1.id, email: "helper@a1.test", role: "customer_admin" });
+    await refused(world.w.adminA.caller.invitations.create({ mspId: world.w.mspA.id, email: "o@a.test", role: "owner" }), ["FORBIDDEN"]);
+    await refused(world.w.adminA.caller.msp.update({ mspId: world.w.mspA.id, name: "x" }), ["FORBIDDEN"]);
+    const ok = await world.w.a1Admin.caller.invitations.create({ mspId: world.w.mspA.id, customerId: world.w.a1.id, email: "helper@a1.test", role: "customer_admin" });
     expect(ok.emailStatus).toBe("captured");
   });
 
   it("an MSP that requires MFA refuses MSP users without it, with a clear message, until they enrol", async () => {
-    const owner = await person(stack, "mfa-owner@c.test");
+    const owner = await person(world.stack, "mfa-owner@c.test");
     const msp = await owner.caller.onboarding.createMsp({ name: "MSP C" });
     const noMfa = await refused(owner.caller.msp.update({ mspId: msp.id, requireMfa: true }), ["FORBIDDEN"]);
     expect(noMfa.message).toMatch(/Enable MFA on your own account/);
     await enableTotp(owner.client);
-    const ownerCaller = await callerFor(stack, owner.client);
+    const ownerCaller = await callerFor(world.stack, owner.client);
     await ownerCaller.msp.update({ mspId: msp.id, requireMfa: true });
 
-    const tech = await person(stack, "mfa-tech@c.test");
-    await grant(stack.database, tech.userId, msp.id, "technician");
+    const tech = await person(world.stack, "mfa-tech@c.test");
+    await grant(world.stack.database, tech.userId, msp.id, "technician");
     const refusedErr = await refused(tech.caller.customers.list({ mspId: msp.id }), ["FORBIDDEN"]);
     expect(refusedErr.message).toBe(MFA_REQUIRED_MESSAGE);
     // The portal can still tell them what to do.
     const me = await tech.caller.me.get();
     expect(me.memberships).toEqual([expect.objectContaining({ mspId: msp.id, mfaSetupRequired: true })]);
     await enableTotp(tech.client);
-    const after = await callerFor(stack, tech.client);
+    const after = await callerFor(world.stack, tech.client);
     expect(await after.customers.list({ mspId: msp.id })).toEqual([]);
     expect((await after.me.get()).mfaEnabled).toBe(true);
   });

@@ -1,36 +1,30 @@
 import { schema } from "@tidemark/db";
 import { eq } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { enrollMachine, hashToken, transact } from "../src";
-import { callerFor, pgStack, person, refused, seedWorld, tokenFromOutbox, type World } from "./fixtures";
+import { callerFor, person, refused, tokenFromOutbox, useSeededWorld } from "./fixtures";
 
 describe("invitation and enrollment tokens", () => {
-  let stack: Awaited<ReturnType<typeof pgStack>>;
-  let w: World;
-  beforeAll(async () => {
-    stack = await pgStack();
-    w = await seedWorld(stack);
-  });
-  afterAll(async () => stack?.database.drop());
+  const world = useSeededWorld();
 
   const enroll = (token: string, name = "srv") =>
     transact(
-      { services: stack.services, session: null, ip: "198.51.100.50", userAgent: "tidemark-agent/0.1" },
+      { services: world.stack.services, session: null, ip: "198.51.100.50", userAgent: "tidemark-agent/0.1" },
       (tx, audit) => enrollMachine(tx, audit, token, { name, os: "windows", agentVersion: "0.1.0" }),
     );
 
   it("stores only a hash of tokens", async () => {
-    const token = await tokenFromOutbox(stack.database, "new@a1.test");
-    const rows = await stack.database.db.select().from(schema.invitations);
+    const token = await tokenFromOutbox(world.stack.database, "new@a1.test");
+    const rows = await world.stack.database.db.select().from(schema.invitations);
     expect(rows.map((r) => r.tokenHash)).toEqual([hashToken(token)]);
     expect(JSON.stringify(rows)).not.toContain(token);
-    const tokens = await stack.database.db.select().from(schema.enrollmentTokens);
-    expect(JSON.stringify(tokens)).not.toContain(w.a1Token.token);
+    const tokens = await world.stack.database.db.select().from(schema.enrollmentTokens);
+    expect(JSON.stringify(tokens)).not.toContain(world.w.a1Token.token);
   });
 
   it("invitation: lookup, accept by the invited address only, then refuse reuse", async () => {
-    const token = await tokenFromOutbox(stack.database, "new@a1.test");
-    const anonymous = await callerFor(stack, null);
+    const token = await tokenFromOutbox(world.stack.database, "new@a1.test");
+    const anonymous = await callerFor(world.stack, null);
     expect(await anonymous.invitations.lookup({ token })).toMatchObject({
       email: "new@a1.test",
       orgName: "A1 Dental",
@@ -39,15 +33,15 @@ describe("invitation and enrollment tokens", () => {
       state: "pending",
     });
     await refused(anonymous.invitations.accept({ token }), ["UNAUTHORIZED"]);
-    const wrong = await refused(w.a1User.caller.invitations.accept({ token }), ["FORBIDDEN"]);
+    const wrong = await refused(world.w.a1User.caller.invitations.accept({ token }), ["FORBIDDEN"]);
     expect(wrong.message).toBe("This invitation is for new@a1.test; sign in with that address to accept it");
 
-    const invitee = await person(stack, "New@A1.test");
+    const invitee = await person(world.stack, "New@A1.test");
     const accepted = await invitee.caller.invitations.accept({ token });
-    expect(accepted).toMatchObject({ mspId: w.mspA.id, customerId: w.a1.id, role: "customer_user" });
+    expect(accepted).toMatchObject({ mspId: world.w.mspA.id, customerId: world.w.a1.id, role: "customer_user" });
     const me = await invitee.caller.me.get();
-    expect(me.memberships).toEqual([expect.objectContaining({ kind: "customer", customerId: w.a1.id, name: "A1 Dental" })]);
-    expect((await invitee.caller.machines.list({ customerId: w.a1.id })).map((m) => m.name)).toEqual(["a1-srv"]);
+    expect(me.memberships).toEqual([expect.objectContaining({ kind: "customer", customerId: world.w.a1.id, name: "A1 Dental" })]);
+    expect((await invitee.caller.machines.list({ customerId: world.w.a1.id })).map((m) => m.name)).toEqual(["a1-srv"]);
 
     const reused = await refused(invitee.caller.invitations.accept({ token }), ["BAD_REQUEST"]);
     expect(reused.message).toBe("This invitation has already been used: ask for a new one");
@@ -55,65 +49,65 @@ describe("invitation and enrollment tokens", () => {
   });
 
   it("invitation: expired and revoked ones are refused with the reason; unknown and malformed ones too", async () => {
-    await w.ownerA.caller.invitations.create({ mspId: w.mspA.id, email: "late@a.test", role: "technician" });
-    const lateToken = await tokenFromOutbox(stack.database, "late@a.test");
-    await stack.database.db
+    await world.w.ownerA.caller.invitations.create({ mspId: world.w.mspA.id, email: "late@a.test", role: "technician" });
+    const lateToken = await tokenFromOutbox(world.stack.database, "late@a.test");
+    await world.stack.database.db
       .update(schema.invitations)
       .set({ expiresAt: new Date(Date.now() - 1000) })
       .where(eq(schema.invitations.tokenHash, hashToken(lateToken)));
-    const late = await person(stack, "late@a.test");
+    const late = await person(world.stack, "late@a.test");
     expect((await refused(late.caller.invitations.accept({ token: lateToken }), ["BAD_REQUEST"])).message).toBe(
       "This invitation has expired: ask for a new one",
     );
 
-    const invited = await w.ownerA.caller.invitations.create({ mspId: w.mspA.id, email: "gone@a.test", role: "read_only" });
-    const goneToken = await tokenFromOutbox(stack.database, "gone@a.test");
-    await w.ownerA.caller.invitations.revoke({ invitationId: invited.id });
-    const gone = await person(stack, "gone@a.test");
+    const invited = await world.w.ownerA.caller.invitations.create({ mspId: world.w.mspA.id, email: "gone@a.test", role: "read_only" });
+    const goneToken = await tokenFromOutbox(world.stack.database, "gone@a.test");
+    await world.w.ownerA.caller.invitations.revoke({ invitationId: invited.id });
+    const gone = await person(world.stack, "gone@a.test");
     expect((await refused(gone.caller.invitations.accept({ token: goneToken }), ["BAD_REQUEST"])).message).toBe(
       "This invitation was revoked: ask for a new one",
     );
-    expect((await refused(w.ownerA.caller.invitations.revoke({ invitationId: invited.id }), ["BAD_REQUEST"])).message).toBe(
+    expect((await refused(world.w.ownerA.caller.invitations.revoke({ invitationId: invited.id }), ["BAD_REQUEST"])).message).toBe(
       "This invitation is already revoked",
     );
-    const anonymous = await callerFor(stack, null);
+    const anonymous = await callerFor(world.stack, null);
     await refused(anonymous.invitations.lookup({ token: "A".repeat(43) }), ["NOT_FOUND"]);
     const malformed = await refused(anonymous.invitations.lookup({ token: "short" }), ["BAD_REQUEST"]);
     expect(malformed.message).toMatch(/malformed/);
   });
 
   it("enrollment: a token enrolls exactly one machine; reuse, expiry, revocation and unknown tokens are refused", async () => {
-    const first = await enroll(w.a1Token.token, "a1-new");
-    expect(first).toMatchObject({ customerId: w.a1.id, mspId: w.mspA.id });
+    const first = await enroll(world.w.a1Token.token, "a1-new");
+    expect(first).toMatchObject({ customerId: world.w.a1.id, mspId: world.w.mspA.id });
     expect(first.secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
-    const [machine] = await stack.database.db.select().from(schema.machines).where(eq(schema.machines.id, first.machineId));
+    const [machine] = await world.stack.database.db.select().from(schema.machines).where(eq(schema.machines.id, first.machineId));
     expect(machine!.secretHash).toBe(hashToken(first.secret));
-    await expect(enroll(w.a1Token.token)).rejects.toThrow("This enrollment token has already been used: create a new one in the portal");
-    const list = await w.ownerA.caller.enrollment.list({ customerId: w.a1.id });
+    await expect(enroll(world.w.a1Token.token)).rejects.toThrow("This enrollment token has already been used: create a new one in the portal");
+    const list = await world.w.ownerA.caller.enrollment.list({ customerId: world.w.a1.id });
     expect(list.map((t) => [t.state, t.usedByMachineId])).toEqual([["used", first.machineId]]);
-    expect((await refused(w.ownerA.caller.enrollment.revoke({ tokenId: w.a1Token.id }), ["BAD_REQUEST"])).message).toBe(
+    expect((await refused(world.w.ownerA.caller.enrollment.revoke({ tokenId: world.w.a1Token.id }), ["BAD_REQUEST"])).message).toBe(
       "This enrollment token is already used",
     );
 
-    const expiring = await w.techA.caller.enrollment.create({ customerId: w.a1.id, expiresInHours: 1 });
-    await stack.database.db
+    const expiring = await world.w.techA.caller.enrollment.create({ customerId: world.w.a1.id, expiresInHours: 1 });
+    await world.stack.database.db
       .update(schema.enrollmentTokens)
       .set({ expiresAt: new Date(Date.now() - 1000) })
       .where(eq(schema.enrollmentTokens.id, expiring.id));
     await expect(enroll(expiring.token)).rejects.toThrow(/This enrollment token expired at .*: create a new one in the portal/);
 
-    const revoked = await w.techA.caller.enrollment.create({ customerId: w.a1.id, expiresInHours: 1 });
-    await w.techA.caller.enrollment.revoke({ tokenId: revoked.id });
+    const revoked = await world.w.techA.caller.enrollment.create({ customerId: world.w.a1.id, expiresInHours: 1 });
+    await world.w.techA.caller.enrollment.revoke({ tokenId: revoked.id });
     await expect(enroll(revoked.token)).rejects.toThrow("This enrollment token was revoked: create a new one in the portal");
     await expect(enroll("x".repeat(43))).rejects.toThrow("Unknown enrollment token: create a new one in the portal");
 
     // Refused attempts created nothing.
-    const machines = await w.ownerA.caller.machines.list({ customerId: w.a1.id });
+    const machines = await world.w.ownerA.caller.machines.list({ customerId: world.w.a1.id });
     expect(machines.map((m) => m.name).sort()).toEqual(["a1-new", "a1-srv"]);
   });
 
   it("enrollment: two agents racing with one token cannot both win", async () => {
-    const t = await w.techA.caller.enrollment.create({ customerId: w.a2.id, expiresInHours: 1 });
+    const t = await world.w.techA.caller.enrollment.create({ customerId: world.w.a2.id, expiresInHours: 1 });
     const results = await Promise.allSettled([enroll(t.token, "race-1"), enroll(t.token, "race-2")]);
     expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
     expect(results.filter((r) => r.status === "rejected")).toHaveLength(1);
