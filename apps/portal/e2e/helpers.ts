@@ -1,0 +1,39 @@
+import { randomBytes } from "node:crypto";
+import { expect, type Page } from "@playwright/test";
+
+export const unique = (prefix: string) => `${prefix}-${randomBytes(4).toString("hex")}@example.test`;
+export const PASSWORD = "correct horse battery";
+
+/** Signs up through the UI and returns the new MSP's id. */
+export async function signUpMsp(page: Page, opts: { email: string; mspName: string; name?: string }): Promise<string> {
+  await page.goto("/sign-up");
+  await page.getByLabel("Your name").fill(opts.name ?? "Olivia Owner");
+  await page.getByLabel("Email").fill(opts.email);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByLabel("MSP (company) name").fill(opts.mspName);
+  await page.getByRole("button", { name: "Create account" }).click();
+  await expect(page).toHaveURL(/\/msp\/[0-9a-f-]{36}$/);
+  await expect(page.getByRole("heading", { level: 1, name: opts.mspName })).toBeVisible();
+  return page.url().split("/").at(-1)!;
+}
+
+/** Creates a customer from the MSP dashboard and returns its id. */
+export async function createCustomer(page: Page, name: string): Promise<string> {
+  await page.getByLabel("Customer name").fill(name);
+  await page.getByRole("button", { name: "Create customer" }).click();
+  const link = page.getByTestId("customers").getByRole("link", { name, exact: true });
+  await expect(link).toBeVisible();
+  return (await link.getAttribute("href"))!.split("/").at(-1)!;
+}
+
+export async function signOut(page: Page) {
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await expect(page).toHaveURL(/\/sign-in/);
+}
+
+export async function signIn(page: Page, email: string, password = PASSWORD) {
+  await page.goto("/sign-in");
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+}

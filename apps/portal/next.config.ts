@@ -1,0 +1,20 @@
+import type { NextConfig } from "next";
+
+const config: NextConfig = {
+  // Internal packages ship TypeScript sources ("just-in-time"), so Next compiles them.
+  transpilePackages: [
+    "@tidemark/config",
+    "@tidemark/db",
+    "@tidemark/auth",
+    "@tidemark/api",
+    "@tidemark/notify",
+    "@tidemark/worker",
+    "@tidemark/storage",
+  ],
+  // Native, WASM or file-layout-dependent packages stay as plain Node requires.
+  serverExternalPackages: ["vitest", "@electric-sql/pglite", "azurite", "pg-boss", "pg", "postgres", "nodemailer", "@node-rs/argon2"],
+  poweredByHeader: false,
+  typedRoutes: false,
+};
+
+export default config;

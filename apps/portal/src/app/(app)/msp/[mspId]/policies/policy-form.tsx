@@ -1,0 +1,152 @@
+"use client";
+import { useState } from "react";
+import { ErrorBanner, Field, formValues } from "~/components/form";
+import { errorMessage, fieldErrors } from "~/lib/errors";
+
+export type PolicyFields = {
+  name: string;
+  rpoSeconds: number;
+  includePaths: string[];
+  excludePaths: string[];
+  volumes: string[];
+  retention: { keepWithinHours: number; hourly: number; daily: number; weekly: number; monthly: number; yearly: number };
+  restoreTestEveryHours: number;
+  rescanEveryHours: number;
+  spoolLimitBytes: number;
+};
+
+const GiB = 1024 ** 3;
+
+export const policyDefaults: PolicyFields = {
+  name: "",
+  rpoSeconds: 60,
+  includePaths: [],
+  excludePaths: [],
+  volumes: [],
+  retention: { keepWithinHours: 48, hourly: 24, daily: 14, weekly: 8, monthly: 12, yearly: 3 },
+  restoreTestEveryHours: 24,
+  rescanEveryHours: 24,
+  spoolLimitBytes: 10 * GiB,
+};
+
+const lines = (s: string | undefined) =>
+  (s ?? "")
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean);
+// Empty number inputs go to the server as NaN so its zod message, not a silent default, answers.
+const num = (s: string | undefined) => (s === undefined || s.trim() === "" ? Number.NaN : Number(s));
+
+function toFields(v: Record<string, string>): PolicyFields {
+  return {
+    name: (v.name ?? "").trim(),
+    rpoSeconds: num(v.rpoSeconds),
+    includePaths: lines(v.includePaths),
+    excludePaths: lines(v.excludePaths),
+    volumes: lines(v.volumes),
+    retention: {
+      keepWithinHours: num(v.keepWithinHours),
+      hourly: num(v.hourly),
+      daily: num(v.daily),
+      weekly: num(v.weekly),
+      monthly: num(v.monthly),
+      yearly: num(v.yearly),
+    },
+    restoreTestEveryHours: num(v.restoreTestEveryHours),
+    rescanEveryHours: num(v.rescanEveryHours),
+    spoolLimitBytes: Math.round(num(v.spoolLimitGiB) * GiB),
+  };
+}
+
+export function PolicyForm({
+  initial,
+  submitLabel,
+  onSubmit,
+  onCancel,
+}: {
+  initial: PolicyFields;
+  submitLabel: string;
+  onSubmit: (fields: PolicyFields) => Promise<unknown>;
+  onCancel?: () => void;
+}) {
+  const [errors, setErrors] = useState<Record<string, string>>({});
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const r = initial.retention;
+  const e = (k: string) => errors[k];
+  return (
+    <form
+      noValidate
+      onSubmit={async (ev) => {
+        ev.preventDefault();
+        const local: Record<string, string> = {};
+        const fields = toFields(formValues(ev.currentTarget));
+        if (fields.rpoSeconds < 5) local.rpoSeconds = "The shortest recovery point interval is 5 seconds";
+        setErrors(local);
+        setError(null);
+        if (Object.keys(local).length) return;
+        setBusy(true);
+        try {
+          await onSubmit(fields);
+        } catch (err) {
+          const f = fieldErrors(err);
+          if (f.spoolLimitBytes) f.spoolLimitGiB = f.spoolLimitBytes;
+          setErrors(f);
+          setError(errorMessage(err));
+        } finally {
+          setBusy(false);
+        }
+      }}
+    >
+      <div className="grid2">
+        <Field label="Name" name="name" defaultValue={initial.name} error={e("name")} />
+        <Field label="Recovery point objective (seconds)" name="rpoSeconds" type="number" min={5} defaultValue={initial.rpoSeconds} hint="A recovery point at most this often while changes happen (min 5)" error={e("rpoSeconds")} />
+      </div>
+      <div className="grid3">
+        <div className="field">
+          <label htmlFor="includePaths">Include paths (one per line)</label>
+          <textarea id="includePaths" name="includePaths" defaultValue={initial.includePaths.join("\n")} placeholder="Empty: the whole machine" />
+          {e("includePaths") ? <small className="field-error">{e("includePaths")}</small> : null}
+        </div>
+        <div className="field">
+          <label htmlFor="excludePaths">Exclude paths (one per line)</label>
+          <textarea id="excludePaths" name="excludePaths" defaultValue={initial.excludePaths.join("\n")} placeholder={"C:\\pagefile.sys\n/tmp"} />
+          {e("excludePaths") ? <small className="field-error">{e("excludePaths")}</small> : null}
+        </div>
+        <div className="field">
+          <label htmlFor="volumes">Volumes (one per line)</label>
+          <textarea id="volumes" name="volumes" defaultValue={initial.volumes.join("\n")} placeholder={"C:\n/dev/sda1"} />
+          {e("volumes") ? <small className="field-error">{e("volumes")}</small> : null}
+        </div>
+      </div>
+      <fieldset className="card">
+        <legend>Retention (GFS)</legend>
+        <div className="grid3">
+          <Field label="Keep everything within (hours)" name="keepWithinHours" type="number" min={0} defaultValue={r.keepWithinHours} />
+          <Field label="Hourly" name="hourly" type="number" min={0} defaultValue={r.hourly} />
+          <Field label="Daily" name="daily" type="number" min={0} defaultValue={r.daily} />
+          <Field label="Weekly" name="weekly" type="number" min={0} defaultValue={r.weekly} />
+          <Field label="Monthly" name="monthly" type="number" min={0} defaultValue={r.monthly} />
+          <Field label="Yearly" name="yearly" type="number" min={0} defaultValue={r.yearly} />
+        </div>
+        {e("retention") ? <small className="field-error">{e("retention")}</small> : null}
+      </fieldset>
+      <div className="grid3">
+        <Field label="Restore test every (hours)" name="restoreTestEveryHours" type="number" min={1} defaultValue={initial.restoreTestEveryHours} error={e("restoreTestEveryHours")} />
+        <Field label="Full rescan every (hours)" name="rescanEveryHours" type="number" min={1} defaultValue={initial.rescanEveryHours} error={e("rescanEveryHours")} />
+        <Field label="Offline spool limit (GiB)" name="spoolLimitGiB" type="number" min={0} step="any" defaultValue={initial.spoolLimitBytes / GiB} error={e("spoolLimitGiB")} />
+      </div>
+      <ErrorBanner message={error} />
+      <div className="actions">
+        <button type="submit" disabled={busy}>
+          {submitLabel}
+        </button>
+        {onCancel ? (
+          <button type="button" className="secondary" onClick={onCancel}>
+            Cancel
+          </button>
+        ) : null}
+      </div>
+    </form>
+  );
+}

@@ -1,0 +1,35 @@
+"use client";
+import { useMutation } from "@tanstack/react-query";
+import { useState } from "react";
+import { ErrorBanner } from "~/components/form";
+import { errorMessage } from "~/lib/errors";
+import { useTRPC } from "~/lib/trpc";
+
+export function RequireMfaToggle({ mspId, requireMfa }: { mspId: string; requireMfa: boolean }) {
+  const trpc = useTRPC();
+  const [value, setValue] = useState(requireMfa);
+  const update = useMutation(trpc.msp.update.mutationOptions());
+  return (
+    <>
+      <label className="inline">
+        <input
+          type="checkbox"
+          checked={value}
+          disabled={update.isPending}
+          onChange={async (e) => {
+            const next = e.currentTarget.checked;
+            try {
+              await update.mutateAsync({ mspId, requireMfa: next });
+              setValue(next);
+            } catch {
+              // the error banner shows why; the box keeps the stored value
+            }
+          }}
+        />{" "}
+        Require two-factor authentication for all MSP users
+      </label>
+      <p className="muted">Staff without an authenticator app are sent here to set one up before they can do anything else.</p>
+      <ErrorBanner message={errorMessage(update.error)} />
+    </>
+  );
+}

@@ -1,0 +1,20 @@
+import { appRouter, createTRPCContext } from "@tidemark/api";
+import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
+import { getRuntime } from "~/server/runtime";
+
+export const dynamic = "force-dynamic";
+
+async function handler(req: Request) {
+  const runtime = await getRuntime();
+  return fetchRequestHandler({
+    endpoint: "/api/trpc",
+    req,
+    router: appRouter,
+    createContext: () => createTRPCContext({ headers: req.headers, services: runtime.services }),
+    onError({ error, path }) {
+      if (error.code === "INTERNAL_SERVER_ERROR") console.error(`trpc ${path ?? "?"}:`, error.cause ?? error);
+    },
+  });
+}
+
+export { handler as GET, handler as POST };

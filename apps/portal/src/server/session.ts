@@ -1,0 +1,15 @@
+import { appRouter, createTRPCContext } from "@tidemark/api";
+import { headers } from "next/headers";
+import { getRuntime } from "./runtime";
+
+export async function getSession() {
+  const { auth } = await getRuntime();
+  return auth.api.getSession({ headers: await headers() });
+}
+
+/** Server components call procedures directly, with the same checks as the browser. */
+export async function serverCaller() {
+  const runtime = await getRuntime();
+  const ctx = await createTRPCContext({ headers: await headers(), services: runtime.services });
+  return appRouter.createCaller(ctx);
+}
