@@ -2,7 +2,7 @@
  * One entry point for both runtimes: real PostgreSQL (DATABASE_URL) or embedded
  * PGlite. Both get the same committed migrations before anything else runs.
  */
-import { existsSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { PGlite } from "@electric-sql/pglite";
@@ -85,6 +85,7 @@ async function openPostgres(url: string, migrationsFolder: string): Promise<Data
 }
 
 async function openPglite(dir: string, migrationsFolder: string): Promise<Database> {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
   const pg = new PGlite(dir);
   await pg.waitReady;
   const db = drizzlePglite(pg, { schema });
