@@ -1,5 +1,10 @@
 import { randomBytes } from "node:crypto";
-import { ContainerClient } from "@azure/storage-blob";
+import {
+  ContainerClient,
+  ContainerSASPermissions,
+  StorageSharedKeyCredential,
+  generateBlobSASQueryParameters,
+} from "@azure/storage-blob";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   AzureBlobStore,
@@ -152,13 +157,29 @@ describe("AzureBlobStore", () => {
     });
   });
 
-  it("an expired or tampered SAS is refused", async () => {
+  it("refuses a tampered or expired SAS with a permanent 403 (the agent must fetch a new one)", async () => {
     const { store, cleanup } = await freshStore();
     const sas = await store.createContainerUploadSas({ expiresInMinutes: 5 });
     const tampered = new AzureBlobStore({ sasUrl: sas.url.replace("sp=racw", "sp=racwdl") });
     const err = await tampered.delete("x").catch((e: unknown) => e);
     expect((err as StorageError).status).toBe(403);
     await expect(tampered.get("x")).rejects.not.toBeInstanceOf(BlobNotFoundError);
+
+    const expired = generateBlobSASQueryParameters(
+      {
+        containerName: store.container,
+        permissions: ContainerSASPermissions.parse("racw"),
+        startsOn: new Date(Date.now() - 20 * 60_000),
+        expiresOn: new Date(Date.now() - 10 * 60_000),
+      },
+      new StorageSharedKeyCredential(AZURITE_ACCOUNT, AZURITE_KEY),
+    ).toString();
+    const late = new AzureBlobStore({ sasUrl: `${store.containerClient.url}?${expired}` });
+    const put = await late.put("packs/p", Buffer.from("x")).catch((e: unknown) => e);
+    expect(put).toBeInstanceOf(StorageError);
+    expect((put as StorageError).status).toBe(403);
+    expect((put as StorageError).transient).toBe(false);
+    expect(await store.head("packs/p")).toBeNull();
     await cleanup();
   });
 });
