@@ -2,7 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { AzureBlobStore, StorageError } from "../src/index";
+import { AzureBlobStore, StorageError, withRetry } from "../src/index";
 import { startAzurite } from "../src/testing/azurite";
 
 describe("startAzurite", () => {
@@ -24,6 +24,34 @@ describe("startAzurite", () => {
       expect((await store.get("packs/a")).toString()).toBe("survives restarts");
       await second.stop();
     } finally {
+      await rm(location, { recursive: true, force: true });
+    }
+  });
+
+  it("lets withRetry ride out an Azurite outage: the write lands once the emulator is back", async () => {
+    const location = await mkdtemp(join(tmpdir(), "tidemark-azurite-test-"));
+    let current = await startAzurite({ location });
+    try {
+      const azure = new AzureBlobStore({ connectionString: current.connectionString, container: "outage" });
+      await azure.ensureContainer();
+      await current.stop();
+      const waits: number[] = [];
+      const store = withRetry(azure, {
+        retries: 5,
+        baseDelayMs: 10,
+        maxDelayMs: 100,
+        random: () => 0.5,
+        // The "wait" is where the outage ends: the second retry finds the emulator back.
+        sleep: async (ms) => {
+          waits.push(ms);
+          if (waits.length === 2) current = await startAzurite({ location, port: current.port });
+        },
+      });
+      await store.put("packs/p", Buffer.from("written through an outage"), { ifNotExists: true });
+      expect(waits).toEqual([5, 10]);
+      expect((await azure.get("packs/p")).toString()).toBe("written through an outage");
+    } finally {
+      await current.stop();
       await rm(location, { recursive: true, force: true });
     }
   });
