@@ -1,0 +1,161 @@
+import { describe, expect, it } from "vitest";
+import {
+  commitPointRequestSchema,
+  enrollRequestSchema,
+  enrollResponseSchema,
+  eventsRequestSchema,
+  formatCredential,
+  heartbeatRequestSchema,
+  MAX_MISSING_QUERY,
+  missingRequestSchema,
+  packReportSchema,
+  parseCredential,
+  policySchema,
+  restoreJobSchema,
+  restoreProgressRequestSchema,
+  uploadSessionResponseSchema,
+} from "../src/index";
+import { goodEnroll, goodEnrollResponse, goodPoint, goodPack, hex, uuid } from "./fixtures";
+
+/** Each case replaces one field of a good value with a bad one: exactly that field must be named. */
+function rejects(schema: { safeParse(v: unknown): { success: boolean; error?: { issues: Array<{ path: PropertyKey[] }> } } }, good: unknown, path: string, bad: unknown) {
+  const v = structuredClone(good) as Record<string, unknown>;
+  const keys = path.split(".");
+  let cur: Record<string, unknown> = v;
+  for (const k of keys.slice(0, -1)) cur = cur[k] as Record<string, unknown>;
+  if (bad === undefined) delete cur[keys.at(-1)!];
+  else cur[keys.at(-1)!] = bad;
+  const r = schema.safeParse(v);
+  expect(r.success, `${path}=${JSON.stringify(bad)} should be refused`).toBe(false);
+  expect(r.error!.issues.some((i) => (i.path.join(".") + ".").startsWith(path + "."))).toBe(true);
+}
+
+describe("enroll", () => {
+  it("accepts a good request and response", () => {
+    expect(enrollRequestSchema.safeParse(goodEnroll).success).toBe(true);
+    expect(enrollResponseSchema.parse(goodEnrollResponse).policy.rpoSeconds).toBe(60);
+  });
+  it.each([
+    ["token", ""],
+    ["token", undefined],
+    ["name", ""],
+    ["hostname", 5],
+    ["os.platform", "beos"],
+    ["agentVersion", undefined],
+  ])("request refuses %s=%j", (path, bad) => rejects(enrollRequestSchema, goodEnroll, path, bad));
+  it.each([
+    ["machineId", "m1"],
+    ["machineSecret", "short"],
+    ["customerId", undefined],
+    ["dataKey", Buffer.alloc(16).toString("base64")],
+    ["dataKey", "not base64!"],
+    ["repository.blobEndpoint", "nope"],
+    ["repository.config", undefined],
+    ["policy.rpoSeconds", 4],
+  ])("response refuses %s=%j", (path, bad) => rejects(enrollResponseSchema, goodEnrollResponse, path, bad));
+});
+
+describe("policy", () => {
+  it("fills defaults from an empty object", () => {
+    const p = policySchema.parse({});
+    expect(p).toMatchObject({ rpoSeconds: 60, rescanEveryHours: 6, hookTimeoutSeconds: 60, includePaths: [], vss: true });
+    expect(p.retention.keepDaily).toBe(30);
+  });
+  it.each([
+    ["rpoSeconds", 4],
+    ["rpoSeconds", 5.5],
+    ["includePaths", [""]],
+    ["spoolLimitBytes", 1000],
+    ["hookTimeoutSeconds", 0],
+    ["volumeIntervalSeconds", 10],
+    ["preFreezeCommand", ""],
+  ])("refuses %s=%j", (path, bad) => rejects(policySchema, {}, path, bad));
+});
+
+describe("credential", () => {
+  it("round-trips through the Authorization header", () => {
+    const c = formatCredential(uuid(1), "s".repeat(43));
+    expect(parseCredential(`Bearer ${c}`)).toEqual({ machineId: uuid(1), secret: "s".repeat(43) });
+  });
+  it.each(["", "Bearer", `Basic tmm_${uuid(1)}.${"s".repeat(43)}`, `Bearer tmm_${uuid(1)}.short`, `Bearer tmm_not-a-uuid-but-36-chars-long-xxxxxxxxxx.${"s".repeat(43)}`])("refuses %j", (h) => {
+    expect(parseCredential(h)).toBeNull();
+  });
+  it("refuses to format a bad secret", () => expect(() => formatCredential(uuid(1), "a b")).toThrow());
+});
+
+describe("heartbeat", () => {
+  const good = { agentVersion: "0.1.0", os: { platform: "linux", release: "6.1", arch: "x64" }, hostname: "h", volumes: [{ path: "/", sizeBytes: 10, freeBytes: 5 }], freeBytes: 5, pendingChanges: 0 };
+  it("accepts", () => expect(heartbeatRequestSchema.safeParse(good).success).toBe(true));
+  it.each([
+    ["freeBytes", -1],
+    ["pendingChanges", 1.5],
+    ["volumes", "x"],
+    ["lastError", "e".repeat(4001)],
+  ])("refuses %s=%j", (path, bad) => rejects(heartbeatRequestSchema, good, path, bad));
+});
+
+describe("chunks/missing", () => {
+  it("accepts up to the batch limit", () => {
+    expect(missingRequestSchema.safeParse({ ids: Array.from({ length: MAX_MISSING_QUERY }, (_, i) => hex(i)) }).success).toBe(true);
+  });
+  it("refuses one more than the limit, upper-case and short ids, an empty batch", () => {
+    expect(missingRequestSchema.safeParse({ ids: Array.from({ length: MAX_MISSING_QUERY + 1 }, (_, i) => hex(i)) }).success).toBe(false);
+    rejects(missingRequestSchema, { ids: [hex(1)] }, "ids.0", hex(0xabc).toUpperCase());
+    rejects(missingRequestSchema, { ids: [hex(1)] }, "ids.0", "abc");
+    rejects(missingRequestSchema, { ids: [hex(1)] }, "ids", []);
+  });
+});
+
+describe("packs", () => {
+  it("accepts", () => expect(packReportSchema.safeParse(goodPack).success).toBe(true));
+  it.each([
+    ["packId", "x"],
+    ["size", 0],
+    ["salt", Buffer.alloc(8).toString("base64")],
+    ["entries", []],
+  ])("refuses %s=%j", (path, bad) => rejects(packReportSchema, goodPack, path, bad));
+  it("refuses an entry that runs past the pack or sits in the header", () => {
+    rejects(packReportSchema, goodPack, "entries.0.length", 10_000);
+    rejects(packReportSchema, goodPack, "entries.0.offset", 3);
+    rejects(packReportSchema, goodPack, "entries.0.type", 2);
+  });
+});
+
+describe("points", () => {
+  it("accepts", () => expect(commitPointRequestSchema.safeParse(goodPoint).success).toBe(true));
+  it.each([
+    ["clientPointId", "abc"],
+    ["manifest.consistency", "app"],
+    ["manifest.rootTree", "00"],
+    ["manifest.time", "yesterday"],
+    ["manifest.stats", undefined],
+    ["manifest.errors", undefined],
+    ["manifest.snapshotId", undefined],
+    ["chunkIds", ["zz"]],
+  ])("refuses %s=%j", (path, bad) => rejects(commitPointRequestSchema, goodPoint, path, bad));
+});
+
+describe("restore jobs, upload session and events", () => {
+  const job = { id: uuid(5), pointId: uuid(6), snapshotId: hex(9), paths: [], destination: { kind: "folder", path: "/tmp/r" }, conflict: "skip", readSasUrl: "http://a/b?sig=x", expiresAt: "2026-01-01T00:00:00Z" };
+  it("accepts a job; refuses a bad conflict rule or a folder without a path", () => {
+    expect(restoreJobSchema.safeParse(job).success).toBe(true);
+    rejects(restoreJobSchema, job, "conflict", "merge");
+    rejects(restoreJobSchema, job, "destination.path", undefined);
+  });
+  it("progress numbers are non-negative integers", () => {
+    rejects(restoreProgressRequestSchema, { bytesDone: 1, filesDone: 1, bytesTotal: 1, filesTotal: 1 }, "bytesDone", -1);
+  });
+  it("upload session needs a URL and an ISO expiry", () => {
+    const s = { sasUrl: "http://127.0.0.1:1/acct/c?sig=x", container: "c", expiresAt: "2026-01-01T00:00:00.000Z" };
+    expect(uploadSessionResponseSchema.safeParse(s).success).toBe(true);
+    rejects(uploadSessionResponseSchema, s, "expiresAt", "soon");
+    rejects(uploadSessionResponseSchema, s, "sasUrl", "c?sig");
+  });
+  it("events: bounded batch, known kinds", () => {
+    const ev = { events: [{ time: "2026-01-01T00:00:00Z", level: "warn", kind: "unreadable-file", message: "EACCES", path: "/x" }] };
+    expect(eventsRequestSchema.safeParse(ev).success).toBe(true);
+    rejects(eventsRequestSchema, ev, "events.0.level", "debug");
+    rejects(eventsRequestSchema, ev, "events.0.kind", "whatever");
+    rejects(eventsRequestSchema, ev, "events", []);
+  });
+});
