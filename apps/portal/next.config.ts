@@ -12,7 +12,7 @@ const config: NextConfig = {
     "@tidemark/storage",
   ],
   // Native, WASM or file-layout-dependent packages stay as plain Node requires.
-  serverExternalPackages: ["vitest", "@electric-sql/pglite", "azurite", "pg-boss", "pg", "postgres", "nodemailer", "@node-rs/argon2"],
+  serverExternalPackages: ["@electric-sql/pglite", "azurite", "pg-boss", "pg", "postgres", "nodemailer", "@node-rs/argon2"],
   poweredByHeader: false,
   typedRoutes: false,
 };

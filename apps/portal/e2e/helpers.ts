@@ -37,3 +37,15 @@ export async function signIn(page: Page, email: string, password = PASSWORD) {
   await page.getByLabel("Password").fill(password);
   await page.getByRole("button", { name: "Sign in" }).click();
 }
+
+/** Turns on TOTP from the security page (already signed in); returns the secret for later codes. */
+export async function enableTotp(page: Page, generate: (secret: string) => string): Promise<string> {
+  await page.goto("/settings/security");
+  await page.getByLabel("Password", { exact: true }).fill(PASSWORD);
+  await page.getByRole("button", { name: "Set up two-factor authentication" }).click();
+  const secret = (await page.getByTestId("totp-secret").textContent())!.trim();
+  await page.getByLabel("Code from the app").fill(generate(secret));
+  await page.getByRole("button", { name: "Verify and turn on" }).click();
+  await expect(page.getByTestId("mfa-enabled")).toBeVisible();
+  return secret;
+}

@@ -15,7 +15,7 @@ test("MSP user turns on TOTP and then needs a code to sign in", async ({ page })
   await signUpMsp(page, { email, mspName: "Lighthouse MSP" });
 
   await page.goto("/settings/security");
-  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByLabel("Password", { exact: true }).fill(PASSWORD);
   await page.getByRole("button", { name: "Set up two-factor authentication" }).click();
   const secret = (await page.getByTestId("totp-secret").textContent())!.trim();
   expect(secret).toMatch(/^[A-Z2-7]+=*$/);

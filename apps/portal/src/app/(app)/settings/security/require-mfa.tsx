@@ -18,17 +18,19 @@ export function RequireMfaToggle({ mspId, requireMfa }: { mspId: string; require
           disabled={update.isPending}
           onChange={async (e) => {
             const next = e.currentTarget.checked;
+            setValue(next);
             try {
               await update.mutateAsync({ mspId, requireMfa: next });
-              setValue(next);
             } catch {
-              // the error banner shows why; the box keeps the stored value
+              // Refused: back to the stored value; the banner below says why.
+              setValue(!next);
             }
           }}
         />{" "}
         Require two-factor authentication for all MSP users
       </label>
       <p className="muted">Staff without an authenticator app are sent here to set one up before they can do anything else.</p>
+      {update.isSuccess ? <p className="ok-banner">Saved.</p> : null}
       <ErrorBanner message={errorMessage(update.error)} />
     </>
   );

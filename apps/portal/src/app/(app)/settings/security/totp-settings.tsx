@@ -69,7 +69,7 @@ export function TotpSettings({ enabled }: { enabled: boolean }) {
           setBusy(false);
           if (res.error || !res.data || !("totpURI" in res.data)) {
             setFields(authFieldErrors(res.error) ?? {});
-            setError(authMessage(res.error) ?? "Could not start the setup");
+            setError(res.error ? authMessage(res.error) : "Could not start the setup");
             return;
           }
           const secret = new URL(res.data.totpURI).searchParams.get("secret") ?? "";

@@ -50,7 +50,7 @@ export function AuditPanel({ mspId }: { mspId: string }) {
         </div>
         <div className="field">
           <label htmlFor="action">Action</label>
-          <input id="action" name="action" placeholder="e.g. customers.create" />
+          <input id="action" name="action" placeholder="e.g. customer.create" />
           {fields.action ? <small className="field-error">{fields.action}</small> : null}
         </div>
         <div className="field">
