@@ -1,9 +1,9 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { and, eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Database, openDatabase, schema, scopeTo, scopeToCustomer } from "../src";
+import { type Database, defaultMigrationsFolder, openDatabase, schema, scopeTo, scopeToCustomer } from "../src";
 import { createTestDatabase } from "../src/testing";
 
 /** Column-level shape of the public schema, comparable across engines. */
@@ -66,7 +66,11 @@ describe("migrations", () => {
     );
     const tables = new Set(rows.map((r) => r.table_name as string));
     expect([...tables].sort()).toEqual(
-      ["audit_events", "customers", "enrollment_tokens", "invitations", "machines", "memberships", "policies", "policy_assignments"].sort(),
+      [
+        "audit_events", "customers", "enrollment_tokens", "invitations", "machines", "memberships", "policies", "policy_assignments",
+        // backup domain
+        "agent_events", "chunk_index", "customer_keys", "machine_agents", "packs", "recovery_points", "restore_jobs",
+      ].sort(),
     );
     for (const t of tables) {
       const keys = rows.filter((r) => r.table_name === t);
@@ -112,7 +116,8 @@ describe("migrations", () => {
   it("re-opening an already migrated database is a no-op, and raw multi-statement SQL works", async () => {
     const again = await openDatabase({ url: pg.url });
     const { rows } = await again.query("select count(*)::int as n from drizzle.__drizzle_migrations");
-    expect(rows).toEqual([{ n: 1 }]);
+    const journal = JSON.parse(readFileSync(join(defaultMigrationsFolder(), "meta/_journal.json"), "utf8")) as { entries: unknown[] };
+    expect(rows).toEqual([{ n: journal.entries.length }]);
     await again.close();
     const r = await pg.query("select 1 as a; select 2 as b");
     expect(r.rows).toEqual([{ b: 2 }]);

@@ -5,3 +5,4 @@ export * from "./machines";
 export * from "./policies";
 export * from "./audit";
 export * from "./outbox";
+export * from "./backup";

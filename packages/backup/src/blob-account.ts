@@ -1,0 +1,61 @@
+/**
+ * The Azure account the service signs SAS tokens with and reads customer
+ * containers from. It needs the account key (connection string or account +
+ * key): an agent's upload SAS is signed with it, and a SAS URL cannot mint
+ * other SAS URLs.
+ */
+import { ContainerSASPermissions, SASProtocol } from "@azure/storage-blob";
+import { AzureBlobStore, type BlobStore, customerContainerName, withRetry } from "@tidemark/storage";
+
+export type BlobAccountOptions =
+  | { connectionString: string }
+  | { account: string; accountKey: string; endpoint?: string };
+
+export interface CustomerContainer {
+  name: string;
+  /** Unwrapped: ensureContainer, SAS signing. */
+  base: AzureBlobStore;
+  /** Retrying store for reads, HEADs and repository init. */
+  store: BlobStore;
+}
+
+export interface BlobAccount {
+  /** e.g. https://acct.blob.core.windows.net or Azurite's http://127.0.0.1:10000/devstoreaccount1 */
+  readonly blobEndpoint: string;
+  container(customerId: string): CustomerContainer;
+  /** A read-only (r) SAS for one container: restore jobs read packs, they never write. */
+  readSas(customerId: string, expiresInMinutes: number): Promise<{ url: string; expiresOn: Date }>;
+}
+
+export function createBlobAccount(opts: BlobAccountOptions): BlobAccount {
+  const containers = new Map<string, CustomerContainer>();
+  const container = (customerId: string): CustomerContainer => {
+    const name = customerContainerName(customerId);
+    let c = containers.get(name);
+    if (!c) {
+      const base = new AzureBlobStore({ ...opts, container: name });
+      c = { name, base, store: withRetry(base, { retries: 4, baseDelayMs: 100, maxDelayMs: 2_000, attemptTimeoutMs: 120_000 }) };
+      containers.set(name, c);
+    }
+    return c;
+  };
+  // Any container client carries the account URL; strip the container segment.
+  const probe = new AzureBlobStore({ ...opts, container: "tm-probe" });
+  const blobEndpoint = probe.containerClient.url.replace(/\/tm-probe\/?$/, "");
+  return {
+    blobEndpoint,
+    container,
+    async readSas(customerId, expiresInMinutes) {
+      const { base } = container(customerId);
+      const now = Date.now();
+      const expiresOn = new Date(now + Math.min(60, Math.max(1, expiresInMinutes)) * 60_000);
+      const url = await base.containerClient.generateSasUrl({
+        permissions: ContainerSASPermissions.parse("r"),
+        startsOn: new Date(now - 5 * 60_000),
+        expiresOn,
+        protocol: base.containerClient.url.startsWith("https:") ? SASProtocol.Https : SASProtocol.HttpsAndHttp,
+      });
+      return { url, expiresOn };
+    },
+  };
+}

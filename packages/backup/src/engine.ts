@@ -1,0 +1,10 @@
+/**
+ * The engine pieces the service uses. @tidemark/engine has no public entry
+ * (its package.json points at a src/index.ts that does not exist yet), so
+ * they are reached by path; switch to `@tidemark/engine` once it exports
+ * Repository, keyFileSchema, unwrapKeyFile and the Index types.
+ */
+export { Repository, type RepoConfig } from "../../engine/src/repository.js";
+export { keyFileSchema, unwrapKeyFile } from "../../engine/src/crypto/keys.js";
+export type { Index, IndexEntry, IndexedPack, PackInfo } from "../../engine/src/index/index.js";
+export { BLOB_DATA, BLOB_TREE, packKeyName, type BlobType, type PackBlob } from "../../engine/src/pack/format.js";

@@ -1,0 +1,22 @@
+export { AgentError } from "./errors";
+export { createBlobAccount, type BlobAccount, type BlobAccountOptions, type CustomerContainer } from "./blob-account";
+export { kekFrom, wrapDataKey, unwrapDataKey, ensureCustomerRepository, customerDataKey, type Kek, type CustomerScope, type CustomerRepository } from "./keys";
+export { PgIndex } from "./pg-index";
+export { tokenBucket, type RateLimiter } from "./rate-limit";
+export { createAgentServices, type AgentServices } from "./services";
+export { authenticateMachine, revokeMachine, type MachineContext } from "./machine-auth";
+export { effectivePolicy, policyEtag } from "./policy";
+export { enrollAgent, type RequestMeta } from "./enroll";
+export {
+  heartbeat,
+  uploadSession,
+  missingChunks,
+  reportPack,
+  commitPoint,
+  createRestoreJob,
+  nextRestoreJob,
+  restoreProgress,
+  restoreResult,
+  recordEvents,
+  type NewRestoreJob,
+} from "./agent";

@@ -1,0 +1,226 @@
+/**
+ * The backup domain: what the agent API writes and the portal reads. Every
+ * table is tenant-owned (customer_id + msp_id, both non-null) because the
+ * customer is the dedup and encryption domain and nothing may cross it.
+ */
+import {
+  bigint,
+  customType,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  smallint,
+  text,
+  unique,
+  uuid,
+} from "drizzle-orm/pg-core";
+import { users } from "./auth";
+import { createdAt, id, tstz, updatedAt } from "./columns";
+import { machines } from "./machines";
+import { customerRef, mspRef } from "./tenants";
+
+/** postgres-js hands back Buffer, PGlite Uint8Array: normalise to Buffer. */
+export const bytea = customType<{ data: Buffer; driverData: Uint8Array }>({
+  dataType: () => "bytea",
+  toDriver: (v) => v,
+  fromDriver: (v) => (Buffer.isBuffer(v) ? v : Buffer.from(v)),
+});
+
+/**
+ * One data key per customer: 32 random bytes, stored only wrapped
+ * (AES-256-GCM) by the service KEK named in kek_id. It also unlocks the
+ * customer's repository in Azure (see docs/handoff-agent.md).
+ */
+export const customerKeys = pgTable(
+  "customer_keys",
+  {
+    customerId: customerRef().primaryKey(),
+    mspId: mspRef(),
+    kekId: text("kek_id").notNull(),
+    /** base64(nonce[12] | ciphertext[32] | tag[16]) */
+    wrappedKey: text("wrapped_key").notNull(),
+    /** The engine repository id (config.id) once the container was initialised. */
+    repositoryId: text("repository_id"),
+    /** The engine's repository config (chunker, pack size…), handed to agents at enrolment. */
+    repositoryConfig: jsonb("repository_config").$type<Record<string, unknown>>(),
+    repositoryInitializedAt: tstz("repository_initialized_at"),
+    createdAt: createdAt(),
+  },
+  (t) => [index("customer_keys_msp_id_idx").on(t.mspId)],
+);
+
+/**
+ * What the agent reports about itself, one row per machine. Kept apart from
+ * `machines` so heartbeats (frequent writes) never touch the row people edit.
+ */
+export const machineAgents = pgTable(
+  "machine_agents",
+  {
+    machineId: uuid("machine_id")
+      .primaryKey()
+      .references(() => machines.id, { onDelete: "cascade" }),
+    mspId: mspRef(),
+    customerId: customerRef().notNull(),
+    hostname: text("hostname"),
+    osVersion: text("os_version"),
+    agentVersion: text("agent_version"),
+    volumes: jsonb("volumes").$type<unknown[]>().notNull().default([]),
+    freeBytes: bigint("free_bytes", { mode: "number" }),
+    lastError: text("last_error"),
+    /** Agent-reported extras (spool usage, queue depth…): shown, never interpreted. */
+    status: jsonb("status").$type<Record<string, unknown>>().notNull().default({}),
+    lastHeartbeatAt: tstz("last_heartbeat_at"),
+    /** A revoked machine's credential is refused everywhere until it is re-enrolled with a new token. */
+    revokedAt: tstz("revoked_at"),
+    /** How many times the machine was enrolled (re-enrolment keeps the machine and its history). */
+    enrollments: integer("enrollments").notNull().default(1),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [index("machine_agents_msp_id_idx").on(t.mspId), index("machine_agents_customer_id_idx").on(t.customerId)],
+);
+
+/** A pack object in the customer's container, known to be durable (HEAD checked) before it is indexed. */
+export const packs = pgTable(
+  "packs",
+  {
+    mspId: mspRef(),
+    customerId: customerRef().notNull(),
+    /** SHA-256 of the pack bytes, hex: also its object name `data/<2>/<id>`. */
+    packId: text("pack_id").notNull(),
+    size: bigint("size", { mode: "number" }).notNull(),
+    /** Per-pack key salt (from the pack header): lets the server decrypt a ranged read. */
+    salt: bytea("salt").notNull(),
+    blobCount: integer("blob_count").notNull(),
+    /** indexed → condemned (prune) → deleted. */
+    state: text("state", { enum: ["indexed", "condemned"] }).notNull().default("indexed"),
+    uploadedByMachineId: uuid("uploaded_by_machine_id").references(() => machines.id, { onDelete: "set null" }),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    primaryKey({ name: "packs_pk", columns: [t.customerId, t.packId] }),
+    index("packs_msp_id_idx").on(t.mspId),
+  ],
+);
+
+/**
+ * The service's authoritative chunk index: keyed hash → where its sealed
+ * bytes are. The primary key leads with customer_id, so dedup is per customer
+ * across all of its machines, and a Citus deployment can distribute by it.
+ */
+export const chunkIndex = pgTable(
+  "chunk_index",
+  {
+    mspId: mspRef(),
+    customerId: customerRef().notNull(),
+    chunkId: bytea("chunk_id").notNull(),
+    packId: text("pack_id").notNull(),
+    offset: bigint("offset", { mode: "number" }).notNull(),
+    length: integer("length").notNull(),
+    rawLength: integer("raw_length").notNull(),
+    /** 0 data, 1 tree (the engine's BlobType). */
+    type: smallint("type").notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    primaryKey({ name: "chunk_index_pk", columns: [t.customerId, t.chunkId] }),
+    index("chunk_index_pack_idx").on(t.customerId, t.packId),
+    // Deleting an MSP cascades through msp_id: without an index that is a full scan of the biggest table.
+    index("chunk_index_msp_id_idx").on(t.mspId),
+  ],
+);
+
+export type PointStats = Record<string, number>;
+export type PointError = { path: string; error: string };
+
+/** An immutable recovery point as committed by the agent. */
+export const recoveryPoints = pgTable(
+  "recovery_points",
+  {
+    id: id(),
+    mspId: mspRef(),
+    customerId: customerRef().notNull(),
+    machineId: uuid("machine_id")
+      .notNull()
+      .references(() => machines.id, { onDelete: "cascade" }),
+    /** Generated by the agent: a retried commit finds the first one instead of making a second point. */
+    clientPointId: text("client_point_id").notNull(),
+    /** The engine's snapshot id (`snapshots/<id>` in the container), when the agent wrote one. */
+    snapshotId: text("snapshot_id"),
+    manifest: jsonb("manifest").$type<Record<string, unknown>>().notNull(),
+    time: tstz("time").notNull(),
+    consistency: text("consistency", { enum: ["crash", "application"] }).notNull(),
+    stats: jsonb("stats").$type<PointStats>().notNull().default({}),
+    errors: jsonb("errors").$type<PointError[]>().notNull().default([]),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    unique("recovery_points_client_id_uq").on(t.machineId, t.clientPointId),
+    index("recovery_points_msp_id_idx").on(t.mspId),
+    index("recovery_points_customer_id_idx").on(t.customerId),
+    index("recovery_points_machine_time_idx").on(t.machineId, t.time),
+  ],
+);
+
+export const restoreJobStates = ["queued", "running", "succeeded", "failed", "cancelled"] as const;
+export type RestoreJobState = (typeof restoreJobStates)[number];
+
+/** A restore-to-machine request: created by a person, claimed and executed by the machine's agent. */
+export const restoreJobs = pgTable(
+  "restore_jobs",
+  {
+    id: id(),
+    mspId: mspRef(),
+    customerId: customerRef().notNull(),
+    /** The machine that executes the restore (may differ from the point's machine). */
+    machineId: uuid("machine_id")
+      .notNull()
+      .references(() => machines.id, { onDelete: "cascade" }),
+    recoveryPointId: uuid("recovery_point_id")
+      .notNull()
+      .references(() => recoveryPoints.id, { onDelete: "cascade" }),
+    paths: jsonb("paths").$type<string[]>().notNull(),
+    /** null: original location. */
+    destination: text("destination"),
+    conflict: text("conflict", { enum: ["overwrite", "skip", "keep-both"] }).notNull(),
+    state: text("state", { enum: restoreJobStates }).notNull().default("queued"),
+    progress: jsonb("progress").$type<Record<string, unknown>>().notNull().default({}),
+    result: jsonb("result").$type<Record<string, unknown>>(),
+    requestedByUserId: text("requested_by_user_id").references(() => users.id, { onDelete: "set null" }),
+    claimedAt: tstz("claimed_at"),
+    finishedAt: tstz("finished_at"),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    index("restore_jobs_msp_id_idx").on(t.mspId),
+    index("restore_jobs_customer_id_idx").on(t.customerId),
+    index("restore_jobs_machine_state_idx").on(t.machineId, t.state),
+  ],
+);
+
+/** What the agent reports happened (unreadable file, spool full, VSS failure…). */
+export const agentEvents = pgTable(
+  "agent_events",
+  {
+    id: id(),
+    mspId: mspRef(),
+    customerId: customerRef().notNull(),
+    machineId: uuid("machine_id")
+      .notNull()
+      .references(() => machines.id, { onDelete: "cascade" }),
+    time: tstz("time").notNull(),
+    level: text("level", { enum: ["info", "warn", "error"] }).notNull(),
+    kind: text("kind").notNull(),
+    message: text("message").notNull(),
+    details: jsonb("details").$type<Record<string, unknown>>().notNull().default({}),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    index("agent_events_msp_id_idx").on(t.mspId),
+    index("agent_events_customer_id_idx").on(t.customerId),
+    index("agent_events_machine_time_idx").on(t.machineId, t.time),
+  ],
+);
