@@ -1,0 +1,254 @@
+/**
+ * The service loop: capture (spooled points), upload (queue drain with
+ * backoff), and the control channel (heartbeat, policy, events). A rejected
+ * credential anywhere stops everything: the agent exits with code 3 and says
+ * why in status.json.
+ */
+import { hostname, release, arch } from "node:os";
+import { statfs } from "node:fs/promises";
+import { join } from "node:path";
+import { createAgentClient, CredentialRejectedError, isFatal, RetryableApiError, type AgentClient } from "@tidemark/agent-protocol";
+import { backoffMs, sleep } from "./backoff";
+import { Capture, type CaptureState } from "./capture";
+import { EventBuffer } from "./events";
+import { UploadQueue } from "./queue";
+import { forgetIndex, openSpool } from "./spool";
+import { StateDir, writePrivate, type MachineFile } from "./state";
+import { UploadTarget, Uploader } from "./uploader";
+import { AGENT_VERSION } from "./version";
+import { readFile } from "node:fs/promises";
+import { z } from "zod";
+import { formatCredential } from "@tidemark/agent-protocol";
+import { Repository } from "./engine";
+
+export interface RunOptions {
+  stateDir: string;
+  tickMs?: number;
+  debounceMs?: number;
+  heartbeatMs?: number;
+  log?: (line: string) => void;
+  fetch?: typeof fetch;
+}
+
+export const EXIT_FATAL = 3;
+
+export function osInfo() {
+  const p = process.platform;
+  return { platform: p === "win32" || p === "linux" || p === "darwin" ? p : ("other" as const), release: release(), arch: arch() };
+}
+
+const captureStateSchema = z.object({
+  lastSnapshotId: z.string().optional(),
+  lastTree: z.string().optional(),
+  lastVolumes: z.array(z.any()).optional(),
+  lastVolumesAt: z.number().optional(),
+});
+
+export class Agent {
+  private readonly state: StateDir;
+  private readonly abort = new AbortController();
+  private readonly log: (line: string) => void;
+  private lastError: string | undefined;
+  private lastPoint: { pointId: string; time: string; consistency: string } | undefined;
+  private fatalError: Error | undefined;
+  private machine!: MachineFile;
+  private api!: AgentClient;
+  private capture!: Capture;
+  private uploader!: Uploader;
+  private queue!: UploadQueue;
+  private spoolBytes = 0;
+  private spoolRepo!: Repository;
+  private pendingItems = 0;
+  readonly events: EventBuffer;
+
+  constructor(private readonly opts: RunOptions) {
+    this.state = new StateDir(opts.stateDir);
+    this.log = opts.log ?? ((l) => process.stderr.write(`${new Date().toISOString()} ${l}\n`));
+    this.events = new EventBuffer(5000, this.log);
+  }
+
+  /** Runs until stop() or a fatal error; resolves with the process exit code. */
+  async run(): Promise<number> {
+    this.machine = await this.state.readMachine();
+    this.api = createAgentClient({ serverUrl: this.machine.serverUrl, credential: formatCredential(this.machine.machineId, this.machine.machineSecret), ...(this.opts.fetch ? { fetch: this.opts.fetch } : {}) });
+    this.queue = new UploadQueue(this.state.queueDir);
+    await this.queue.ensure();
+    const spool = await openSpool(this.state.spoolDir, this.machine, this.queue);
+    this.spoolRepo = spool.repo;
+    const target = new UploadTarget(this.api);
+    const captureState = await this.readCaptureState();
+    this.uploader = new Uploader(spool.repo, spool.store, this.queue, this.api, target, {
+      onCommitted: (pointId, snap) => {
+        this.lastPoint = { pointId, time: snap.time, consistency: snap.consistency };
+        this.events.add("info", "point-committed", `recovery point ${pointId} committed (${snap.consistency}-consistent, ${snap.stats.files} files, ${snap.errors.length} unreadable)`);
+      },
+      onMissingChunks: async (missing) => {
+        this.events.add("error", "error", `server refused a point: ${missing.length} chunk(s) not indexed; re-checking everything with the server`);
+        await forgetIndex(spool.store);
+        const reopened = await Repository.open(spool.repo.store, { kek: Buffer.from(this.machine.spoolKek, "base64") });
+        this.capture.setRepository(reopened);
+        captureState.lastSnapshotId = undefined;
+        captureState.lastTree = undefined;
+        this.capture.markDirty();
+      },
+    });
+    this.capture = new Capture(
+      spool.repo,
+      this.machine.policy,
+      this.queue,
+      this.events,
+      { debounceMs: this.opts.debounceMs ?? 2000, host: this.machine.name, alwaysExclude: [this.opts.stateDir], log: this.log },
+      captureState,
+      (s) => writePrivate(join(this.opts.stateDir, "capture.json"), JSON.stringify(s)),
+    );
+    await this.capture.watch();
+    this.events.add("info", "started", `agent ${AGENT_VERSION} started on ${hostname()}`);
+    const onSignal = () => this.stop();
+    process.once("SIGINT", onSignal);
+    process.once("SIGTERM", onSignal);
+    try {
+      await Promise.all([this.captureLoop(), this.uploadLoop(), this.controlLoop()]);
+    } finally {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+      await this.capture.unwatch();
+      await this.capture.idle().catch(() => undefined);
+      await spool.repo.close();
+      await this.writeStatus(this.fatalError ? "fatal" : "stopped").catch(() => undefined);
+    }
+    if (this.fatalError) {
+      this.log(`FATAL: ${this.fatalError.message}`);
+      return EXIT_FATAL;
+    }
+    return 0;
+  }
+
+  stop(): void {
+    this.abort.abort();
+  }
+
+  private fatal(e: Error) {
+    this.fatalError ??= e;
+    this.lastError = `credential rejected by the server: ${e.message} (re-enroll this machine)`;
+    this.stop();
+  }
+
+  private async readCaptureState(): Promise<CaptureState> {
+    try {
+      return captureStateSchema.parse(JSON.parse(await readFile(join(this.opts.stateDir, "capture.json"), "utf8"))) as CaptureState;
+    } catch {
+      return {};
+    }
+  }
+
+  private async captureLoop() {
+    const tick = this.opts.tickMs ?? 250;
+    while (!this.abort.signal.aborted) {
+      this.capture.tick(this.spoolBytes);
+      await sleep(tick, this.abort.signal);
+    }
+  }
+
+  private async uploadLoop() {
+    let attempt = 0;
+    while (!this.abort.signal.aborted) {
+      try {
+        const p = await this.uploader.pending();
+        this.spoolBytes = p.bytes;
+        this.pendingItems = p.items;
+        if (p.items > 0) {
+          await this.uploader.drain(this.abort.signal);
+          await this.trimSpoolSnapshots();
+        }
+        attempt = 0;
+        await sleep(this.opts.tickMs ?? 250, this.abort.signal);
+      } catch (e) {
+        if (isFatal(e)) return this.fatal(e as Error);
+        this.lastError = (e as Error).message;
+        const wait = e instanceof RetryableApiError && e.retryAfterMs !== undefined ? e.retryAfterMs : backoffMs(attempt++, { baseMs: 500, maxMs: 30_000 });
+        if (attempt <= 1 || attempt % 5 === 0) this.events.add("warn", "upload-retry", `upload paused (${(e as Error).message.slice(0, 300)}); retrying in ${Math.round(wait / 1000)} s`);
+        await sleep(wait, this.abort.signal);
+      }
+    }
+  }
+
+  private async trimSpoolSnapshots() {
+    const keep = new Set<string>();
+    if (this.capture.state.lastSnapshotId) keep.add(this.capture.state.lastSnapshotId);
+    for (const { item } of await this.queue.list()) if (item.kind === "point") keep.add(item.snapshotId);
+    for (const id of await this.spoolRepo.snapshotIds()) if (!keep.has(id)) await this.spoolRepo.deleteSnapshot(id);
+  }
+
+  private async controlLoop() {
+    const every = this.opts.heartbeatMs ?? 30_000;
+    let attempt = 0;
+    while (!this.abort.signal.aborted) {
+      let wait = every;
+      try {
+        await this.heartbeat();
+        await this.events.flush(this.api);
+        attempt = 0;
+      } catch (e) {
+        if (isFatal(e)) return this.fatal(e as Error);
+        this.lastError = (e as Error).message;
+        wait = Math.min(every, backoffMs(attempt++, { baseMs: 1000, maxMs: every }));
+      }
+      await this.writeStatus("running").catch(() => undefined);
+      await sleep(wait, this.abort.signal);
+    }
+  }
+
+  private async heartbeat() {
+    const vols = await volumesInfo(this.machine.policy.includePaths);
+    const hb = await this.api.heartbeat({
+      agentVersion: AGENT_VERSION,
+      os: osInfo(),
+      hostname: hostname(),
+      volumes: vols,
+      freeBytes: vols.reduce((a, v) => a + v.freeBytes, 0),
+      pendingChanges: this.capture.pendingChanges + this.pendingItems,
+      ...(this.lastError ? { lastError: this.lastError.slice(0, 4000) } : {}),
+    });
+    this.lastError = undefined;
+    if (hb.policyEtag !== this.machine.policyEtag) {
+      const p = await this.api.getPolicy(this.machine.policyEtag);
+      if (p) {
+        this.machine = { ...this.machine, policy: p.policy, policyEtag: p.etag };
+        await this.state.writeMachine(this.machine);
+        await this.capture.setPolicy(p.policy);
+        this.log(`policy updated (${p.etag})`);
+      }
+    }
+  }
+
+  private async writeStatus(state: "running" | "stopped" | "fatal") {
+    await this.state.writeStatus({
+      pid: process.pid,
+      updatedAt: new Date().toISOString(),
+      state,
+      ...(this.lastPoint ? { lastPoint: this.lastPoint } : {}),
+      pendingUploads: this.pendingItems,
+      pendingBytes: this.spoolBytes,
+      ...(this.lastError ? { lastError: this.lastError } : {}),
+    });
+  }
+}
+
+async function volumesInfo(paths: string[]) {
+  const out: Array<{ path: string; sizeBytes: number; freeBytes: number }> = [];
+  const seen = new Set<string>();
+  for (const p of paths.length ? paths : ["/"]) {
+    try {
+      const s = await statfs(p);
+      const key = `${s.type}:${s.blocks}:${s.bfree}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      out.push({ path: p, sizeBytes: s.blocks * s.bsize, freeBytes: s.bavail * s.bsize });
+    } catch {
+      // a missing include path has no volume to report
+    }
+  }
+  return out;
+}
+
+export { CredentialRejectedError };

@@ -1,0 +1,79 @@
+/**
+ * The spool: a local engine repository with the customer's keys and chunker
+ * settings. Backups always write here first, so capture goes on while the
+ * server or Azure is unreachable; the uploader drains it. Tree packs stay
+ * (the next point's parent reuse reads them); data packs go once uploaded.
+ * Its index objects are the agent's cache of chunk ids it knows are stored.
+ */
+import { createHash } from "node:crypto";
+import { localStore, type BlobMeta, type BlobStore, type GetOptions, type PutOptions } from "@tidemark/storage";
+import type { MachineFile } from "./state";
+import type { RepositoryConfig } from "@tidemark/agent-protocol";
+import { deriveKeys, Repository, sealObject, wrapWithKek } from "./engine";
+import type { UploadQueue } from "./queue";
+
+/** Every pack written to the spool becomes an upload item, in write order. */
+class JournalingStore implements BlobStore {
+  constructor(
+    private readonly inner: BlobStore,
+    private readonly queue: UploadQueue,
+  ) {}
+  get description() {
+    return `spool(${this.inner.description})`;
+  }
+  async put(key: string, data: Uint8Array, opts?: PutOptions): Promise<void> {
+    await this.inner.put(key, data, opts);
+    const m = /^data\/[0-9a-f]{2}\/([0-9a-f]{64})$/.exec(key);
+    if (m) await this.queue.push({ kind: "pack", packId: m[1]!, size: data.length });
+  }
+  get(key: string, opts?: GetOptions): Promise<Buffer> {
+    return this.inner.get(key, opts);
+  }
+  head(key: string): Promise<BlobMeta | null> {
+    return this.inner.head(key);
+  }
+  list(prefix: string): AsyncIterable<BlobMeta> {
+    return this.inner.list(prefix);
+  }
+  delete(key: string): Promise<void> {
+    return this.inner.delete(key);
+  }
+}
+
+/**
+ * A repository whose master key is given (the engine's init always makes a new one). The
+ * spool needs the customer's key; test servers use it to set up a customer container.
+ */
+export async function initRepositoryWithKey(store: BlobStore, master: Buffer, kek: Buffer, kekId: string, repoConfig: RepositoryConfig): Promise<void> {
+  const keys = deriveKeys(master);
+  const keyBytes = Buffer.from(JSON.stringify(wrapWithKek(master, kek, kekId)));
+  await store.put("keys/" + createHash("sha256").update(keyBytes).digest("hex"), keyBytes, { ifNotExists: true });
+  const config = { v: 1, created: new Date().toISOString(), ...repoConfig };
+  // The config is written last: its presence marks the repository as initialised.
+  await store.put("config", sealObject(keys.enc, "config", Buffer.from(JSON.stringify(config))), { ifNotExists: true });
+}
+
+export interface Spool {
+  repo: Repository;
+  /** The spool's own store, without journaling (the uploader reads and trims through it). */
+  store: BlobStore;
+}
+
+export async function openSpool(dir: string, machine: MachineFile, queue: UploadQueue): Promise<Spool> {
+  const raw = localStore(dir);
+  const master = Buffer.from(machine.dataKey, "base64");
+  const kek = Buffer.from(machine.spoolKek, "base64");
+  if (!(await raw.head("config"))) await initRepositoryWithKey(raw, master, kek, "agent-spool", machine.repository.config);
+  const repo = await Repository.open(new JournalingStore(raw, queue), { kek });
+  if (repo.config.id !== machine.repository.config.id) {
+    throw new Error(`the spool in ${dir} belongs to repository ${repo.config.id}, not ${machine.repository.config.id}: remove it (its unsent work is for another customer)`);
+  }
+  return { repo, store: raw };
+}
+
+/** Forgets which chunks are stored (the server disagreed): the next point re-checks everything with the server. */
+export async function forgetIndex(store: BlobStore): Promise<void> {
+  const names: string[] = [];
+  for await (const m of store.list("index/")) names.push(m.key);
+  for (const n of names) await store.delete(n);
+}

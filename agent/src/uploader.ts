@@ -1,0 +1,193 @@
+/**
+ * Drains the upload queue in order. For a pack: ask the server which of its
+ * chunks it lacks; none → nothing to send; some → send a pack of just those
+ * (re-sealed locally); all → send the spooled pack as is. Then HEAD-or-put in
+ * Azure, write its index object, report it. For a point: put its sealed
+ * manifest, then commit it — only reached once every pack before it is done,
+ * so a point is never committed before its packs are durable and reported.
+ */
+import { randomUUID } from "node:crypto";
+import { AzureBlobStore, BlobExistsError, BlobNotFoundError, StorageError, withRetry, type BlobStore } from "@tidemark/storage";
+import { MAX_MISSING_QUERY, MissingChunksError, type AgentClient, type PointManifest } from "@tidemark/agent-protocol";
+import { BLOB_TREE, openBlob, packKeyName, PackWriter, parseTrailer, SNAPSHOT_PREFIX, writeIndexObject, type IndexedPack, type PackBlob, type Repository, type Snapshot } from "./engine";
+import type { UploadQueue, QueueItem } from "./queue";
+
+const REFRESH_BEFORE_MS = 5 * 60_000;
+
+/** The customer's container through a short-lived SAS, renewed before it expires or when Azure says 403. */
+export class UploadTarget {
+  private current: { store: BlobStore; expiresAt: number } | undefined;
+  constructor(
+    private readonly api: AgentClient,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async store(): Promise<BlobStore> {
+    if (this.current && this.current.expiresAt - this.now() > REFRESH_BEFORE_MS) return this.current.store;
+    const s = await this.api.uploadSession();
+    const azure = new AzureBlobStore({ sasUrl: s.sasUrl });
+    // Short retries here ride out blips; the uploader's own backoff handles outages.
+    const store = withRetry(azure, { retries: 2, baseDelayMs: 200, maxDelayMs: 2000, attemptTimeoutMs: 120_000 });
+    this.current = { store, expiresAt: Math.min(Date.parse(s.expiresAt), this.now() + 3600_000) };
+    return store;
+  }
+
+  /** An expired or revoked SAS is a permanent 403: the next call fetches a new one. */
+  invalidate(): void {
+    this.current = undefined;
+  }
+}
+
+export interface UploaderHooks {
+  onCommitted?(pointId: string, snapshot: Snapshot, clientPointId: string): void;
+  /** The server refused a point for chunks the local cache believed stored. */
+  onMissingChunks?(missing: string[]): Promise<void>;
+  onUploaded?(bytes: number): void;
+}
+
+export class Uploader {
+  /** Chunk ids of packs drained since the last committed point: sent with it so the server can verify them. */
+  private pointChunks = new Set<string>();
+  readonly stats = { packsUploaded: 0, packsSkipped: 0, bytesUploaded: 0, pointsCommitted: 0 };
+
+  constructor(
+    private readonly repo: Repository,
+    private readonly spoolStore: BlobStore,
+    private readonly queue: UploadQueue,
+    private readonly api: AgentClient,
+    private readonly target: UploadTarget,
+    private readonly hooks: UploaderHooks = {},
+  ) {}
+
+  /** Bytes of spooled packs still to send (the spool bound counts these). */
+  async pending(): Promise<{ items: number; bytes: number }> {
+    const items = await this.queue.list();
+    return { items: items.length, bytes: items.reduce((a, i) => a + (i.item.kind === "pack" ? i.item.size : 0), 0) };
+  }
+
+  /** Works through the queue once; throws on the first failure (the caller backs off and calls again). */
+  async drain(signal?: AbortSignal): Promise<number> {
+    let done = 0;
+    for (const { name, item } of await this.queue.list()) {
+      if (signal?.aborted) break;
+      try {
+        await this.process(item);
+      } catch (e) {
+        if (e instanceof StorageError && e.status === 403) this.target.invalidate();
+        if (e instanceof MissingChunksError && item.kind === "point") {
+          // This point can never commit as captured: drop it, forget the cache, let capture take a fresh one.
+          await this.queue.remove(name);
+          this.pointChunks.clear();
+          await this.hooks.onMissingChunks?.(e.missing);
+        }
+        throw e;
+      }
+      await this.queue.remove(name);
+      done++;
+    }
+    return done;
+  }
+
+  private async process(item: QueueItem): Promise<void> {
+    if (item.kind === "pack") await this.pack(item.packId);
+    else await this.point(item.clientPointId, item.snapshotId);
+  }
+
+  private async missing(ids: string[]): Promise<Set<string>> {
+    const out = new Set<string>();
+    for (let i = 0; i < ids.length; i += MAX_MISSING_QUERY) for (const id of await this.api.missingChunks(ids.slice(i, i + MAX_MISSING_QUERY))) out.add(id);
+    return out;
+  }
+
+  private async pack(packId: string): Promise<void> {
+    const key = packKeyName(packId);
+    let bytes: Buffer;
+    try {
+      bytes = await this.spoolStore.get(key);
+    } catch (e) {
+      // Uploaded and trimmed just before a crash removed the queue item.
+      if (e instanceof BlobNotFoundError) return;
+      throw e;
+    }
+    const parsed = parseTrailer(this.repo.keys, packId, bytes);
+    const ids = [...new Set(parsed.blobs.map((b) => b.id.toString("hex")))];
+    const missing = await this.missing(ids);
+    for (const id of ids) this.pointChunks.add(id);
+    if (missing.size === 0) {
+      this.stats.packsSkipped++;
+    } else {
+      const out = missing.size === ids.length ? { id: packId, bytes, salt: parsed.salt, blobs: parsed.blobs } : this.repack(packId, bytes, parsed.key, parsed.blobs, missing);
+      const store = await this.target.store();
+      const name = packKeyName(out.id);
+      const there = await store.head(name);
+      if (!there || there.size !== out.bytes.length) {
+        try {
+          await store.put(name, out.bytes, { ifNotExists: true });
+        } catch (e) {
+          // Same name means same bytes (SHA-256): someone (an earlier run) already made it durable.
+          if (!(e instanceof BlobExistsError)) throw e;
+        }
+        this.stats.bytesUploaded += out.bytes.length;
+        this.hooks.onUploaded?.(out.bytes.length);
+      }
+      const indexed: IndexedPack = { id: out.id, salt: out.salt, size: out.bytes.length, blobs: out.blobs };
+      await writeIndexObject(store, this.repo.keys, [indexed]);
+      await this.api.reportPack({
+        packId: out.id,
+        size: out.bytes.length,
+        salt: out.salt.toString("base64"),
+        entries: out.blobs.map((b) => ({ id: b.id.toString("hex"), type: b.type, offset: b.offset, length: b.length, rawLength: b.rawLength })),
+      });
+      this.stats.packsUploaded++;
+    }
+    // Tree packs stay: the next point's parent reuse reads trees locally (the SAS may not read).
+    if (!parsed.blobs.some((b) => b.type === BLOB_TREE)) await this.spoolStore.delete(key);
+  }
+
+  /** A pack of only the blobs the server lacks: re-sealed under a fresh pack key (blob ids bind the content). */
+  private repack(packId: string, bytes: Buffer, key: Buffer, blobs: PackBlob[], missing: Set<string>) {
+    const w = new PackWriter(this.repo.keys.enc);
+    const added = new Set<string>();
+    for (const b of blobs) {
+      const id = b.id.toString("hex");
+      if (!missing.has(id) || added.has(id)) continue;
+      added.add(id);
+      const plain = openBlob(this.repo.keys, packId, key, b, bytes.subarray(b.offset, b.offset + b.length));
+      w.add(b.type, b.id, plain, this.repo.config.zstdLevel);
+    }
+    const f = w.finish();
+    return { id: f.id, bytes: f.bytes, salt: f.salt, blobs: f.blobs };
+  }
+
+  private async point(clientPointId: string, snapshotId: string): Promise<void> {
+    const name = SNAPSHOT_PREFIX + snapshotId;
+    const sealed = await this.spoolStore.get(name);
+    const snap = await this.repo.loadSnapshot(snapshotId);
+    const store = await this.target.store();
+    if (!(await store.head(name))) {
+      try {
+        await store.put(name, sealed, { ifNotExists: true });
+      } catch (e) {
+        if (!(e instanceof BlobExistsError)) throw e;
+      }
+    }
+    const manifest: PointManifest = {
+      time: snap.time,
+      host: snap.host,
+      sources: snap.paths,
+      rootTree: snap.tree,
+      volumes: snap.volumes,
+      consistency: snap.consistency,
+      stats: snap.stats,
+      errors: snap.errors.map((e) => ({ path: e.path.slice(0, 4096), error: e.error.slice(0, 1000) })),
+      snapshotId,
+    };
+    const chunkIds = [...new Set([snap.tree, ...snap.volumes.map((v) => v.map), ...this.pointChunks])];
+    const { pointId } = await this.api.commitPoint({ clientPointId, manifest, chunkIds });
+    this.pointChunks.clear();
+    this.stats.pointsCommitted++;
+    this.hooks.onCommitted?.(pointId, snap, clientPointId);
+  }
+}
+
+export const newClientPointId = () => randomUUID();

@@ -1,0 +1,193 @@
+/**
+ * The real agent process against the fake protocol server and a real
+ * (in-process) Azurite: capture → spool → upload → commit, with faults.
+ */
+import { mkdir, readFile, rm, stat, unlink, writeFile, chmod } from "node:fs/promises";
+import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startAzurite, type AzuriteHandle } from "@tidemark/storage/testing";
+import { FakeServer } from "./fake-server";
+import { cli, readTree, restorePoint, startAgent, stopAgent, tmp, waitFor, type AgentProc } from "./helpers";
+
+let azurite: AzuriteHandle;
+let azuriteDir: string;
+const running: AgentProc[] = [];
+
+beforeAll(async () => {
+  azuriteDir = await tmp("azurite");
+  azurite = await startAzurite({ location: azuriteDir });
+});
+afterAll(async () => {
+  for (const a of running) await stopAgent(a);
+  await azurite?.stop();
+  await rm(azuriteDir, { recursive: true, force: true });
+});
+
+async function setup(policy: Record<string, unknown> = {}, opts: { packDelayMs?: number } = {}) {
+  const watched = await tmp("watched");
+  const stateDir = join(await tmp("state"), "agent");
+  const server = await new FakeServer({ azureConnectionString: azurite.connectionString, blobEndpoint: azurite.blobEndpoint, policy: { rpoSeconds: 5, includePaths: [watched], ...policy }, ...opts }).start();
+  const e = await cli(["enroll", "--server", server.url, "--token", server.newToken(), "--name", "test-machine", "--state-dir", stateDir]);
+  expect(e.code, e.out).toBe(0);
+  return { watched, stateDir, server };
+}
+
+function run(stateDir: string) {
+  const a = startAgent(stateDir);
+  running.push(a);
+  return a;
+}
+
+/** The files of `watched` inside a restored point. */
+async function restoredFiles(server: FakeServer, snapshotId: string, watched: string) {
+  const target = await restorePoint(server, snapshotId, azurite.connectionString);
+  return readTree(join(target, watched));
+}
+
+describe("agent end to end (fake server + Azurite)", () => {
+  it("enrolls with owner-only state; refuses a used token", async () => {
+    const { server, stateDir } = await setup();
+    expect((await stat(join(stateDir, "machine.json"))).mode & 0o777).toBe(0o600);
+    expect((await stat(stateDir)).mode & 0o777).toBe(0o700);
+    const machine = JSON.parse(await readFile(join(stateDir, "machine.json"), "utf8"));
+    expect(machine.dataKey).toBe(server.master.toString("base64"));
+    const again = await cli(["enroll", "--server", server.url, "--token", "tok_used", "--state-dir", join(stateDir, "..", "other")]);
+    expect(again.code).toBe(1);
+    expect(again.out).toMatch(/401|token/);
+    await server.stop();
+  });
+
+  it("captures changes into committed points within rpo + a few seconds; change and delete make new points; restores byte-identical", async () => {
+    const { watched, stateDir, server } = await setup();
+    await writeFile(join(watched, "a.txt"), "first version of a");
+    const agent = run(stateDir);
+    // The start scan commits the initial state.
+    await waitFor("initial point", () => server.committed().length >= 1, 30_000, agent);
+    const firstCount = server.committed().length;
+
+    const big = randomBytes(300_000);
+    await mkdir(join(watched, "sub"));
+    await writeFile(join(watched, "sub", "b.bin"), big);
+    const t0 = Date.now();
+    const p2 = await waitFor("point with b.bin", () => server.committed().length > firstCount && server.committed().at(-1), 5_000 + 8_000, agent);
+    const latency = Date.now() - t0;
+    expect(latency).toBeLessThan(5_000 + 8_000);
+
+    await writeFile(join(watched, "a.txt"), "second version of a, longer");
+    await unlink(join(watched, "sub", "b.bin"));
+    const n2 = server.committed().length;
+    const p3 = await waitFor("point after change+delete", () => server.committed().length > n2 && server.committed().at(-1), 15_000, agent);
+
+    const r2 = await restoredFiles(server, p2.snapshotId, watched);
+    expect(r2.get("a.txt")).toBe(Buffer.from("first version of a").toString("base64"));
+    expect(r2.get("sub/b.bin")).toBe(big.toString("base64"));
+    const r3 = await restoredFiles(server, p3.snapshotId, watched);
+    expect(r3.get("a.txt")).toBe(Buffer.from("second version of a, longer").toString("base64"));
+    expect(r3.has("sub/b.bin")).toBe(false);
+    expect(p3.consistency).toBe("crash");
+    // Heartbeats and events flowed; status reflects the last point.
+    expect(server.heartbeats.length).toBeGreaterThan(0);
+    await waitFor("committed event", () => server.events.some((e) => e.kind === "point-committed"), 5_000, agent);
+    const st = await cli(["status", "--state-dir", stateDir]);
+    expect(st.out).toContain("test-machine");
+    await stopAgent(agent);
+    expect(agent.child.exitCode).toBe(0);
+    await server.stop();
+  }, 90_000);
+
+  it("keeps capturing while Azure is down; points commit after it returns and nothing is lost", async () => {
+    const { watched, stateDir, server } = await setup();
+    await writeFile(join(watched, "before.txt"), "before the outage");
+    const agent = run(stateDir);
+    await waitFor("initial point", () => server.committed().length >= 1, 30_000, agent);
+    const port = azurite.port;
+    await azurite.stop();
+    const during = new Map<string, Buffer>();
+    for (let i = 0; i < 3; i++) {
+      const b = randomBytes(50_000 + i);
+      during.set(`outage-${i}.bin`, b);
+      await writeFile(join(watched, `outage-${i}.bin`), b);
+      await new Promise((r) => setTimeout(r, 6_000));
+    }
+    const committedDuring = server.committed().length;
+    expect(committedDuring).toBe(1);
+    // Capture went on: points are spooled locally, waiting for Azure.
+    const queued = (await import("node:fs/promises")).readdir(join(stateDir, "queue"));
+    expect((await queued).length).toBeGreaterThan(0);
+    azurite = await startAzurite({ location: azuriteDir, port });
+    const last = await waitFor("points after Azure returns", () => {
+      const c = server.committed();
+      return c.length > 1 && c.at(-1)!.sources.length > 0 && c.at(-1);
+    }, 60_000, agent);
+    await waitFor("queue drained", async () => (await (await import("node:fs/promises")).readdir(join(stateDir, "queue"))).length === 0, 30_000, agent);
+    const final = server.committed().at(-1)!;
+    const files = await restoredFiles(server, final.snapshotId, watched);
+    for (const [name, b] of during) expect(files.get(name), name).toBe(b.toString("base64"));
+    expect(files.get("before.txt")).toBe(Buffer.from("before the outage").toString("base64"));
+    expect(last).toBeTruthy();
+    expect(server.events.some((e) => e.kind === "upload-retry")).toBe(true);
+    await stopAgent(agent);
+    await server.stop();
+  }, 120_000);
+
+  it("killed with SIGKILL mid-upload and restarted: resumes without re-uploading stored chunks", async () => {
+    const { watched, stateDir, server } = await setup({}, { packDelayMs: 400 });
+    // Many small packs (the repo's pack size is 4 MiB; 12 MiB of incompressible data).
+    const data = randomBytes(12 * 1024 * 1024);
+    await writeFile(join(watched, "big.bin"), data);
+    const a1 = run(stateDir);
+    await waitFor("first pack reported", () => server.packs.length >= 1, 60_000, a1);
+    a1.child.kill("SIGKILL");
+    await a1.exited;
+    expect(server.committed().length).toBe(0);
+    const before = server.packs.length;
+    const a2 = run(stateDir);
+    const p = await waitFor("point after restart", () => server.committed().at(-1), 60_000, a2);
+    // No chunk was reported twice: what was stored before the kill was not sent again.
+    const all = server.packs.flatMap((x) => x.ids);
+    expect(new Set(all).size).toBe(all.length);
+    expect(server.packs.length).toBeGreaterThan(before);
+    const files = await restoredFiles(server, p.snapshotId, watched);
+    expect(files.get("big.bin")).toBe(data.toString("base64"));
+    await stopAgent(a2);
+    await server.stop();
+  }, 120_000);
+
+  it("a forged credential is fatal: the agent reports it and stops with exit code 3", async () => {
+    const { stateDir, server } = await setup();
+    const path = join(stateDir, "machine.json");
+    const m = JSON.parse(await readFile(path, "utf8"));
+    m.machineSecret = randomBytes(32).toString("base64url");
+    await writeFile(path, JSON.stringify(m));
+    await chmod(path, 0o600);
+    const agent = run(stateDir);
+    const code = await Promise.race([agent.exited, new Promise((r) => setTimeout(() => r("still running"), 30_000))]);
+    expect(code, agent.output()).toBe(3);
+    const st = JSON.parse(await readFile(join(stateDir, "status.json"), "utf8"));
+    expect(st.state).toBe("fatal");
+    expect(st.lastError).toMatch(/credential/);
+    expect(server.committed()).toHaveLength(0);
+    await server.stop();
+  }, 60_000);
+
+  it("hooks: a pre-freeze timeout leaves the point crash-consistent and post-thaw still runs; a good hook makes it application-consistent", async () => {
+    const marker = join(await tmp("hook"), "thawed");
+    const { watched, stateDir, server } = await setup({ preFreezeCommand: "sleep 30", postThawCommand: `echo thawed >> ${marker}`, hookTimeoutSeconds: 1 });
+    await writeFile(join(watched, "f.txt"), "x");
+    const agent = run(stateDir);
+    const p = await waitFor("point", () => server.committed().at(-1), 30_000, agent);
+    expect(p.consistency).toBe("crash");
+    expect(await readFile(marker, "utf8")).toContain("thawed");
+    await waitFor("hook-failed event", () => server.events.some((e) => e.kind === "hook-failed" && /timed out/.test(e.message)), 10_000, agent);
+
+    server.setPolicy({ preFreezeCommand: "true" });
+    await new Promise((r) => setTimeout(r, 1500));
+    await writeFile(join(watched, "f.txt"), "y");
+    const n = server.committed().length;
+    const p2 = await waitFor("application-consistent point", () => server.committed().length > n && server.committed().at(-1), 20_000, agent);
+    expect(p2.consistency).toBe("application");
+    await stopAgent(agent);
+    await server.stop();
+  }, 90_000);
+});

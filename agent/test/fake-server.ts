@@ -1,0 +1,188 @@
+/**
+ * An in-memory stand-in for the server side of the agent API, strictly on the
+ * protocol schemas (every request body is parsed with them, every reply is
+ * checked against them before it is sent). The real server (Postgres index,
+ * portal) comes later; this keeps the agent honest until then.
+ */
+import { createHash, randomBytes, randomUUID } from "node:crypto";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { z } from "zod";
+import { API_PREFIX, parseCredential, policySchema, routes, type Policy, type PointManifest, type RepositoryConfig } from "@tidemark/agent-protocol";
+import { AzureBlobStore } from "@tidemark/storage";
+import { initRepositoryWithKey } from "../src/spool";
+
+export interface FakeServerOptions {
+  azureConnectionString: string;
+  blobEndpoint: string;
+  policy: Partial<Policy>;
+  repoConfig?: Partial<RepositoryConfig>;
+  /** Delay before answering POST packs (widens the window for kill tests). */
+  packDelayMs?: number;
+}
+
+export interface ReportedPack {
+  packId: string;
+  size: number;
+  ids: string[];
+}
+
+export class FakeServer {
+  readonly kek = randomBytes(32);
+  readonly master = randomBytes(32);
+  readonly customerId = randomUUID();
+  readonly container = `cust-${randomBytes(6).toString("hex")}`;
+  readonly repoConfig: RepositoryConfig;
+  readonly tokens = new Set<string>();
+  readonly machines = new Map<string, { secretHash: string; name: string; revoked: boolean }>();
+  readonly index = new Map<string, string>();
+  readonly packs: ReportedPack[] = [];
+  readonly points = new Map<string, { pointId: string; manifest: PointManifest; at: number }>();
+  readonly events: Array<{ time: string; kind: string; message: string; path?: string }> = [];
+  readonly heartbeats: unknown[] = [];
+  readonly log: string[] = [];
+  policy: Policy;
+  policyEtag = '"1"';
+  /** While true every route answers 503 (the server is "down"). */
+  down = false;
+  readonly azure: AzureBlobStore;
+  private server = createServer((req, res) => void this.handle(req, res));
+  url = "";
+
+  constructor(private readonly opts: FakeServerOptions) {
+    this.policy = policySchema.parse(opts.policy);
+    this.repoConfig = { id: randomBytes(16).toString("hex"), chunker: { min: 64 * 1024, avg: 256 * 1024, max: 1024 * 1024 }, packSize: 4 * 1024 * 1024, zstdLevel: 3, blockSize: 64 * 1024, ...opts.repoConfig };
+    this.azure = new AzureBlobStore({ connectionString: opts.azureConnectionString, container: this.container });
+  }
+
+  async start(): Promise<this> {
+    await this.azure.ensureContainer();
+    await initRepositoryWithKey(this.azure, this.master, this.kek, "service", this.repoConfig);
+    await new Promise<void>((r) => this.server.listen(0, "127.0.0.1", r));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((r) => this.server.close(() => r()));
+  }
+
+  newToken(): string {
+    const t = `tok_${randomBytes(12).toString("hex")}`;
+    this.tokens.add(t);
+    return t;
+  }
+
+  setPolicy(p: Partial<Policy>) {
+    this.policy = policySchema.parse({ ...this.policy, ...p });
+    this.policyEtag = `"${Number(this.policyEtag.slice(1, -1)) + 1}"`;
+  }
+
+  committed(): PointManifest[] {
+    return [...this.points.values()].sort((a, b) => a.at - b.at).map((p) => p.manifest);
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse) {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const text = Buffer.concat(chunks).toString("utf8");
+    const url = new URL(req.url!, "http://x");
+    this.log.push(`${req.method} ${url.pathname}`);
+    const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
+      res.writeHead(status, { "content-type": "application/json", ...headers });
+      res.end(JSON.stringify(body));
+    };
+    const fail = (status: number, code: string, message: string, extra: object = {}) => send(status, { error: { code, message, ...extra } });
+    if (this.down) return fail(503, "unavailable", "server is down (test)");
+    if (!url.pathname.startsWith(API_PREFIX + "/")) return fail(404, "not_found", url.pathname);
+    const path = url.pathname.slice(API_PREFIX.length);
+    const entry = Object.entries(routes).find(([, r]) => r.method === req.method && new RegExp(`^${r.path.replace(":id", "[^/]+")}$`).test(path));
+    if (!entry) return fail(404, "not_found", `${req.method} ${path}`);
+    const [name, route] = entry;
+    let machineId: string | undefined;
+    if (route.auth) {
+      const cred = parseCredential(req.headers.authorization);
+      const m = cred && this.machines.get(cred.machineId);
+      if (!cred || !m || m.revoked || m.secretHash !== sha(cred.secret)) return fail(401, "bad_credential", "machine credential is not valid");
+      machineId = cred.machineId;
+    }
+    let body: unknown;
+    if (route.request) {
+      let json: unknown;
+      try {
+        json = JSON.parse(text);
+      } catch {
+        return fail(400, "bad_json", "body is not JSON");
+      }
+      const parsed = (route.request as z.ZodType).safeParse(json);
+      if (!parsed.success) return fail(400, "bad_request", parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "));
+      body = parsed.data;
+    }
+    const reply = (v: unknown, headers?: Record<string, string>) => {
+      // The fake checks its own replies: a test passing against a reply the schema refuses proves nothing.
+      (route.response as z.ZodType).parse(v);
+      send(200, v, headers);
+    };
+    switch (name) {
+      case "enroll": {
+        const b = body as z.infer<typeof routes.enroll.request>;
+        if (!this.tokens.delete(b.token)) return fail(401, "bad_token", "enrollment token is unknown, used or expired");
+        const id = randomUUID();
+        const secret = randomBytes(32).toString("base64url");
+        this.machines.set(id, { secretHash: sha(secret), name: b.name, revoked: false });
+        return reply({ machineId: id, machineSecret: secret, customerId: this.customerId, dataKey: this.master.toString("base64"), repository: { container: this.container, blobEndpoint: this.opts.blobEndpoint, config: this.repoConfig }, policy: this.policy });
+      }
+      case "heartbeat":
+        this.heartbeats.push(body);
+        return reply({ serverTime: new Date().toISOString(), policyEtag: this.policyEtag });
+      case "policy":
+        if (req.headers["if-none-match"] === this.policyEtag) {
+          res.writeHead(304, { etag: this.policyEtag });
+          return res.end();
+        }
+        return reply({ etag: this.policyEtag, policy: this.policy }, { etag: this.policyEtag });
+      case "uploadSession": {
+        const sas = await this.azure.createContainerUploadSas({ expiresInMinutes: 30 });
+        return reply({ sasUrl: sas.url, container: sas.container, expiresAt: sas.expiresOn.toISOString() });
+      }
+      case "chunksMissing": {
+        const b = body as { ids: string[] };
+        return reply({ missing: b.ids.filter((id) => !this.index.has(id)) });
+      }
+      case "packs": {
+        const b = body as z.infer<typeof routes.packs.request>;
+        if (this.opts.packDelayMs) await new Promise((r) => setTimeout(r, this.opts.packDelayMs));
+        // Indexed only once durable: the server looks for itself.
+        const head = await this.azure.head(`data/${b.packId.slice(0, 2)}/${b.packId}`);
+        if (!head || head.size !== b.size) return fail(422, "pack_not_durable", `pack ${b.packId} is not in the container with size ${b.size}`);
+        if (!this.packs.some((p) => p.packId === b.packId)) this.packs.push({ packId: b.packId, size: b.size, ids: b.entries.map((e) => e.id) });
+        for (const e of b.entries) if (!this.index.has(e.id)) this.index.set(e.id, b.packId);
+        return reply({ indexed: b.entries.length });
+      }
+      case "points": {
+        const b = body as z.infer<typeof routes.points.request>;
+        const prior = this.points.get(b.clientPointId);
+        if (prior) return reply({ pointId: prior.pointId });
+        const missing = [...new Set([b.manifest.rootTree, ...(b.chunkIds ?? [])])].filter((id) => !this.index.has(id));
+        if (missing.length) return fail(409, "missing_chunks", `${missing.length} chunk(s) not indexed`, { missing: missing.slice(0, 1000) });
+        if (!(await this.azure.head(`snapshots/${b.manifest.snapshotId}`))) return fail(422, "manifest_missing", "sealed manifest not in the container");
+        const pointId = randomUUID();
+        this.points.set(b.clientPointId, { pointId, manifest: b.manifest, at: Date.now() });
+        return reply({ pointId });
+      }
+      case "nextRestoreJob":
+        return reply({ job: null });
+      case "restoreProgress":
+      case "restoreResult":
+        return reply({ ok: true });
+      case "events":
+        this.events.push(...(body as { events: FakeServer["events"] }).events);
+        return reply({ ok: true });
+    }
+    void machineId;
+    return fail(500, "unhandled", name);
+  }
+}
+
+const sha = (s: string) => createHash("sha256").update(s).digest("hex");

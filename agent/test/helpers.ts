@@ -1,0 +1,84 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtemp, readFile, readdir, lstat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { azureStore } from "@tidemark/storage";
+import { Repository, restore } from "../src/engine";
+import type { FakeServer } from "./fake-server";
+
+const AGENT_DIR = resolve(fileURLToPath(new URL(".", import.meta.url)), "..");
+const MAIN = join(AGENT_DIR, "src/main.ts");
+
+export const tmp = (p: string) => mkdtemp(join(tmpdir(), `tm-agent-${p}-`));
+
+export interface AgentProc {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+export function cli(args: string[]): Promise<{ code: number | null; out: string }> {
+  return new Promise((res) => {
+    const child = spawn(process.execPath, ["--import", "tsx", MAIN, ...args], { cwd: AGENT_DIR, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (b) => (out += b));
+    child.stderr.on("data", (b) => (out += b));
+    child.on("close", (code) => res({ code, out }));
+  });
+}
+
+export function startAgent(stateDir: string, extra: string[] = []): AgentProc {
+  const child = spawn(process.execPath, ["--import", "tsx", MAIN, "run", "--state-dir", stateDir, "--tick-ms", "100", "--debounce-ms", "500", "--heartbeat-ms", "500", ...extra], {
+    cwd: AGENT_DIR,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  child.stdout!.on("data", (b) => (out += b));
+  child.stderr!.on("data", (b) => (out += b));
+  const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
+  return { child, output: () => out, exited };
+}
+
+export async function stopAgent(a: AgentProc): Promise<void> {
+  if (a.child.exitCode !== null || a.child.signalCode !== null) return;
+  a.child.kill("SIGTERM");
+  const t = setTimeout(() => a.child.kill("SIGKILL"), 10_000);
+  await a.exited;
+  clearTimeout(t);
+}
+
+export async function waitFor<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs: number, agent?: AgentProc): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${agent ? `\nagent output:\n${agent.output().slice(-4000)}` : ""}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Restores one committed point from the customer's container with the engine (as the server would). */
+export async function restorePoint(server: FakeServer, snapshotId: string, connectionString: string): Promise<string> {
+  const repo = await Repository.open(azureStore({ connectionString, container: server.container }), { kek: server.kek });
+  const target = await tmp("restore");
+  const r = await restore(repo, { id: snapshotId, snapshot: await repo.loadSnapshot(snapshotId) }, { target });
+  await repo.close();
+  if (r.failures.length) throw new Error(`restore failures: ${JSON.stringify(r.failures)}`);
+  return target;
+}
+
+/** path (relative) → content, for every regular file below dir. */
+export async function readTree(dir: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  const walk = async (d: string, rel: string) => {
+    for (const name of (await readdir(d)).sort()) {
+      const p = join(d, name);
+      const st = await lstat(p);
+      if (st.isDirectory()) await walk(p, rel ? `${rel}/${name}` : name);
+      else if (st.isFile()) out.set(rel ? `${rel}/${name}` : name, (await readFile(p)).toString("base64"));
+    }
+  };
+  await walk(dir, "");
+  return out;
+}
