@@ -45,13 +45,14 @@ export function MembersPanel({ mspId, customerId, roles, canInvite, canManage }:
   const invite = useMutation(trpc.invitations.create.mutationOptions({ onSuccess: refresh }));
   const revoke = useMutation(trpc.invitations.revoke.mutationOptions({ onSuccess: refresh }));
   const remove = useMutation(trpc.members.remove.mutationOptions({ onSuccess: refresh }));
+  const updateRole = useMutation(trpc.members.updateRole.mutationOptions({ onSuccess: refresh }));
   const [fields, setFields] = useState<Record<string, string>>({});
   const [sentTo, setSentTo] = useState<string | null>(null);
 
   return (
     <>
       <h2>Members</h2>
-      <ErrorBanner message={errorMessage(members.error ?? remove.error)} />
+      <ErrorBanner message={errorMessage(members.error ?? remove.error ?? updateRole.error)} />
       {members.data ? (
         <table data-testid="members">
           <thead>
@@ -67,7 +68,24 @@ export function MembersPanel({ mspId, customerId, roles, canInvite, canManage }:
               <tr key={m.id}>
                 <td>{m.name}</td>
                 <td>{m.email}</td>
-                <td>{label(m.role)}</td>
+                <td>
+                  {canManage && m.role !== "owner" ? (
+                    <select
+                      aria-label={`Role of ${m.email}`}
+                      value={m.role}
+                      disabled={updateRole.isPending}
+                      onChange={(e) => updateRole.mutate({ membershipId: m.id, role: e.target.value as never })}
+                    >
+                      {roles.map((r) => (
+                        <option key={r} value={r}>
+                          {label(r)}
+                        </option>
+                      ))}
+                    </select>
+                  ) : (
+                    label(m.role)
+                  )}
+                </td>
                 <td>
                   {canManage && m.role !== "owner" ? (
                     <button type="button" className="danger" disabled={remove.isPending} onClick={() => remove.mutate({ membershipId: m.id })}>

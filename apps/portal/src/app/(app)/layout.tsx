@@ -1,3 +1,4 @@
+import { headers } from "next/headers";
 import { redirect } from "next/navigation";
 import type { ReactNode } from "react";
 import { SignOutButton } from "~/components/sign-out";
@@ -7,7 +8,10 @@ export const dynamic = "force-dynamic";
 
 export default async function AppLayout({ children }: { children: ReactNode }) {
   const session = await getSession();
-  if (!session) redirect("/sign-in");
+  if (!session) {
+    const path = (await headers()).get("x-tidemark-path");
+    redirect(path && path !== "/" ? `/sign-in?next=${encodeURIComponent(path)}` : "/sign-in");
+  }
   const me = await (await serverCaller()).me.get();
   const msps = me.memberships.filter((m) => m.kind === "msp");
   const customers = me.memberships.filter((m) => m.kind === "customer");
