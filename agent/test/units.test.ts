@@ -1,0 +1,87 @@
+import { mkdir, mkdtemp, writeFile, readFile, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { backoffMs } from "../src/backoff";
+import { EventBuffer } from "../src/events";
+import { runHook } from "../src/hooks";
+import { expandSources } from "../src/paths";
+import { UploadQueue } from "../src/queue";
+import { StateDir, defaultStateDir } from "../src/state";
+
+const tmp = () => mkdtemp(join(tmpdir(), "tm-agent-unit-"));
+
+describe("include/exclude expansion", () => {
+  it("cuts excluded paths out of included trees, level by level", async () => {
+    const d = await tmp();
+    for (const p of ["a/keep", "a/cache/x", "a/deep/skip/y", "a/deep/ok", "b"]) await mkdir(join(d, p), { recursive: true });
+    await writeFile(join(d, "a/file.txt"), "x");
+    const out = await expandSources([join(d, "a"), join(d, "b"), join(d, "a/keep")], [join(d, "a/cache"), join(d, "a/deep/skip")]);
+    expect(out).toEqual([join(d, "a/deep/ok"), join(d, "a/file.txt"), join(d, "a/keep"), join(d, "b")]);
+    expect(await expandSources([join(d, "a")], [d])).toEqual([]);
+    expect(await expandSources([join(d, "missing")], [join(d, "missing/x")])).toEqual([join(d, "missing")]);
+  });
+});
+
+describe("backoff", () => {
+  it("grows, is capped and jittered within [cap/2, cap]", () => {
+    expect(backoffMs(0, { random: () => 0 })).toBe(500);
+    expect(backoffMs(0, { random: () => 1 })).toBe(1000);
+    expect(backoffMs(3, { random: () => 1 })).toBe(8000);
+    expect(backoffMs(50, { random: () => 1, maxMs: 60_000 })).toBe(60_000);
+  });
+});
+
+describe("hooks", () => {
+  it("reports success, failure and a killed timeout", async () => {
+    expect(await runHook("echo hi", 5000)).toMatchObject({ ok: true, code: 0, output: "hi" });
+    expect(await runHook("exit 4", 5000)).toMatchObject({ ok: false, code: 4, timedOut: false });
+    const t = await runHook("sleep 20", 300);
+    expect(t).toMatchObject({ ok: false, timedOut: true });
+    expect(t.ms).toBeLessThan(5000);
+  });
+});
+
+describe("upload queue", () => {
+  it("keeps creation order across instances and skips foreign files", async () => {
+    const q = new UploadQueue(await tmp());
+    await q.ensure();
+    const id = (n: number) => n.toString(16).padStart(64, "0");
+    await q.push({ kind: "pack", packId: id(1), size: 10 });
+    await q.push({ kind: "pack", packId: id(2), size: 20 });
+    await q.push({ kind: "point", clientPointId: "00000000-0000-4000-8000-000000000001", snapshotId: id(3) });
+    await writeFile(join(q.dir, "zzz.json"), "not json");
+    const again = new UploadQueue(q.dir);
+    const items = await again.list();
+    expect(items.map((i) => i.item.kind)).toEqual(["pack", "pack", "point"]);
+    await again.remove(items[0]!.name);
+    await again.remove(items[0]!.name);
+    expect(await again.list()).toHaveLength(2);
+    await expect(q.push({ kind: "pack", packId: "nothex", size: 1 })).rejects.toThrow();
+  });
+});
+
+describe("state dir", () => {
+  it("defaults per platform; a missing or damaged machine.json is a clear error", async () => {
+    expect(defaultStateDir("win32")).toBe("C:\\ProgramData\\Tidemark");
+    expect(defaultStateDir("linux")).toBe("/var/lib/tidemark");
+    const s = new StateDir(join(await tmp(), "st"));
+    await expect(s.readMachine()).rejects.toThrow(/not enrolled/);
+    await s.ensure();
+    expect((await stat(s.dir)).mode & 0o777).toBe(0o700);
+    await writeFile(s.machinePath, JSON.stringify({ v: 1 }));
+    await expect(s.readMachine()).rejects.toThrow(/damaged: serverUrl/);
+    expect(JSON.parse(await readFile(s.machinePath, "utf8"))).toEqual({ v: 1 });
+  });
+});
+
+describe("event buffer", () => {
+  it("drops the oldest beyond its limit and says so", async () => {
+    const b = new EventBuffer(3);
+    for (let i = 0; i < 5; i++) b.add("info", "started", `e${i}`);
+    const sent: string[] = [];
+    await b.flush({ events: async (evs: Array<{ message: string }>) => void sent.push(...evs.map((e) => e.message)) } as never);
+    expect(sent).toEqual(["2 older event(s) dropped while the server was unreachable", "e2", "e3", "e4"]);
+    expect(b.size).toBe(0);
+  });
+});
