@@ -8,3 +8,6 @@ export { Repository, type RepoConfig } from "../../engine/src/repository.js";
 export { keyFileSchema, unwrapKeyFile } from "../../engine/src/crypto/keys.js";
 export type { Index, IndexEntry, IndexedPack, PackInfo } from "../../engine/src/index/index.js";
 export { BLOB_DATA, BLOB_TREE, packKeyName, type BlobType, type PackBlob } from "../../engine/src/pack/format.js";
+export { deriveKeys, type RepoKeys } from "../../engine/src/crypto/keys.js";
+export { packKey } from "../../engine/src/crypto/aead.js";
+export { openBlob } from "../../engine/src/pack/reader.js";

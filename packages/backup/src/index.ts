@@ -20,3 +20,4 @@ export {
   recordEvents,
   type NewRestoreJob,
 } from "./agent";
+export { readChunk, repositoryKeys, ChunkReadError } from "./read";

@@ -1,0 +1,185 @@
+/**
+ * The PostgreSQL index against the real engine: a backup written by the
+ * engine into the customer's container is reported through the agent API,
+ * and the server then finds and decrypts every chunk through PgIndex.
+ */
+import { mkdtemp, mkdir, rm, writeFile } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { schema, scopeToCustomer } from "@tidemark/db";
+import { and, eq } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { customerDataKey, ensureCustomerRepository, PgIndex, readChunk, repositoryKeys } from "../src";
+import { Repository } from "../src/engine";
+import { backup } from "../../engine/src/backup/backup.js";
+import { call, chunkId, createWorld, enroll, type Enrolled, packReport, pointBody, putPack, type World } from "./fixtures";
+
+let w: World;
+let m: Enrolled;
+let dir: string;
+const scope = () => ({ mspId: w.mspId, customerId: w.a1 });
+
+beforeAll(async () => {
+  w = await createWorld();
+  m = await enroll(w, w.a1, "engine-srv");
+  dir = await mkdtemp(join(tmpdir(), "tm-backup-src-"));
+  await mkdir(join(dir, "docs"));
+  await writeFile(join(dir, "docs", "a.txt"), "hello tidemark\n".repeat(1000));
+  await writeFile(join(dir, "big.bin"), randomBytes(3 * 1024 * 1024));
+  await writeFile(join(dir, "same.bin"), Buffer.alloc(256 * 1024, 7));
+});
+afterAll(async () => {
+  await w?.stop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe("PgIndex with the engine's packs", () => {
+  it("indexes an engine backup reported through the API, commits the point, and reads every chunk back verified", async () => {
+    const store = w.svc.blobs.container(w.a1).store;
+    const repo = await Repository.open(store, { kek: w.svc.kek.key });
+    const result = await backup(repo, { paths: [dir], workers: 0, host: "engine-srv" });
+    const byPack = new Map<string, string[]>();
+    for (const [id, e] of repo.index.entries()) byPack.set(e.pack, [...(byPack.get(e.pack) ?? []), id]);
+    expect(byPack.size).toBeGreaterThan(0);
+
+    for (const info of repo.index.packs()) {
+      const ids = byPack.get(info.id) ?? [];
+      const report = {
+        packId: info.id,
+        size: info.size,
+        salt: info.salt.toString("base64"),
+        entries: ids.map((id) => {
+          const e = repo.index.lookup(id)!;
+          return { id, type: e.type, offset: e.offset, length: e.length, rawLength: e.rawLength };
+        }),
+      };
+      const r = await call(w, "packs", { credential: m.credential, body: report });
+      expect(r.status, JSON.stringify(r.body)).toBe(200);
+    }
+    const allIds = [...repo.index.entries()].map(([id]) => id);
+    expect((await call(w, "chunksMissing", { credential: m.credential, body: { ids: allIds } })).body.missing).toEqual([]);
+
+    const snap = result.snapshot;
+    const point = await call(w, "points", {
+      credential: m.credential,
+      body: {
+        ...pointBody({ rootTree: snap.tree, snapshotId: result.id, chunkIds: allIds }),
+        manifest: { ...pointBody({ rootTree: snap.tree, snapshotId: result.id }).manifest, time: snap.time, stats: snap.stats, sources: snap.paths },
+      },
+    });
+    expect(point.status, JSON.stringify(point.body)).toBe(201);
+
+    // The server's own view: data key from PostgreSQL, locations from PgIndex, bytes from Azure.
+    const dataKey = (await customerDataKey(w.database.db, w.svc.kek, scope()))!;
+    expect(dataKey.toString("base64")).toBe(m.dataKey);
+    const keys = repositoryKeys(dataKey);
+    const index = new PgIndex(w.database.db, scope());
+    expect(await index.load(allIds)).toEqual([]);
+    for (const id of allIds) {
+      expect(index.lookup(id)).toEqual(repo.index.lookup(id));
+      expect(index.usable(id)).toBe(true);
+      const plain = await readChunk(store, keys, index, id);
+      expect(repo.id(plain)).toBe(id);
+    }
+    for (const info of repo.index.packs()) expect(index.packInfo(info.id)).toEqual(info);
+    await repo.close();
+  });
+
+  it("a damaged pack is detected on a server-side read", async () => {
+    const index = new PgIndex(w.database.db, scope());
+    await index.loadAll();
+    const [id, e] = [...index.entries()].find(([, x]) => x.type === 0)!;
+    const store = w.svc.blobs.container(w.a1).store;
+    const key = `data/${e.pack.slice(0, 2)}/${e.pack}`;
+    const bytes = await store.get(key);
+    bytes[e.offset + 5] = bytes[e.offset + 5]! ^ 0xff;
+    await store.delete(key);
+    await store.put(key, bytes);
+    const keys = repositoryKeys((await customerDataKey(w.database.db, w.svc.kek, scope()))!);
+    await expect(readChunk(store, keys, index, id)).rejects.toThrow(/authentication|does not match/);
+  });
+});
+
+describe("PgIndex semantics", () => {
+  it("answers missing() in batches larger than one query", async () => {
+    const known = [chunkId(), chunkId()];
+    const pack = await putPack(w, w.a1);
+    await call(w, "packs", { credential: m.credential, body: packReport(pack, known) });
+    const unknown = Array.from({ length: 12_000 }, chunkId);
+    const ids = [...unknown.slice(0, 6000), known[0]!, ...unknown.slice(6000), known[1]!];
+    const missing = await new PgIndex(w.database.db, scope()).missing(ids);
+    expect(missing).toHaveLength(12_000);
+    expect(new Set(missing).has(known[0]!)).toBe(false);
+    expect(await new PgIndex(w.database.db, scope()).load([known[1]!, unknown[0]!])).toEqual([unknown[0]]);
+  });
+
+  it("refuses non-hex ids instead of building a query from them", async () => {
+    await expect(new PgIndex(w.database.db, scope()).missing(["zz'}"])).rejects.toThrow(/not a chunk id/);
+  });
+
+  it("addPacks + flush through the engine interface is idempotent", async () => {
+    const ids = [chunkId(), chunkId()];
+    const pack = { id: chunkId(), salt: randomBytes(32), size: 1000, blobs: ids.map((id, i) => ({ type: 0 as const, id: Buffer.from(id, "hex"), offset: 40 + i * 100, length: 100, rawLength: 90 })) };
+    for (let i = 0; i < 2; i++) {
+      await w.database.db.transaction(async (tx) => {
+        const idx = new PgIndex(tx, scope());
+        idx.addPacks([pack]);
+        expect(idx.usable(ids[0]!)).toBe(true);
+        await idx.flush();
+      });
+    }
+    const rows = await w.database.db.select().from(schema.chunkIndex).where(and(scopeToCustomer(schema.chunkIndex, scope()), eq(schema.chunkIndex.packId, pack.id)));
+    expect(rows).toHaveLength(2);
+    expect(await new PgIndex(w.database.db, scope()).missing(ids)).toEqual([]);
+  });
+
+  it("chunks in a condemned pack are not usable until re-uploaded, and then move to the new pack", async () => {
+    const ids = [chunkId(), chunkId()];
+    const old = await putPack(w, w.a1);
+    await call(w, "packs", { credential: m.credential, body: packReport(old, ids) });
+    await w.database.db.update(schema.packs).set({ state: "condemned" }).where(eq(schema.packs.packId, old.packId));
+    expect((await new PgIndex(w.database.db, scope()).missing(ids)).sort()).toEqual([...ids].sort());
+    const idx = new PgIndex(w.database.db, scope());
+    await idx.load(ids);
+    expect(idx.has(ids[0]!)).toBe(true);
+    expect(idx.usable(ids[0]!)).toBe(false);
+
+    const fresh = await putPack(w, w.a1);
+    await call(w, "packs", { credential: m.credential, body: packReport(fresh, [ids[0]!]) });
+    const after = new PgIndex(w.database.db, scope());
+    expect(await after.missing(ids)).toEqual([ids[1]]);
+    await after.load(ids);
+    expect(after.lookup(ids[0]!)!.pack).toBe(fresh.packId);
+    expect(after.lookup(ids[1]!)!.pack).toBe(old.packId);
+  });
+});
+
+describe("customer repository", () => {
+  it("recovers the data key from the container when an earlier enrolment initialised it and then rolled back", async () => {
+    const [c] = await w.database.db.insert(schema.customers).values({ mspId: w.mspId, name: "Rolled back" }).returning();
+    const s = { mspId: w.mspId, customerId: c!.id };
+    let firstKey: Buffer | undefined;
+    await expect(
+      w.database.db.transaction(async (tx) => {
+        firstKey = (await ensureCustomerRepository(tx, w.svc.kek, w.svc.blobs, s)).dataKey;
+        throw new Error("simulated failure after init");
+      }),
+    ).rejects.toThrow(/simulated/);
+    expect(await customerDataKey(w.database.db, w.svc.kek, s)).toBeNull();
+    const again = await enroll(w, c!.id, "late");
+    expect(again.dataKey).toBe(firstKey!.toString("base64"));
+    const repo = await Repository.open(w.svc.blobs.container(c!.id).store, { kek: w.svc.kek.key });
+    expect(repo.config.id).toBe(again.repository.config.id);
+    await repo.close();
+  });
+
+  it("a wrapped key does not open under another customer's id or another KEK", async () => {
+    const { wrapDataKey, unwrapDataKey, kekFrom } = await import("../src");
+    const k = randomBytes(32);
+    const wrapped = wrapDataKey(w.svc.kek, w.a1, k);
+    expect(unwrapDataKey(w.svc.kek, w.a1, wrapped).equals(k)).toBe(true);
+    expect(() => unwrapDataKey(w.svc.kek, w.a2, wrapped)).toThrow(/does not unwrap/);
+    expect(() => unwrapDataKey(kekFrom(randomBytes(32)), w.a1, wrapped)).toThrow(/does not unwrap/);
+  });
+});
