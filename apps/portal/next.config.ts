@@ -10,9 +10,11 @@ const config: NextConfig = {
     "@tidemark/notify",
     "@tidemark/worker",
     "@tidemark/storage",
+    "@tidemark/backup",
+    "@tidemark/agent-protocol",
   ],
   // Native, WASM or file-layout-dependent packages stay as plain Node requires.
-  serverExternalPackages: ["@electric-sql/pglite", "azurite", "pg-boss", "pg", "postgres", "nodemailer", "@node-rs/argon2"],
+  serverExternalPackages: ["@electric-sql/pglite", "azurite", "pg-boss", "pg", "postgres", "nodemailer", "@node-rs/argon2", "zstd-napi", "@node-rs/xxhash"],
   poweredByHeader: false,
   typedRoutes: false,
 };

@@ -1,0 +1,5 @@
+import { agentRoute } from "../../../_lib/agent-api";
+
+export const dynamic = "force-dynamic";
+
+export const POST = agentRoute("restoreResult");
