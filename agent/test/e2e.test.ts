@@ -8,7 +8,8 @@ import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startAzurite, type AzuriteHandle } from "@tidemark/storage/testing";
 import { FakeServer } from "./fake-server";
-import { cli, readTree, restorePoint, startAgent, stopAgent, tmp, waitFor, type AgentProc } from "./helpers";
+import { spawn } from "node:child_process";
+import { BUNDLE, cli, readTree, restorePoint, startAgent, stopAgent, tmp, waitFor, type AgentProc } from "./helpers";
 
 let azurite: AzuriteHandle;
 let azuriteDir: string;
@@ -24,7 +25,7 @@ afterAll(async () => {
   await rm(azuriteDir, { recursive: true, force: true });
 });
 
-async function setup(policy: Record<string, unknown> = {}, opts: { packDelayMs?: number } = {}) {
+async function setup(policy: Record<string, unknown> = {}, opts: { packDelayMs?: number; badFirstSas?: boolean } = {}) {
   const watched = await tmp("watched");
   const stateDir = join(await tmp("state"), "agent");
   const server = await new FakeServer({ azureConnectionString: azurite.connectionString, blobEndpoint: azurite.blobEndpoint, policy: { rpoSeconds: 5, includePaths: [watched], ...policy }, ...opts }).start();
@@ -33,8 +34,8 @@ async function setup(policy: Record<string, unknown> = {}, opts: { packDelayMs?:
   return { watched, stateDir, server };
 }
 
-function run(stateDir: string) {
-  const a = startAgent(stateDir);
+function run(stateDir: string, opts: { bundle?: boolean } = {}) {
+  const a = startAgent(stateDir, [], opts);
   running.push(a);
   return a;
 }
@@ -190,4 +191,52 @@ describe("agent end to end (fake server + Azurite)", () => {
     await stopAgent(agent);
     await server.stop();
   }, 90_000);
+
+  it("server unreachable (503): capture goes on into the spool; points commit when it is back", async () => {
+    const { watched, stateDir, server } = await setup();
+    await writeFile(join(watched, "one.txt"), "1");
+    const agent = run(stateDir);
+    await waitFor("initial point", () => server.committed().length >= 1, 30_000, agent);
+    server.down = true;
+    await writeFile(join(watched, "two.txt"), "2");
+    await new Promise((r) => setTimeout(r, 7_000));
+    expect(server.committed()).toHaveLength(1);
+    const st = JSON.parse(await readFile(join(stateDir, "status.json"), "utf8"));
+    expect(st.state).toBe("running");
+    server.down = false;
+    const p = await waitFor("point after the server returns", () => server.committed().length >= 2 && server.committed().at(-1), 60_000, agent);
+    const files = await restoredFiles(server, p.snapshotId, watched);
+    expect([...files.keys()].sort()).toEqual(["one.txt", "two.txt"]);
+    // Heartbeats resumed and carried the outage as lastError.
+    expect(server.heartbeats.some((h) => typeof (h as { lastError?: string }).lastError === "string")).toBe(true);
+    await stopAgent(agent);
+    await server.stop();
+  }, 90_000);
+
+  it("a SAS Azure refuses (403, like an expired one) is replaced by a fresh upload session", async () => {
+    const { watched, stateDir, server } = await setup({}, { badFirstSas: true });
+    await writeFile(join(watched, "x.txt"), "x");
+    const agent = run(stateDir);
+    const p = await waitFor("point", () => server.committed().at(-1), 40_000, agent);
+    expect(server.sasIssued).toBeGreaterThanOrEqual(2);
+    expect((await restoredFiles(server, p.snapshotId, watched)).get("x.txt")).toBe(Buffer.from("x").toString("base64"));
+    await stopAgent(agent);
+    await server.stop();
+  }, 60_000);
+
+  it("the bundled one-file agent (dist/tidemark-agent.mjs) runs the same loop", async () => {
+    const b = await new Promise<number | null>((res) => {
+      const c = spawn(process.execPath, ["scripts/bundle.mjs"], { cwd: join(BUNDLE, "..", ".."), stdio: "ignore" });
+      c.on("exit", res);
+    });
+    expect(b).toBe(0);
+    const { watched, stateDir, server } = await setup();
+    const data = randomBytes(200_000);
+    await writeFile(join(watched, "bundled.bin"), data);
+    const agent = run(stateDir, { bundle: true });
+    const p = await waitFor("point from the bundle", () => server.committed().at(-1), 30_000, agent);
+    expect((await restoredFiles(server, p.snapshotId, watched)).get("bundled.bin")).toBe(data.toString("base64"));
+    await stopAgent(agent);
+    await server.stop();
+  }, 60_000);
 });

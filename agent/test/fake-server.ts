@@ -19,6 +19,8 @@ export interface FakeServerOptions {
   repoConfig?: Partial<RepositoryConfig>;
   /** Delay before answering POST packs (widens the window for kill tests). */
   packDelayMs?: number;
+  /** The first upload session carries a SAS Azure refuses (like an expired one: a permanent 403). */
+  badFirstSas?: boolean;
 }
 
 export interface ReportedPack {
@@ -45,6 +47,7 @@ export class FakeServer {
   policyEtag = '"1"';
   /** While true every route answers 503 (the server is "down"). */
   down = false;
+  sasIssued = 0;
   readonly azure: AzureBlobStore;
   private server = createServer((req, res) => void this.handle(req, res));
   url = "";
@@ -144,6 +147,8 @@ export class FakeServer {
         return reply({ etag: this.policyEtag, policy: this.policy }, { etag: this.policyEtag });
       case "uploadSession": {
         const sas = await this.azure.createContainerUploadSas({ expiresInMinutes: 30 });
+        this.sasIssued++;
+        if (this.opts.badFirstSas && this.sasIssued === 1) sas.url = sas.url.replace(/sig=[^&]+/, "sig=" + encodeURIComponent(randomBytes(32).toString("base64")));
         return reply({ sasUrl: sas.url, container: sas.container, expiresAt: sas.expiresOn.toISOString() });
       }
       case "chunksMissing": {

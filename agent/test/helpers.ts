@@ -28,8 +28,11 @@ export function cli(args: string[]): Promise<{ code: number | null; out: string 
   });
 }
 
-export function startAgent(stateDir: string, extra: string[] = []): AgentProc {
-  const child = spawn(process.execPath, ["--import", "tsx", MAIN, "run", "--state-dir", stateDir, "--tick-ms", "100", "--debounce-ms", "500", "--heartbeat-ms", "500", ...extra], {
+export const BUNDLE = join(AGENT_DIR, "dist/tidemark-agent.mjs");
+
+export function startAgent(stateDir: string, extra: string[] = [], opts: { bundle?: boolean } = {}): AgentProc {
+  const entry = opts.bundle ? [BUNDLE] : ["--import", "tsx", MAIN];
+  const child = spawn(process.execPath, [...entry, "run", "--state-dir", stateDir, "--tick-ms", "100", "--debounce-ms", "500", "--heartbeat-ms", "500", ...extra], {
     cwd: AGENT_DIR,
     stdio: ["ignore", "pipe", "pipe"],
   });
