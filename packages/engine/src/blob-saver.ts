@@ -32,19 +32,27 @@ export class BlobSaver {
 
   /** True when the id is already stored or queued: the caller can skip compressing it. */
   known(id: string): boolean {
-    return this.repo.index.has(id) || this.inflight.has(id);
+    return this.repo.index.usable(id) || this.inflight.has(id);
   }
 
   /** Saves a blob unless already known. Returns whether it was new. */
-  async save(type: BlobType, id: string, data: Buffer, compressed?: Compressed): Promise<boolean> {
+  async save(type: BlobType, id: string, data: Buffer): Promise<boolean> {
+    return this.saveBlob(type, id, data.length, (w, idBuf) => w.add(type, idBuf, data, this.repo.config.zstdLevel));
+  }
+
+  /** Same, for a blob already compressed by an encoder worker. */
+  async saveCompressed(type: BlobType, id: string, rawLength: number, compressed: Compressed): Promise<boolean> {
+    return this.saveBlob(type, id, rawLength, (w, idBuf) => w.addCompressed(type, idBuf, rawLength, compressed));
+  }
+
+  private async saveBlob(type: BlobType, id: string, rawLength: number, add: (w: PackWriter, id: Buffer) => { length: number }): Promise<boolean> {
     if (this.failure) throw this.failure;
     if (this.known(id)) return false;
     this.inflight.add(id);
     const w = (this.writers[type] ??= new PackWriter(this.repo.keys.enc));
-    const idBuf = Buffer.from(id, "hex");
-    const b = compressed ? w.addCompressed(type, idBuf, data.length, compressed) : w.add(type, idBuf, data, this.repo.config.zstdLevel);
+    const b = add(w, Buffer.from(id, "hex"));
     this.stats.newChunks++;
-    this.stats.newBytes += data.length;
+    this.stats.newBytes += rawLength;
     this.stats.storedBytes += b.length;
     if (w.size >= this.repo.config.packSize) await this.seal(type);
     return true;

@@ -6,6 +6,7 @@
  *   data/<2 hex>/<id>   packs (id = SHA-256 of the pack bytes)
  *   index/<id>          sealed, compressed index objects (which blob is where)
  *   snapshots/<id>      sealed recovery-point manifests
+ *   trash/<pack id>     prune's mark: pack condemned at a time; deleted after the grace period
  *   locks/<id>          (reserved for exclusive operations such as prune)
  */
 import { createHash, randomBytes } from "node:crypto";
@@ -25,6 +26,9 @@ import { SNAPSHOT_PREFIX, snapshotSchema, type Snapshot } from "./snapshot.js";
 import { decodeTree, type Tree } from "./tree.js";
 import { BlobSaver } from "./blob-saver.js";
 import { compressJson, expandJson } from "./json-object.js";
+import { availableParallelism } from "node:os";
+import { EncoderPool } from "./backup/encoder-pool.js";
+import type { EncodeParams } from "./backup/encode-core.js";
 
 export const MIN_PACK_SIZE = 64 * 1024;
 export const MAX_PACK_SIZE = 64 * 1024 * 1024;
@@ -52,6 +56,7 @@ export interface InitOptions {
 }
 
 const KEYS_PREFIX = "keys/";
+export const TRASH_PREFIX = "trash/";
 const CONFIG_KEY = "config";
 
 export class Repository {
@@ -63,6 +68,8 @@ export class Repository {
     readonly keys: RepoKeys,
     readonly config: RepoConfig,
     readonly index: RepoIndex,
+    /** Packs prune has marked for deletion (`trash/<pack>`): new points must not reference them. */
+    readonly condemned: Set<string> = new Set(),
   ) {
     this.chunker = new FastCdc(gearTable(keys.gear), config.chunker);
   }
@@ -87,7 +94,8 @@ export class Repository {
     await store.put(KEYS_PREFIX + createHash("sha256").update(keyBytes).digest("hex"), keyBytes, { ifNotExists: true });
     // The config goes last: its presence is what marks a repository as initialised.
     await store.put(CONFIG_KEY, sealObject(keys.enc, "config", Buffer.from(JSON.stringify(config))), { ifNotExists: true });
-    return new Repository(store, keys, config, new RepoIndex(store, keys));
+    const condemned = new Set<string>();
+    return new Repository(store, keys, config, new RepoIndex(store, keys, condemned), condemned);
   }
 
   static async open(store: BlobStore, secret: Unlock): Promise<Repository> {
@@ -100,7 +108,9 @@ export class Repository {
     }
     const keys = await unlock(store, secret);
     const config = configSchema.parse(JSON.parse(openObject(keys.enc, "config", configBytes, CONFIG_KEY).toString("utf8")));
-    return new Repository(store, keys, config, await RepoIndex.load(store, keys));
+    const condemned = new Set<string>();
+    for await (const m of store.list(TRASH_PREFIX)) condemned.add(m.key.slice(TRASH_PREFIX.length));
+    return new Repository(store, keys, config, await RepoIndex.load(store, keys, condemned), condemned);
   }
 
   /** Adds another way in (second password, service KEK) to the same master key. */
@@ -109,6 +119,22 @@ export class Repository {
     const keyFile = "password" in added ? await wrapWithPassword(master, added.password, opts.scrypt) : wrapWithKek(master, added.kek, opts.kekId ?? "default");
     const keyBytes = Buffer.from(JSON.stringify(keyFile));
     await store.put(KEYS_PREFIX + createHash("sha256").update(keyBytes).digest("hex"), keyBytes, { ifNotExists: true });
+  }
+
+  private pools = new Map<number, EncoderPool>();
+  /** One pool per size per repository, reused by every backup in this process (workers are unref'd). */
+  encoderPool(size = Math.max(1, availableParallelism())): EncoderPool {
+    let p = this.pools.get(size);
+    if (!p) {
+      const params: EncodeParams = { idKey: this.keys.id, gear: gearTable(this.keys.gear), chunker: this.config.chunker, zstdLevel: this.config.zstdLevel };
+      this.pools.set(size, (p = new EncoderPool(params, size)));
+    }
+    return p;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.pools.values()].map((p) => p.close()));
+    this.pools.clear();
   }
 
   newSaver(opts: { uploadConcurrency?: number } = {}): BlobSaver {

@@ -8,7 +8,7 @@
  * point, never fatal. The point is written only after flush() has made all
  * its packs and index objects durable.
  */
-import { lstat, open, readdir, readlink } from "node:fs/promises";
+import { lstat, readdir, readlink } from "node:fs/promises";
 import type { BigIntStats } from "node:fs";
 import { hostname } from "node:os";
 import { basename, resolve, sep } from "node:path";
@@ -19,7 +19,7 @@ import { BLOB_DATA, BLOB_TREE } from "../pack/format.js";
 import type { Repository } from "../repository.js";
 import type { Snapshot, SnapshotStats } from "../snapshot.js";
 import { encodeTree, type Tree, type TreeNode } from "../tree.js";
-import { readPieces, Semaphore } from "./file-source.js";
+import type { EncoderPool } from "./encoder-pool.js";
 
 export interface BackupProgress {
   files: number;
@@ -37,8 +37,8 @@ export interface BackupOptions {
   /** A point id, "auto" (latest point of this host with the same paths; the default) or "none". */
   parent?: string;
   consistency?: "crash" | "application";
-  /** Files read at the same time (I/O overlap); memory is ~2×max-chunk each. */
-  readConcurrency?: number;
+  /** Encoder worker threads (default: one per core); 0 encodes on the calling thread. */
+  workers?: number;
   onProgress?: (p: BackupProgress) => void;
   /** Extra snapshot fields supplied by callers (volume backups). */
   volumes?: Snapshot["volumes"];
@@ -48,6 +48,16 @@ export interface BackupResult {
   id: string;
   snapshot: Snapshot;
 }
+
+interface PendingFile {
+  path: string;
+  node: TreeNode;
+  /** Position in the directory's node list (to drop it if unreadable). */
+  slot: number;
+}
+
+const BATCH_FILES = 256;
+const BATCH_BYTES = 8 * 1024 * 1024;
 
 interface VDir {
   children: Map<string, VDir>;
@@ -62,7 +72,7 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
   const host = opts.host ?? hostname();
   const parent = await findParent(repo, host, paths, opts.parent ?? "auto");
   const saver = repo.newSaver();
-  const run = new BackupRun(repo, saver, opts);
+  const run = new BackupRun(repo, saver, repo.encoderPool(opts.workers), opts);
 
   const root: VDir = { children: new Map() };
   for (const p of paths) {
@@ -129,16 +139,14 @@ function metaNode(name: string, st: BigIntStats): TreeNode {
 class BackupRun {
   readonly progress: BackupProgress = { files: 0, dirs: 0, bytes: 0, readBytes: 0, errors: 0 };
   readonly errors: Array<{ path: string; error: string }> = [];
-  private readonly reads: Semaphore;
   private lastReport = 0;
 
   constructor(
     private readonly repo: Repository,
     private readonly saver: BlobSaver,
+    private readonly pool: EncoderPool,
     private readonly opts: BackupOptions,
-  ) {
-    this.reads = new Semaphore(opts.readConcurrency ?? 4);
-  }
+  ) {}
 
   private report(current?: string) {
     if (!this.opts.onProgress) return;
@@ -209,13 +217,27 @@ class BackupRun {
     }
     const parentNodes = await this.parentTree(parentTreeId);
     const nodes: Array<TreeNode | undefined> = new Array(names.length);
-    await mapLimit(names, 8, async (name, i) => {
-      nodes[i] = await this.saveEntry(`${path}/${name}`, name, parentNodes.get(name));
+    const toRead: PendingFile[] = [];
+    const subdirs: Array<{ node: TreeNode; path: string; prev: TreeNode | undefined }> = [];
+    await mapLimit(names, 16, async (name, i) => {
+      const r = await this.inspect(`${path}/${name}`, name, parentNodes.get(name));
+      if (!r) return;
+      nodes[i] = r.node;
+      if (r.read) toRead.push({ path: `${path}/${name}`, node: r.node, slot: i });
+      if (r.node.type === "dir") subdirs.push({ node: r.node, path: `${path}/${name}`, prev: parentNodes.get(name) });
     });
+    // Files go to the encoder pool while the walk descends (one subdirectory at a time keeps the walk bounded).
+    const reading = this.readFiles(toRead, (slot) => (nodes[slot] = undefined));
+    try {
+      for (const d of subdirs) d.node.subtree = await this.saveDir(d.path, d.prev?.type === "dir" ? d.prev.subtree : undefined);
+    } finally {
+      await reading;
+    }
     return this.saveTree(nodes.filter((n): n is TreeNode => n !== undefined));
   }
 
-  private async saveEntry(path: string, name: string, prev: TreeNode | undefined): Promise<TreeNode | undefined> {
+  /** lstat + everything that needs no file content. `read` → content must be encoded. */
+  private async inspect(path: string, name: string, prev: TreeNode | undefined): Promise<{ node: TreeNode; read: boolean } | undefined> {
     let st: BigIntStats;
     try {
       st = await lstat(path, { bigint: true });
@@ -223,11 +245,10 @@ class BackupRun {
       this.fail(path, e);
       return undefined;
     }
-    const node = metaNode(name || basename(path), st);
+    const node = metaNode(name, st);
     if (node.type === "dir") {
       this.progress.dirs++;
-      node.subtree = await this.saveDir(path, prev?.type === "dir" ? prev.subtree : undefined);
-      return node;
+      return { node, read: false };
     }
     if (node.type === "symlink") {
       try {
@@ -236,44 +257,66 @@ class BackupRun {
         this.fail(path, e);
         return undefined;
       }
-      return node;
+      return { node, read: false };
     }
-    if (node.type !== "file") return node;
+    if (node.type !== "file") return { node, read: false };
     this.progress.files++;
     this.progress.bytes += node.size;
-    if (prev && prev.type === "file" && prev.size === node.size && prev.mtimeNs === node.mtimeNs && prev.inode === node.inode && prev.content?.every((c) => this.repo.index.has(c))) {
+    if (prev && prev.type === "file" && prev.size === node.size && prev.mtimeNs === node.mtimeNs && prev.inode === node.inode && prev.content?.every((c) => this.repo.index.usable(c))) {
       node.content = prev.content;
       this.report(path);
-      return node;
+      return { node, read: false };
     }
-    try {
-      const read = await this.reads.with(() => this.readFile(path));
-      node.content = read.ids;
-      // The file may have changed while being read: the tree describes what was captured.
-      node.size = read.bytes;
-    } catch (e) {
-      this.fail(path, e);
-      return undefined;
-    }
-    this.report(path);
-    return node;
+    return { node, read: true };
   }
 
-  private async readFile(path: string): Promise<{ ids: string[]; bytes: number }> {
-    const fh = await open(path, "r");
-    try {
-      const ids: string[] = [];
-      let bytes = 0;
-      for await (const chunk of this.repo.chunker.chunks(readPieces(fh))) {
-        const id = this.repo.id(chunk);
-        ids.push(id);
-        this.progress.readBytes += chunk.length;
-        bytes += chunk.length;
-        if (!this.saver.known(id)) await this.saver.save(BLOB_DATA, id, chunk);
+  /** A backup source itself (file or directory). */
+  private async saveEntry(path: string, name: string, prev: TreeNode | undefined): Promise<TreeNode | undefined> {
+    const r = await this.inspect(path, name || basename(path), prev);
+    if (!r) return undefined;
+    if (r.node.type === "dir") r.node.subtree = await this.saveDir(path, prev?.type === "dir" ? prev.subtree : undefined);
+    let failed = false;
+    if (r.read) await this.readFiles([{ path, node: r.node, slot: 0 }], () => (failed = true));
+    return failed ? undefined : r.node;
+  }
+
+  /** Small files travel in batches (one message per batch, not per file); big files alone. */
+  private async readFiles(files: PendingFile[], dropped: (slot: number) => void): Promise<void> {
+    const batches: PendingFile[][] = [];
+    let cur: PendingFile[] = [];
+    let curBytes = 0;
+    for (const f of files) {
+      if (cur.length && (cur.length >= BATCH_FILES || curBytes + f.node.size > BATCH_BYTES)) {
+        batches.push(cur);
+        cur = [];
+        curBytes = 0;
       }
-      return { ids, bytes };
-    } finally {
-      await fh.close();
+      cur.push(f);
+      curBytes += f.node.size;
     }
+    if (cur.length) batches.push(cur);
+    await Promise.all(
+      batches.map(async (batch) => {
+        const results = await this.pool.encode(
+          batch.map((f) => ({ path: f.path, size: f.node.size })),
+          async (_file, c) => {
+            this.progress.readBytes += c.rawLength;
+            if (!this.saver.known(c.id)) await this.saver.saveCompressed(BLOB_DATA, c.id, c.rawLength, c.compressed);
+          },
+        );
+        results.forEach((r, i) => {
+          const f = batch[i]!;
+          if ("error" in r) {
+            this.fail(f.path, { code: r.error });
+            dropped(f.slot);
+            return;
+          }
+          f.node.content = r.ids;
+          // The file may have changed while being read: the tree describes what was captured.
+          f.node.size = r.bytes;
+        });
+        this.report(batch.at(-1)!.path);
+      }),
+    );
   }
 }

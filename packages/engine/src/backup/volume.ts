@@ -74,7 +74,7 @@ export async function backupVolumes(
       if (!block.zero) {
         const p = prev[block.index];
         let id: string;
-        if (p && p.id && p.fast === block.fast && repo.index.has(p.id)) id = p.id;
+        if (p && p.id && p.fast === block.fast && repo.index.usable(p.id)) id = p.id;
         else {
           id = repo.id(block.data);
           await saver.save(BLOB_DATA, id, block.data);

@@ -33,9 +33,18 @@ const out = (v: CliValues, json: unknown, text: () => string) => {
   process.stdout.write(v.json ? `${JSON.stringify(json, null, 2)}\n` : text());
 };
 
+const opened: Repository[] = [];
+
 async function openRepo(v: CliValues): Promise<Repository> {
   const password = await readPassword(v);
-  return Repository.open(await openStore(v.repo), { password });
+  const repo = await Repository.open(await openStore(v.repo), { password });
+  opened.push(repo);
+  return repo;
+}
+
+/** Stops encoder workers so the process can exit. */
+export async function closeRepositories(): Promise<void> {
+  await Promise.all(opened.splice(0).map((r) => r.close()));
 }
 
 function intOpt(v: CliValues, name: keyof CliValues): number | undefined {

@@ -9,7 +9,7 @@
 import { parseArgs } from "node:util";
 import { EngineError, WrongPasswordError } from "../errors.js";
 import { UsageError } from "./context.js";
-import { COMMANDS, HELP } from "./commands.js";
+import { closeRepositories, COMMANDS, HELP } from "./commands.js";
 
 const OPTIONS = {
   repo: { type: "string" },
@@ -71,21 +71,27 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return await handler(rest, parsed.values);
   } catch (e) {
-    if (e instanceof WrongPasswordError) {
-      process.stderr.write(`tidemark: ${e.message}\n`);
-      return 2;
-    }
-    if (e instanceof UsageError) {
-      process.stderr.write(`tidemark: ${e.message}\n`);
-      return 2;
-    }
-    if (e instanceof EngineError || (e instanceof Error && e.name.endsWith("Error") && "backend" in e)) {
-      process.stderr.write(`tidemark: ${e.message}\n`);
-      return 1;
-    }
-    process.stderr.write(`tidemark: ${(e as Error)?.stack ?? String(e)}\n`);
+    return report(e);
+  } finally {
+    await closeRepositories();
+  }
+}
+
+function report(e: unknown): number {
+  if (e instanceof WrongPasswordError) {
+    process.stderr.write(`tidemark: ${e.message}\n`);
+    return 2;
+  }
+  if (e instanceof UsageError) {
+    process.stderr.write(`tidemark: ${e.message}\n`);
+    return 2;
+  }
+  if (e instanceof EngineError || (e instanceof Error && e.name.endsWith("Error") && "backend" in e)) {
+    process.stderr.write(`tidemark: ${e.message}\n`);
     return 1;
   }
+  process.stderr.write(`tidemark: ${(e as Error)?.stack ?? String(e)}\n`);
+  return 1;
 }
 
 main(process.argv.slice(2)).then(

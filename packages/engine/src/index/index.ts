@@ -27,6 +27,8 @@ export interface IndexedPack extends PackInfo {
 export interface Index {
   lookup(id: string): IndexEntry | undefined;
   has(id: string): boolean;
+  /** Indexed and not in a pack that prune has condemned: a new point may reference it. */
+  usable(id: string): boolean;
   packInfo(packId: string): PackInfo | undefined;
   /** Packs that are already durable in storage, as one batch. */
   addPacks(packs: IndexedPack[]): void;

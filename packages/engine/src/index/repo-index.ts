@@ -40,10 +40,12 @@ export class RepoIndex implements Index {
   constructor(
     private readonly store: BlobStore,
     private readonly keys: RepoKeys,
+    /** Packs condemned by prune (shared with the repository): never chosen when another copy exists. */
+    private readonly condemned: ReadonlySet<string> = new Set(),
   ) {}
 
-  static async load(store: BlobStore, keys: RepoKeys): Promise<RepoIndex> {
-    const idx = new RepoIndex(store, keys);
+  static async load(store: BlobStore, keys: RepoKeys, condemned?: ReadonlySet<string>): Promise<RepoIndex> {
+    const idx = new RepoIndex(store, keys, condemned);
     await idx.reload();
     return idx;
   }
@@ -63,9 +65,20 @@ export class RepoIndex implements Index {
     for (const p of obj.packs) {
       this.packMap.set(p.id, { id: p.id, salt: Buffer.from(p.salt, "base64"), size: p.size });
       for (const [type, id, offset, length, rawLength] of p.blobs) {
-        if (!this.byId.has(id)) this.byId.set(id, { pack: p.id, type, offset, length, rawLength });
+        if (this.better(id, p.id)) this.byId.set(id, { pack: p.id, type, offset, length, rawLength });
       }
     }
+  }
+
+  private better(id: string, pack: string): boolean {
+    const cur = this.byId.get(id);
+    return !cur || (this.condemned.has(cur.pack) && !this.condemned.has(pack));
+  }
+
+  /** Indexed in a pack that is not condemned: safe to deduplicate against. */
+  usable(id: string): boolean {
+    const e = this.byId.get(id);
+    return e !== undefined && !this.condemned.has(e.pack);
   }
 
   lookup(id: string) {
@@ -92,7 +105,7 @@ export class RepoIndex implements Index {
       this.packMap.set(p.id, { id: p.id, salt: p.salt, size: p.size });
       for (const b of p.blobs) {
         const id = toHex(b.id);
-        if (!this.byId.has(id)) this.byId.set(id, { pack: p.id, type: b.type, offset: b.offset, length: b.length, rawLength: b.rawLength });
+        if (this.better(id, p.id)) this.byId.set(id, { pack: p.id, type: b.type, offset: b.offset, length: b.length, rawLength: b.rawLength });
       }
       this.pending.push(p);
     }

@@ -1,0 +1,210 @@
+/**
+ * Mark-and-sweep garbage collection with a two-phase delete.
+ *
+ *  1. Mark: every blob reachable from a point (trees, file chunks, volume
+ *     maps and blocks) is used.
+ *  2. Condemn: a pack with no used blob, or too few used bytes (then its used
+ *     blobs are first copied into new packs: "repack"), gets a `trash/<pack>`
+ *     marker holding the time. New backups never deduplicate against a
+ *     condemned pack, so after the marker only backups that started before it
+ *     can still come to reference its blobs.
+ *  3. Sweep (a later run, after `grace`): a condemned pack is deleted once
+ *     every used blob in it has a copy elsewhere (blobs a concurrent backup
+ *     came to need meanwhile are repacked first). The index is rewritten
+ *     without it BEFORE the pack is deleted, so a crash leaves at worst an
+ *     unindexed pack, never an index entry pointing nowhere.
+ *
+ * Assumption, as in kopia: a backup finishes within the grace period.
+ */
+import { z } from "zod";
+import { BlobExistsError } from "@tidemark/storage";
+import { loadVolumeMap } from "./backup/volume.js";
+import { RepositoryError } from "./errors.js";
+import type { IndexedPack } from "./index/index.js";
+import { mapLimit, writeIndexObject } from "./index/repo-index.js";
+import { BLOB_DATA, packKeyName, type PackBlob } from "./pack/format.js";
+import { openBlob } from "./pack/reader.js";
+import { TRASH_PREFIX, type Repository } from "./repository.js";
+
+export const DEFAULT_GRACE_MS = 24 * 3600_000;
+
+export interface PruneOptions {
+  graceMs?: number;
+  /** Injected clock (tests of the grace period). */
+  now?: () => Date;
+  /** Repack a pack whose used bytes are below this fraction of its size. */
+  repackBelow?: number;
+  dryRun?: boolean;
+}
+
+export interface PruneReport {
+  points: number;
+  usedBlobs: number;
+  packs: number;
+  /** Newly condemned in this run. */
+  condemned: string[];
+  /** Packs whose used blobs were copied to new packs in this run. */
+  repacked: string[];
+  deleted: string[];
+  /** Packs in storage that no index named (interrupted backups), deleted after the grace period. */
+  unindexedDeleted: string[];
+  reclaimedBytes: number;
+  indexRewritten: boolean;
+}
+
+const trashSchema = z.object({ time: z.string() });
+
+/** Every blob id reachable from any point. Throws if a tree cannot be read: deciding on partial knowledge would delete live data. */
+export async function markUsed(repo: Repository): Promise<{ used: Set<string>; points: number }> {
+  const used = new Set<string>();
+  const points = await repo.listSnapshots();
+  const walk = async (treeId: string): Promise<void> => {
+    if (used.has(treeId)) return;
+    used.add(treeId);
+    const tree = await repo.loadTree(treeId);
+    for (const n of tree.nodes) {
+      for (const c of n.content ?? []) used.add(c);
+      if (n.subtree) await walk(n.subtree);
+    }
+  };
+  for (const { snapshot } of points) {
+    await walk(snapshot.tree);
+    for (const v of snapshot.volumes) {
+      used.add(v.map);
+      // Pieces are listed in the map blob; loadVolumeMap reads them, so mark them via a re-read of the map.
+      const pieces = z.object({ pieces: z.array(z.string()) }).parse(JSON.parse((await repo.readBlob(v.map, BLOB_DATA)).toString("utf8"))).pieces;
+      for (const p of pieces) used.add(p);
+      for (const b of await loadVolumeMap(repo, v.map)) if (b.id) used.add(b.id);
+    }
+  }
+  return { used, points: points.length };
+}
+
+export async function prune(repo: Repository, opts: PruneOptions = {}): Promise<PruneReport> {
+  const now = (opts.now ?? (() => new Date()))();
+  const grace = opts.graceMs ?? DEFAULT_GRACE_MS;
+  const repackBelow = opts.repackBelow ?? 0.5;
+  const store = repo.store;
+
+  const trash = new Map<string, number>();
+  for await (const m of store.list(TRASH_PREFIX)) {
+    const pack = m.key.slice(TRASH_PREFIX.length);
+    const t = trashSchema.safeParse(JSON.parse((await store.get(m.key)).toString("utf8")));
+    trash.set(pack, t.success ? Date.parse(t.data.time) : now.getTime());
+    repo.condemned.add(pack);
+  }
+  await repo.index.reload();
+  const { used, points } = await markUsed(repo);
+
+  // Used blobs per pack, according to the best (non-condemned first) index entry.
+  const usedIn = new Map<string, string[]>();
+  for (const id of used) {
+    const e = repo.index.lookup(id);
+    if (!e) continue; // check reports it; nothing prune can do
+    let l = usedIn.get(e.pack);
+    if (!l) usedIn.set(e.pack, (l = []));
+    l.push(id);
+  }
+
+  const report: PruneReport = { points, usedBlobs: used.size, packs: 0, condemned: [], repacked: [], deleted: [], unindexedDeleted: [], reclaimedBytes: 0, indexRewritten: false };
+  const toCondemn: string[] = [];
+  const toRepack: string[] = [];
+  const toDelete: string[] = [];
+  for (const p of repo.index.packs()) {
+    report.packs++;
+    const ids = usedIn.get(p.id) ?? [];
+    const since = trash.get(p.id);
+    if (since !== undefined) {
+      if (now.getTime() - since < grace) continue;
+      if (ids.length) toRepack.push(p.id); // needed by a backup that started before the mark
+      toDelete.push(p.id);
+      continue;
+    }
+    const usedBytes = ids.reduce((a, id) => a + repo.index.lookup(id)!.length, 0);
+    if (ids.length === 0) toCondemn.push(p.id);
+    else if (usedBytes < p.size * repackBelow) {
+      toCondemn.push(p.id);
+      toRepack.push(p.id);
+    }
+  }
+  if (opts.dryRun) {
+    report.condemned = toCondemn;
+    report.repacked = toRepack;
+    report.deleted = toDelete;
+    return report;
+  }
+
+  // Mark before copying: from here on no new backup relies on these packs.
+  for (const pack of toCondemn) {
+    try {
+      await store.put(TRASH_PREFIX + pack, Buffer.from(JSON.stringify({ time: now.toISOString() })), { ifNotExists: true });
+    } catch (e) {
+      if (!(e instanceof BlobExistsError)) throw e;
+    }
+    repo.condemned.add(pack);
+    report.condemned.push(pack);
+  }
+
+  if (toRepack.length) {
+    const saver = repo.newSaver();
+    for (const pack of toRepack) {
+      const bytes = await store.get(packKeyName(pack));
+      const info = repo.index.packInfo(pack)!;
+      const key = repo.packKey(pack, info.salt);
+      for (const id of usedIn.get(pack) ?? []) {
+        const e = repo.index.lookup(id)!;
+        const data = openBlob(repo.keys, pack, key, { type: e.type, id: Buffer.from(id, "hex"), offset: e.offset }, bytes.subarray(e.offset, e.offset + e.length));
+        await saver.save(e.type, id, data);
+      }
+      report.repacked.push(pack);
+    }
+    await saver.flush();
+  }
+
+  if (toDelete.length) {
+    const deleting = new Set(toDelete);
+    for (const id of used) {
+      const e = repo.index.lookup(id);
+      if (e && deleting.has(e.pack)) throw new RepositoryError(`prune: chunk ${id} would lose its only copy in pack ${e.pack}; nothing was deleted`);
+    }
+    const oldObjects = [...repo.index.objects];
+    const byPack = new Map<string, PackBlob[]>();
+    for (const [id, e] of repo.index.entries()) {
+      if (deleting.has(e.pack)) continue;
+      let l = byPack.get(e.pack);
+      if (!l) byPack.set(e.pack, (l = []));
+      l.push({ type: e.type, id: Buffer.from(id, "hex"), offset: e.offset, length: e.length, rawLength: e.rawLength });
+    }
+    const packs: IndexedPack[] = [];
+    for (const p of repo.index.packs()) {
+      if (deleting.has(p.id)) continue;
+      packs.push({ ...p, blobs: (byPack.get(p.id) ?? []).sort((a, b) => a.offset - b.offset) });
+    }
+    const written = await writeIndexObject(store, repo.keys, packs);
+    report.indexRewritten = true;
+    await mapLimit(
+      oldObjects.filter((o) => o !== written),
+      8,
+      (o) => store.delete(o),
+    );
+    await mapLimit(toDelete, 8, async (pack) => {
+      report.reclaimedBytes += repo.index.packInfo(pack)?.size ?? 0;
+      await store.delete(packKeyName(pack));
+      await store.delete(TRASH_PREFIX + pack);
+      report.deleted.push(pack);
+    });
+  }
+
+  // Packs no index names: leftovers of interrupted backups once they are older than the grace period.
+  for await (const m of store.list("data/")) {
+    const pack = m.key.slice(m.key.lastIndexOf("/") + 1);
+    if (repo.index.packInfo(pack)) continue;
+    if (report.deleted.includes(pack)) continue;
+    if (m.lastModified && now.getTime() - m.lastModified.getTime() >= grace) {
+      await store.delete(m.key);
+      report.unindexedDeleted.push(pack);
+      report.reclaimedBytes += m.size;
+    }
+  }
+  return report;
+}
