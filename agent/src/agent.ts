@@ -20,6 +20,7 @@ import { readFile } from "node:fs/promises";
 import { z } from "zod";
 import { formatCredential } from "@tidemark/agent-protocol";
 import { Repository } from "./engine";
+import { executeRestoreJob } from "./restore-job";
 
 export interface RunOptions {
   stateDir: string;
@@ -58,6 +59,8 @@ export class Agent {
   private queue!: UploadQueue;
   private spoolBytes = 0;
   private spoolRepo!: Repository;
+  private spoolStore!: import("@tidemark/storage").BlobStore;
+  private restoring: Promise<void> | undefined;
   private pendingItems = 0;
   readonly events: EventBuffer;
 
@@ -75,6 +78,7 @@ export class Agent {
     await this.queue.ensure();
     const spool = await openSpool(this.state.spoolDir, this.machine, this.queue);
     this.spoolRepo = spool.repo;
+    this.spoolStore = spool.store;
     const target = new UploadTarget(this.api);
     const captureState = await this.readCaptureState();
     this.uploader = new Uploader(spool.repo, spool.store, this.queue, this.api, target, {
@@ -113,6 +117,7 @@ export class Agent {
       process.off("SIGTERM", onSignal);
       await this.capture.unwatch();
       await this.capture.idle().catch(() => undefined);
+      await this.restoring;
       await spool.repo.close();
       await this.writeStatus(this.fatalError ? "fatal" : "stopped").catch(() => undefined);
     }
@@ -187,6 +192,7 @@ export class Agent {
       try {
         await this.heartbeat();
         await this.events.flush(this.api);
+        if (!this.restoring) await this.pollRestore();
         attempt = 0;
       } catch (e) {
         if (isFatal(e)) return this.fatal(e as Error);
@@ -196,6 +202,34 @@ export class Agent {
       await this.writeStatus("running").catch(() => undefined);
       await sleep(wait, this.abort.signal);
     }
+  }
+
+  /** One restore at a time, in the background: capture and upload go on meanwhile. */
+  private async pollRestore() {
+    const job = await this.api.nextRestoreJob();
+    if (!job) return;
+    this.events.add("info", "restore", `restore job ${job.id} started: ${job.paths.length ? job.paths.join(", ") : "whole point"} → ${job.destination.kind === "original" ? "original location" : job.destination.path} (${job.conflict})`);
+    this.restoring = (async () => {
+      const r = await executeRestoreJob(job, this.spoolStore, Buffer.from(this.machine.spoolKek, "base64"), this.api, this.log);
+      for (const f of r.failed.slice(0, 100)) this.events.add("warn", "restore", `restore could not write: ${f.error}`, f.path);
+      // The result must reach the server: retry until it does (or the credential is refused).
+      for (let attempt = 0; !this.abort.signal.aborted; attempt++) {
+        try {
+          await this.api.restoreResult(job.id, { ok: r.ok, restoredFiles: r.restoredFiles, failed: r.failed.slice(0, 100_000) });
+          break;
+        } catch (e) {
+          if (isFatal(e)) return this.fatal(e as Error);
+          if (!(e as { retryable?: boolean }).retryable) {
+            this.events.add("error", "restore", `restore result for ${job.id} refused: ${(e as Error).message}`);
+            break;
+          }
+          await sleep(backoffMs(attempt), this.abort.signal);
+        }
+      }
+      this.events.add("info", "restore", `restore job ${job.id} finished: ${r.restoredFiles} file(s) restored, ${r.skipped} skipped, ${r.failed.length} failed`);
+    })()
+      .catch((e) => this.events.add("error", "restore", `restore job ${job.id} crashed: ${(e as Error).message}`))
+      .finally(() => (this.restoring = undefined));
   }
 
   private async heartbeat() {

@@ -239,4 +239,43 @@ describe("agent end to end (fake server + Azurite)", () => {
     await stopAgent(agent);
     await server.stop();
   }, 60_000);
+
+  it("executes restore jobs: to another folder, and to the original place under overwrite / skip / keep-both", async () => {
+    const { watched, stateDir, server } = await setup();
+    await mkdir(join(watched, "docs"));
+    await writeFile(join(watched, "docs", "a.txt"), "A1");
+    await writeFile(join(watched, "docs", "b.txt"), "B1");
+    const agent = run(stateDir);
+    const p1 = await waitFor("point", () => server.committed().find((m) => m.stats.files >= 2), 30_000, agent);
+
+    const folder = await tmp("restore-to");
+    const j1 = server.addRestoreJob({ snapshotId: p1.snapshotId, paths: [join(watched, "docs")], destination: { kind: "folder", path: folder }, conflict: "overwrite" });
+    await waitFor("restore to folder", () => j1.result, 30_000, agent);
+    expect(j1.result).toEqual({ ok: true, restoredFiles: 2, failed: [] });
+    expect(await readFile(join(folder, "docs", "a.txt"), "utf8")).toBe("A1");
+
+    await writeFile(join(watched, "docs", "a.txt"), "A2");
+    await writeFile(join(watched, "docs", "b.txt"), "B2");
+    const j2 = server.addRestoreJob({ snapshotId: p1.snapshotId, paths: [join(watched, "docs", "a.txt")], destination: { kind: "original" }, conflict: "skip" });
+    await waitFor("skip", () => j2.result, 30_000, agent);
+    expect(await readFile(join(watched, "docs", "a.txt"), "utf8")).toBe("A2");
+    const j3 = server.addRestoreJob({ snapshotId: p1.snapshotId, paths: [join(watched, "docs", "a.txt")], destination: { kind: "original" }, conflict: "overwrite" });
+    await waitFor("overwrite", () => j3.result, 30_000, agent);
+    expect(await readFile(join(watched, "docs", "a.txt"), "utf8")).toBe("A1");
+    const j4 = server.addRestoreJob({ snapshotId: p1.snapshotId, paths: [join(watched, "docs", "b.txt")], destination: { kind: "original" }, conflict: "keep-both" });
+    await waitFor("keep-both", () => j4.result, 30_000, agent);
+    const names = (await (await import("node:fs/promises")).readdir(join(watched, "docs"))).sort();
+    expect(names).toHaveLength(3);
+    expect(await readFile(join(watched, "docs", "b.txt"), "utf8")).toBe("B2");
+    const kept = names.find((n) => n.startsWith("b (restored "))!;
+    expect(await readFile(join(watched, "docs", kept), "utf8")).toBe("B1");
+    expect(names.some((n) => n.startsWith(".tidemark-restore"))).toBe(false);
+
+    const bad = server.addRestoreJob({ snapshotId: p1.snapshotId, paths: [join(watched, "nope")], destination: { kind: "folder", path: folder }, conflict: "overwrite" });
+    await waitFor("failed job", () => bad.result, 30_000, agent);
+    expect(bad.result!.ok).toBe(false);
+    expect(bad.result!.failed[0]!.error).toMatch(/not found/);
+    await stopAgent(agent);
+    await server.stop();
+  }, 90_000);
 });

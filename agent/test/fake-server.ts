@@ -10,6 +10,8 @@ import type { AddressInfo } from "node:net";
 import type { z } from "zod";
 import { API_PREFIX, parseCredential, policySchema, routes, type Policy, type PointManifest, type RepositoryConfig } from "@tidemark/agent-protocol";
 import { AzureBlobStore } from "@tidemark/storage";
+import { BlobServiceClient, ContainerSASPermissions } from "@azure/storage-blob";
+import type { RestoreJob } from "@tidemark/agent-protocol";
 import { initRepositoryWithKey } from "../src/spool";
 
 export interface FakeServerOptions {
@@ -27,6 +29,13 @@ export interface ReportedPack {
   packId: string;
   size: number;
   ids: string[];
+}
+
+export interface RestoreJobEntry {
+  job: Omit<RestoreJob, "readSasUrl" | "expiresAt">;
+  state: "queued" | "running" | "done";
+  progress: unknown[];
+  result?: { ok: boolean; restoredFiles: number; failed: Array<{ path: string; error: string }> };
 }
 
 export class FakeServer {
@@ -47,6 +56,7 @@ export class FakeServer {
   policyEtag = '"1"';
   /** While true every route answers 503 (the server is "down"). */
   down = false;
+  readonly restoreJobs: RestoreJobEntry[] = [];
   sasIssued = 0;
   readonly azure: AzureBlobStore;
   private server = createServer((req, res) => void this.handle(req, res));
@@ -80,6 +90,12 @@ export class FakeServer {
   setPolicy(p: Partial<Policy>) {
     this.policy = policySchema.parse({ ...this.policy, ...p });
     this.policyEtag = `"${Number(this.policyEtag.slice(1, -1)) + 1}"`;
+  }
+
+  addRestoreJob(j: Pick<RestoreJob, "snapshotId" | "paths" | "destination" | "conflict">): RestoreJobEntry {
+    const entry: RestoreJobEntry = { job: { id: randomUUID(), pointId: randomUUID(), ...j }, state: "queued", progress: [] };
+    this.restoreJobs.push(entry);
+    return entry;
   }
 
   committed(): PointManifest[] {
@@ -176,11 +192,28 @@ export class FakeServer {
         this.points.set(b.clientPointId, { pointId, manifest: b.manifest, at: Date.now() });
         return reply({ pointId });
       }
-      case "nextRestoreJob":
-        return reply({ job: null });
+      case "nextRestoreJob": {
+        const e = this.restoreJobs.find((j) => j.state === "running") ?? this.restoreJobs.find((j) => j.state === "queued");
+        if (!e) return reply({ job: null });
+        e.state = "running";
+        // Restores read (and list the index) through their own SAS: the upload SAS is for writing.
+        const expiresOn = new Date(Date.now() + 30 * 60_000);
+        const readSasUrl = await BlobServiceClient.fromConnectionString(this.opts.azureConnectionString).getContainerClient(this.container).generateSasUrl({ permissions: ContainerSASPermissions.parse("rl"), expiresOn });
+        return reply({ job: { ...e.job, readSasUrl, expiresAt: expiresOn.toISOString() } });
+      }
       case "restoreProgress":
-      case "restoreResult":
+      case "restoreResult": {
+        const id = path.split("/")[2];
+        const e = this.restoreJobs.find((j) => j.job.id === id);
+        if (!e) return fail(404, "no_job", "unknown restore job");
+        if (e.state !== "running") return fail(409, "job_finished", "job is not running");
+        if (name === "restoreProgress") e.progress.push(body);
+        else {
+          e.result = body as never;
+          e.state = "done";
+        }
         return reply({ ok: true });
+      }
       case "events":
         this.events.push(...(body as { events: FakeServer["events"] }).events);
         return reply({ ok: true });
