@@ -8,6 +8,7 @@ export { Repository, type RepoConfig } from "../../packages/engine/src/repositor
 export { backup, type BackupOptions, type BackupResult } from "../../packages/engine/src/backup/backup.js";
 export { backupVolumes } from "../../packages/engine/src/backup/volume.js";
 export { restore, type RestoreResult } from "../../packages/engine/src/restore/restore.js";
+export { restoreVolume } from "../../packages/engine/src/restore/volume.js";
 export { deriveKeys, wrapWithKek, type RepoKeys } from "../../packages/engine/src/crypto/keys.js";
 export { sealObject, openObject } from "../../packages/engine/src/crypto/aead.js";
 export { writeIndexObject, INDEX_PREFIX } from "../../packages/engine/src/index/repo-index.js";
