@@ -47,7 +47,7 @@ export function MembersPanel({ mspId, customerId, roles, canInvite, canManage }:
   const remove = useMutation(trpc.members.remove.mutationOptions({ onSuccess: refresh }));
   const updateRole = useMutation(trpc.members.updateRole.mutationOptions({ onSuccess: refresh }));
   const [fields, setFields] = useState<Record<string, string>>({});
-  const [sentTo, setSentTo] = useState<string | null>(null);
+  const [sent, setSent] = useState<{ email: string; status: string } | null>(null);
 
   return (
     <>
@@ -109,10 +109,10 @@ export function MembersPanel({ mspId, customerId, roles, canInvite, canManage }:
               const form = e.currentTarget;
               const v = formValues(form);
               setFields({});
-              setSentTo(null);
+              setSent(null);
               try {
-                await invite.mutateAsync({ mspId, customerId, email: (v.email ?? "").trim(), role: v.role as never });
-                setSentTo(v.email ?? "");
+                const created = await invite.mutateAsync({ mspId, customerId, email: (v.email ?? "").trim(), role: v.role as never });
+                setSent({ email: v.email ?? "", status: created.emailStatus });
                 form.reset();
               } catch (err) {
                 setFields(fieldErrors(err));
@@ -137,7 +137,11 @@ export function MembersPanel({ mspId, customerId, roles, canInvite, canManage }:
               </button>
             </div>
             <ErrorBanner message={Object.keys(fields).length ? null : errorMessage(invite.error)} />
-            {sentTo ? <p className="ok-banner">Invitation sent to {sentTo}.</p> : null}
+            {sent?.status === "failed" ? (
+              <p className="error-banner">The invitation to {sent.email} was created, but the email could not be sent. Check the mail settings, then revoke and invite again.</p>
+            ) : sent ? (
+              <p className="ok-banner">Invitation sent to {sent.email}.</p>
+            ) : null}
           </form>
         </div>
       ) : null}

@@ -1,4 +1,4 @@
-import { env } from "@tidemark/config";
+import { dataDir, env } from "@tidemark/config";
 import { seedDemo } from "./demo-seed";
 import { getRuntime } from "./runtime";
 import { MissingSettingError } from "./secrets";
@@ -9,13 +9,19 @@ export async function bootPortal(): Promise<void> {
   try {
     runtime = await getRuntime();
   } catch (err) {
-    if (err instanceof MissingSettingError) {
-      process.stderr.write(`${err.message}\n`);
-      process.exit(2);
-    }
-    throw err;
+    // One line an operator can act on (e.g. "port in use", "connection refused"), not a stack in a crash loop.
+    process.stderr.write(err instanceof MissingSettingError ? `${err.message}\n` : `Tidemark could not start: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(err instanceof MissingSettingError ? 2 : 1);
   }
-  const login = runtime.embedded ? await seedDemo(runtime) : null;
+  let login: Awaited<ReturnType<typeof seedDemo>> | null = null;
+  if (runtime.embedded) {
+    try {
+      login = await seedDemo(runtime);
+    } catch (err) {
+      // The portal works without the demo account; say so instead of refusing to serve.
+      login = { email: "(demo account not created)", password: "-", note: err instanceof Error ? err.message : String(err) };
+    }
+  }
 
   const lines = [
     "",
@@ -27,7 +33,7 @@ export async function bootPortal(): Promise<void> {
     lines.push(`  Login:     ${login.email}`, `  Password:  ${login.password}`);
     if (login.note) lines.push(`  Note:      ${login.note}`);
   }
-  lines.push(`  Database:  ${runtime.database.kind}${runtime.embedded ? " (embedded)" : ""}`);
+  lines.push(`  Database:  ${runtime.database.kind}${runtime.embedded ? ` (embedded, data in ${dataDir()})` : ""}`);
   if (runtime.outboxOnly) lines.push(`  Mail:      captured at ${runtime.publicUrl}/dev/outbox`);
   lines.push("────────────────────────────────────────────────────────────", "");
   console.log(lines.join("\n"));

@@ -48,7 +48,10 @@ async function boot(): Promise<Runtime> {
 
   // Production brings its own Azure Storage account; only the embedded default runs the emulator.
   const azurite = embedded ? await maybeStartAzurite(log) : null;
-  const database = await openDatabase();
+  const database = await openDatabase().catch((err: unknown) => {
+    const where = embedded ? "embedded database (PGlite)" : "database (DATABASE_URL)";
+    throw new Error(`${where}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  });
   const mailer = createMailer({ database, smtpUrl: config.SMTP_URL, from: config.MAIL_FROM });
   const auth = createAuth({ database, mailer, baseURL: publicUrl, secret });
   const services = { database, auth, mailer, publicUrl };
