@@ -34,7 +34,7 @@ async function setup(policy: Record<string, unknown> = {}, opts: { packDelayMs?:
   return { watched, stateDir, server };
 }
 
-function run(stateDir: string, opts: { bundle?: boolean } = {}) {
+function run(stateDir: string, opts: { bundle?: boolean; uid?: number } = {}) {
   const a = startAgent(stateDir, [], opts);
   running.push(a);
   return a;
@@ -302,6 +302,27 @@ describe("agent end to end (fake server + Azurite)", () => {
     await repo.close();
     expect(r.failures).toEqual([]);
     expect((await readFile(out)).equals(image)).toBe(true);
+    await stopAgent(agent);
+    await server.stop();
+  }, 60_000);
+
+  it.runIf(process.getuid?.() === 0)("an unreadable file is recorded in the point and reported as an event, not fatal (agent as an unprivileged user)", async () => {
+    const { watched, stateDir, server } = await setup();
+    await writeFile(join(watched, "ok.txt"), "fine");
+    await writeFile(join(watched, "secret.txt"), "root only");
+    await chmod(join(watched, "secret.txt"), 0o000);
+    const { chown } = await import("node:fs/promises");
+    const { execFileSync } = await import("node:child_process");
+    execFileSync("chown", ["-R", "65534:65534", join(stateDir, ".."), watched]);
+    await chown(join(watched, "secret.txt"), 0, 0);
+    const agent = run(stateDir, { uid: 65534 });
+    const p = await waitFor("point", () => server.committed().at(-1), 40_000, agent);
+    expect(p.errors).toEqual([{ path: join(watched, "secret.txt"), error: "EACCES" }]);
+    await waitFor("unreadable-file event", () => server.events.find((e) => e.kind === "unreadable-file"), 10_000, agent);
+    expect(server.events.find((e) => e.kind === "unreadable-file")!.path).toBe(join(watched, "secret.txt"));
+    const files = await restoredFiles(server, p.snapshotId, watched);
+    expect(files.get("ok.txt")).toBe(Buffer.from("fine").toString("base64"));
+    expect(files.has("secret.txt")).toBe(false);
     await stopAgent(agent);
     await server.stop();
   }, 60_000);
