@@ -1,12 +1,17 @@
 import { describe, expect, it, beforeAll, afterAll } from "vitest";
 import { spawn } from "node:child_process";
-import { readFile, writeFile, readdir, stat } from "node:fs/promises";
+import { mkdir, readFile, writeFile, readdir, stat } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
 import { join, resolve } from "node:path";
+import { createRequire } from "node:module";
+import { pathToFileURL } from "node:url";
 import { tempDir } from "./helpers.js";
 import { makeCorpus } from "./fs-helpers.js";
 
-const TSX = resolve(__dirname, "../node_modules/.bin/tsx");
 const MAIN = resolve(__dirname, "../src/cli/main.ts");
+// Node itself with tsx's loader (not the tsx wrapper, which forks a second process that SIGKILL would miss).
+const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
+const NODE_ARGS = ["--import", TSX_LOADER, MAIN];
 
 interface Run {
   code: number;
@@ -16,7 +21,7 @@ interface Run {
 
 function cli(args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
   return new Promise((res, rej) => {
-    const p = spawn(TSX, [MAIN, ...args], { env: { ...process.env, TIDEMARK_PASSWORD: "pw-e2e", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    const p = spawn(process.execPath, [...NODE_ARGS, ...args], { env: { ...process.env, TIDEMARK_PASSWORD: "pw-e2e", ...env }, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     p.stdout.on("data", (d) => (stdout += d));
@@ -121,5 +126,46 @@ describe("tidemark CLI end to end (local repository)", () => {
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/FAILED/);
     expect((await readFile(join(target, src, "new.txt"))).toString()).toBe("new file");
+  });
+
+  it("a backup killed with SIGKILL mid-upload leaves the repository checkable; the next backup succeeds; forget --prune cleans up", async () => {
+    const killRepo = join(work.dir, "kill-repo");
+    const big = join(work.dir, "big");
+    await mkdir(big);
+    for (let i = 0; i < 24; i++) await writeFile(join(big, `f${i}.bin`), randomBytes(2 * 1024 * 1024));
+    expect((await cli(["init", "--repo", killRepo, "--pack-size", "1"])).code).toBe(0);
+
+    const child = spawn(process.execPath, [...NODE_ARGS, "backup", "--repo", killRepo, big], { env: { ...process.env, TIDEMARK_PASSWORD: "pw-e2e" }, stdio: "ignore" });
+    const exited = new Promise<number | null>((r) => child.on("close", (code) => r(code)));
+    // Kill as soon as the first pack is durable: uploads are under way, no point is written yet.
+    for (let i = 0; i < 600; i++) {
+      const dirs = await readdir(join(killRepo, "data")).catch(() => [] as string[]);
+      let packs = 0;
+      for (const d of dirs) packs += (await readdir(join(killRepo, "data", d)).catch(() => [] as string[])).filter((f) => !f.startsWith(".")).length;
+      if (packs > 0) break;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    child.kill("SIGKILL");
+    expect(await exited).toBe(null);
+    expect(JSON.parse((await cli(["points", "--repo", killRepo, "--json"])).stdout)).toEqual([]);
+
+    const c1 = await cli(["check", "--repo", killRepo, "--read-data", "--json"]);
+    expect(c1.code).toBe(0);
+    expect(JSON.parse(c1.stdout).unindexedPacks.length).toBeGreaterThan(0);
+
+    const b = await cli(["backup", "--repo", killRepo, big, "--json"]);
+    expect(b.code).toBe(0);
+    const c2 = await cli(["check", "--repo", killRepo, "--read-data"]);
+    expect(c2.code).toBe(0);
+
+    // Leftovers of the killed run go with an immediate grace period; the point stays intact.
+    const p = await cli(["forget", "--repo", killRepo, "--keep-last", "1", "--prune", "--grace", "0h", "--json"]);
+    expect(p.code).toBe(0);
+    expect(JSON.parse(p.stdout).prune.unindexedDeleted.length).toBeGreaterThan(0);
+    const c3 = await cli(["check", "--repo", killRepo, "--read-data", "--json"]);
+    expect(JSON.parse(c3.stdout)).toMatchObject({ ok: true, unindexedPacks: [] });
+    const target = join(work.dir, "kill-restore");
+    expect((await cli(["restore", "--repo", killRepo, "latest", "--target", target])).code).toBe(0);
+    expect((await readFile(join(target, big, "f7.bin"))).equals(await readFile(join(big, "f7.bin")))).toBe(true);
   });
 });

@@ -8,6 +8,8 @@ import { check } from "../check.js";
 import { repoStats } from "../stats.js";
 import { diffTrees } from "../diff.js";
 import { listTree, splitPointRef } from "../ls.js";
+import { applyRetention, isEmptyPolicy, parseDuration, type RetentionPolicy } from "../retention.js";
+import { prune, type PruneOptions, type PruneReport } from "../prune.js";
 import { bytes, duration, openStore, ProgressLine, readPassword, UsageError } from "./context.js";
 import type { CliValues } from "./main.js";
 
@@ -22,8 +24,8 @@ export const HELP = `usage: tidemark <command> --repo DIR|azure://CONTAINER [opt
   restore POINT[:path]      restore into --target DIR  (--volume NAME --target FILE|DEVICE for an image)
   diff A B                  what changed between two points
   check                     verify structure; --read-data [--subset P%] reads packs
-  forget --keep-…           remove points by GFS rules (--keep-last/within/hourly/daily/weekly/monthly/yearly) [--prune]
-  prune                     delete unreferenced data (--grace DURATION, default 24h)
+  forget [POINT...] --keep-… remove points (explicit, or GFS: --keep-last/within/hourly/daily/weekly/monthly/yearly) [--prune] [--dry-run]
+  prune                     mark unreferenced packs; delete those marked longer than --grace (default 24h, e.g. 0h, 2d)
   stats                     logical vs stored bytes, dedup ratio, chunk and pack counts
 
   password: TIDEMARK_PASSWORD or --password-file FILE;  --json for machine output
@@ -217,7 +219,80 @@ const stats: Handler = async (_args, v) => {
   return 0;
 };
 
+function durationOpt(v: CliValues, name: "keep-within" | "grace"): number | undefined {
+  const raw = v[name];
+  if (raw === undefined) return undefined;
+  try {
+    return parseDuration(raw);
+  } catch (e) {
+    throw new UsageError(`--${name}: ${(e as Error).message}`);
+  }
+}
+
+function pruneOpts(v: CliValues): PruneOptions {
+  const grace = durationOpt(v, "grace");
+  return { ...(grace !== undefined ? { graceMs: grace } : {}), ...(v["dry-run"] ? { dryRun: true } : {}) };
+}
+
+function pruneText(r: PruneReport): string {
+  return (
+    `prune: ${r.points} points use ${r.usedBlobs} blobs in ${r.packs} packs; ` +
+    `${r.condemned.length} packs marked for deletion, ${r.repacked.length} repacked, ${r.deleted.length + r.unindexedDeleted.length} deleted (${bytes(r.reclaimedBytes)} reclaimed)\n`
+  );
+}
+
+const forget: Handler = async (args, v) => {
+  const policy: RetentionPolicy = {};
+  const n = (k: "keep-last" | "keep-hourly" | "keep-daily" | "keep-weekly" | "keep-monthly" | "keep-yearly") => intOpt(v, k);
+  const set = <K extends keyof RetentionPolicy>(k: K, val: RetentionPolicy[K] | undefined) => {
+    if (val !== undefined) policy[k] = val;
+  };
+  set("last", n("keep-last"));
+  set("within", durationOpt(v, "keep-within"));
+  set("hourly", n("keep-hourly"));
+  set("daily", n("keep-daily"));
+  set("weekly", n("keep-weekly"));
+  set("monthly", n("keep-monthly"));
+  set("yearly", n("keep-yearly"));
+  if (isEmptyPolicy(policy) && args.length === 0) throw new UsageError("forget needs --keep-… rules or explicit POINT ids");
+  const repo = await openRepo(v);
+  const all = await repo.listSnapshots();
+  let remove: string[];
+  let keep: Array<{ id: string; reasons: string[] }> = [];
+  if (args.length) {
+    remove = [];
+    for (const ref of args) remove.push((await repo.resolveSnapshot(ref)).id);
+  } else {
+    const d = applyRetention(
+      all.map(({ id, snapshot: s }) => ({ id, time: s.time, host: s.host, paths: s.paths })),
+      policy,
+    );
+    remove = d.remove;
+    keep = d.keep;
+  }
+  if (!v["dry-run"]) for (const id of remove) await repo.deleteSnapshot(id);
+  let pruned: PruneReport | undefined;
+  if (v.prune && !v["dry-run"]) pruned = await prune(repo, pruneOpts(v));
+  out(v, { keep, remove, dryRun: Boolean(v["dry-run"]), ...(pruned ? { prune: pruned } : {}) }, () =>
+    [
+      ...keep.map((k) => `keep    ${k.id.slice(0, 12)}  (${k.reasons.join(", ")})\n`),
+      ...remove.map((id) => `${v["dry-run"] ? "would remove" : "removed"} ${id.slice(0, 12)}\n`),
+      pruned ? pruneText(pruned) : "",
+    ].join(""),
+  );
+  return 0;
+};
+
+const pruneCmd: Handler = async (_args, v) => {
+  const repo = await openRepo(v);
+  const r = await prune(repo, pruneOpts(v));
+  out(v, r, () => pruneText(r));
+  return 0;
+};
+
 export const COMMANDS: Record<string, Handler> = {
+  forget,
+  prune: pruneCmd,
   init,
   backup: backupCmd,
   points,
