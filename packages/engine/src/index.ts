@@ -1,0 +1,24 @@
+/** Public API of the engine (see README.md for the on-storage format). */
+export { Repository, configSchema, MAX_PACK_SIZE, MIN_PACK_SIZE, TRASH_PREFIX, type InitOptions, type RepoConfig } from "./repository.js";
+export { EngineError, CorruptionError, RepositoryError, WrongPasswordError } from "./errors.js";
+export { deriveKeys, DEFAULT_SCRYPT, type RepoKeys, type ScryptParams, type Unlock, type KeyFile } from "./crypto/keys.js";
+export { contentId, toHex, fromHex } from "./id.js";
+export { DEFAULT_CHUNKER, FastCdc, gearTable, type ChunkerParams } from "./chunker/fastcdc.js";
+export { DEFAULT_BLOCK_SIZE, readBlocks, isAllZero } from "./chunker/fixed.js";
+export { BLOB_DATA, BLOB_TREE, packKeyName, type BlobType, type PackBlob } from "./pack/format.js";
+export type { Index, IndexEntry, IndexedPack, PackInfo } from "./index/index.js";
+export { RepoIndex } from "./index/repo-index.js";
+export { BlobSaver, type SaverStats } from "./blob-saver.js";
+export { encodeTree, decodeTree, isSafeName, type Tree, type TreeNode } from "./tree.js";
+export { snapshotSchema, type Snapshot, type SnapshotStats, type VolumeRef } from "./snapshot.js";
+export { backup, type BackupOptions, type BackupProgress, type BackupResult } from "./backup/backup.js";
+export { backupVolumes, loadVolumeMap, type VolumeBlockRef } from "./backup/volume.js";
+export { EncoderPool } from "./backup/encoder-pool.js";
+export { restore, RestoreTargetError, type RestoreOptions, type RestoreProgress, type RestoreResult } from "./restore/restore.js";
+export { restoreVolume, type VolumeRestoreResult } from "./restore/volume.js";
+export { check, type CheckOptions, type CheckReport, type AffectedPoint, type DamagedChunk, type DamagedPack } from "./check.js";
+export { applyRetention, parseDuration, isEmptyPolicy, type RetentionPolicy, type RetentionDecision, type PointInfo } from "./retention.js";
+export { prune, markUsed, DEFAULT_GRACE_MS, type PruneOptions, type PruneReport } from "./prune.js";
+export { diffTrees, type DiffEntry } from "./diff.js";
+export { listTree, splitPointRef, type ListedNode } from "./ls.js";
+export { repoStats, type RepoStats } from "./stats.js";
