@@ -4,7 +4,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { env } from "@tidemark/config";
-import { AzureBlobStore, LocalBlobStore, type BlobStore } from "@tidemark/storage";
+import { createStoreFromUrl, type BlobStore, type RepoStore } from "@tidemark/storage";
 import { EngineError } from "../errors.js";
 
 export class UsageError extends EngineError {}
@@ -15,25 +15,17 @@ export interface GlobalOptions {
   json?: boolean;
 }
 
+/** ./dir, /abs, file://, or azure://CONTAINER (account from the environment); wrapped in retry + concurrency limit. */
 export async function openStore(repo: string | undefined, create = false): Promise<BlobStore> {
   if (!repo) throw new UsageError("--repo is required (a directory, or azure://CONTAINER)");
-  if (repo.startsWith("azure://")) {
-    const container = repo.slice("azure://".length);
-    if (!container) throw new UsageError("--repo azure:// needs a container name");
-    const e = env();
-    const auth = e.AZURE_STORAGE_CONNECTION_STRING
-      ? { connectionString: e.AZURE_STORAGE_CONNECTION_STRING }
-      : e.AZURE_STORAGE_SAS_URL
-        ? { sasUrl: e.AZURE_STORAGE_SAS_URL }
-        : e.AZURE_STORAGE_ACCOUNT && e.AZURE_STORAGE_KEY
-          ? { account: e.AZURE_STORAGE_ACCOUNT, accountKey: e.AZURE_STORAGE_KEY }
-          : undefined;
-    if (!auth) throw new UsageError("azure:// repositories need AZURE_STORAGE_CONNECTION_STRING, AZURE_STORAGE_SAS_URL, or AZURE_STORAGE_ACCOUNT + AZURE_STORAGE_KEY");
-    const store = new AzureBlobStore({ container, ...auth });
-    if (create) await store.ensureContainer();
-    return store;
+  let store: RepoStore;
+  try {
+    store = createStoreFromUrl(repo);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
   }
-  return new LocalBlobStore({ root: repo });
+  if (create) await store.prepare();
+  return store;
 }
 
 export async function readPassword(opts: GlobalOptions): Promise<string> {
