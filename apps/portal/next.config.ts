@@ -12,6 +12,7 @@ const config: NextConfig = {
     "@tidemark/storage",
     "@tidemark/backup",
     "@tidemark/agent-protocol",
+    "@tidemark/engine",
   ],
   // Native, WASM or file-layout-dependent packages stay as plain Node requires.
   serverExternalPackages: ["@electric-sql/pglite", "azurite", "pg-boss", "pg", "postgres", "nodemailer", "@node-rs/argon2", "zstd-napi", "@node-rs/xxhash"],

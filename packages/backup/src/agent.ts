@@ -18,7 +18,7 @@ import type {
 import { type Tx, schema, scopeToCustomer } from "@tidemark/db";
 import { and, asc, eq, inArray } from "drizzle-orm";
 import { conflict, notFound, unprocessable } from "./errors";
-import { packKeyName } from "./engine";
+import { packObjectName, snapshotObjectName } from "./layout";
 import type { MachineContext } from "./machine-auth";
 import { PgIndex } from "./pg-index";
 import { effectivePolicy } from "./policy";
@@ -68,7 +68,7 @@ export async function missingChunks(svc: AgentServices, m: MachineContext, ids: 
  */
 export async function reportPack(svc: AgentServices, m: MachineContext, req: PackReport): Promise<{ indexed: number }> {
   const { store } = svc.blobs.container(m.customerId);
-  const meta = await store.head(packKeyName(req.packId));
+  const meta = await store.head(packObjectName(req.packId));
   if (!meta) throw unprocessable("pack_not_in_storage", `Pack ${req.packId} is not in the customer's container: upload it before reporting it`);
   if (meta.size !== req.size) {
     throw unprocessable("pack_size_mismatch", `Pack ${req.packId} is ${meta.size} bytes in storage, not ${req.size}: the upload is incomplete or the report is wrong`);
@@ -117,7 +117,7 @@ export async function commitPoint(svc: AgentServices, m: MachineContext, req: Co
     throw conflict("missing_chunks", `${missing.length} chunk(s) this point references are not indexed: report their packs first`, missing);
   }
   const { store } = svc.blobs.container(m.customerId);
-  if (!(await store.head(`snapshots/${req.manifest.snapshotId}`))) {
+  if (!(await store.head(snapshotObjectName(req.manifest.snapshotId)))) {
     throw unprocessable("snapshot_not_in_storage", `Manifest snapshots/${req.manifest.snapshotId} is not in the customer's container: write it before committing`);
   }
   const { manifest } = req;

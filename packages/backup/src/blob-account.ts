@@ -23,7 +23,11 @@ export interface BlobAccount {
   /** e.g. https://acct.blob.core.windows.net or Azurite's http://127.0.0.1:10000/devstoreaccount1 */
   readonly blobEndpoint: string;
   container(customerId: string): CustomerContainer;
-  /** A read-only (r) SAS for one container: restore jobs read packs, they never write. */
+  /**
+   * Read + list (rl) for one container: a restore reads packs and lists the
+   * engine's `index/` objects to find chunks stored by any machine of the
+   * customer. Never write or delete.
+   */
   readSas(customerId: string, expiresInMinutes: number): Promise<{ url: string; expiresOn: Date }>;
 }
 
@@ -50,7 +54,7 @@ export function createBlobAccount(opts: BlobAccountOptions): BlobAccount {
       const now = Date.now();
       const expiresOn = new Date(now + Math.min(60, Math.max(1, expiresInMinutes)) * 60_000);
       const url = await base.containerClient.generateSasUrl({
-        permissions: ContainerSASPermissions.parse("r"),
+        permissions: ContainerSASPermissions.parse("rl"),
         startsOn: new Date(now - 5 * 60_000),
         expiresOn,
         protocol: base.containerClient.url.startsWith("https:") ? SASProtocol.Https : SASProtocol.HttpsAndHttp,

@@ -1,6 +1,7 @@
 export { AgentError } from "./errors";
 export { createBlobAccount, type BlobAccount, type BlobAccountOptions, type CustomerContainer } from "./blob-account";
-export { kekFrom, wrapDataKey, unwrapDataKey, ensureCustomerRepository, customerDataKey, type Kek, type CustomerScope, type CustomerRepository } from "./keys";
+export { kekFrom, wrapDataKey, unwrapDataKey, customerDataKey, type Kek, type CustomerScope } from "./kek";
+export { ensureCustomerRepository, type CustomerRepository } from "./keys";
 export { PgIndex } from "./pg-index";
 export { tokenBucket, type RateLimiter } from "./rate-limit";
 export { createAgentServices, type AgentServices } from "./services";

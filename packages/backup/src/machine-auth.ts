@@ -10,7 +10,7 @@ import { hashToken } from "@tidemark/api";
 import { type DbOrTx, schema, scopeToCustomer } from "@tidemark/db";
 import { and, eq } from "drizzle-orm";
 import { revoked, unauthorized } from "./errors";
-import type { CustomerScope } from "./keys";
+import type { CustomerScope } from "./kek";
 
 export type MachineContext = CustomerScope & { machineId: string; name: string };
 

@@ -10,7 +10,7 @@
  */
 import { type DbOrTx, schema, scopeToCustomer } from "@tidemark/db";
 import { and, eq, sql } from "drizzle-orm";
-import type { CustomerScope } from "./keys";
+import type { CustomerScope } from "./kek";
 import type { BlobType, Index, IndexedPack, IndexEntry, PackInfo } from "./engine";
 
 const HEX_ID = /^[0-9a-f]{64}$/;

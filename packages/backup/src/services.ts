@@ -1,6 +1,6 @@
 import type { Database } from "@tidemark/db";
 import type { BlobAccount } from "./blob-account";
-import type { Kek } from "./keys";
+import type { Kek } from "./kek";
 import { type RateLimiter, tokenBucket } from "./rate-limit";
 
 /** Everything the agent API needs, built once per process by the portal (or a test). */

@@ -3,7 +3,8 @@ import { hashToken, newToken } from "@tidemark/api";
 import { schema } from "@tidemark/db";
 import { createTestDatabase, type TestDatabase } from "@tidemark/db/testing";
 import { azuriteConnectionString, startAzurite, type AzuriteHandle } from "@tidemark/storage/testing";
-import { createAgentApi, type AgentRouteName } from "../src/http";
+import { type AgentHandler, type AgentRouteName, createMachineRoutes } from "../src/http";
+import { createEnrollRoute } from "../src/http/enroll";
 import { createAgentServices, createBlobAccount, kekFrom, tokenBucket, type AgentServices } from "../src";
 import { routes, type EnrollResponse } from "@tidemark/agent-protocol";
 
@@ -11,7 +12,7 @@ export type World = {
   database: TestDatabase;
   azurite: AzuriteHandle;
   svc: AgentServices;
-  api: ReturnType<typeof createAgentApi>;
+  api: Record<AgentRouteName, AgentHandler>;
   mspId: string;
   a1: string;
   a2: string;
@@ -41,7 +42,7 @@ export async function createWorld(opts: { limiter?: Parameters<typeof tokenBucke
     database,
     azurite,
     svc,
-    api: createAgentApi(svc),
+    api: { ...createMachineRoutes(svc), enroll: createEnrollRoute(svc) },
     mspId: msp!.id,
     a1: a1!.id,
     a2: a2!.id,

@@ -257,17 +257,22 @@ describe("recovery points", () => {
 });
 
 describe("restore jobs", () => {
-  it("runs queued → running → succeeded, with a read-only SAS, progress and an idempotent result", async () => {
+  it("runs queued → running → succeeded, with a read+list SAS (no write/delete), progress and an idempotent result", async () => {
     expect((await call(w, "nextRestoreJob", { credential: m1.credential })).body.job).toBeNull();
     const { job, pointId, snapshotId } = await restoreJobFor(m1, w.a1);
     const next = await call(w, "nextRestoreJob", { credential: m1.credential });
     expect(next.status).toBe(200);
     expect(next.body.job).toMatchObject({ id: job.id, pointId, snapshotId, paths: ["/data/a.txt"], destination: { kind: "folder", path: "/restore" }, conflict: "keep-both" });
     const sp = new URL(next.body.job.readSasUrl).searchParams.get("sp");
-    expect(sp).toBe("r");
+    expect(sp).toBe("rl");
     const reader = new AzureBlobStore({ sasUrl: next.body.job.readSasUrl });
     expect(await reader.head(`snapshots/${snapshotId}`)).not.toBeNull();
+    const listed: string[] = [];
+    for await (const b of reader.list("snapshots/")) listed.push(b.key);
+    expect(listed).toContain(`snapshots/${snapshotId}`);
     await expect(reader.put("data/00/nope", Buffer.from("x"))).rejects.toThrow();
+    await expect(new ContainerClient(next.body.job.readSasUrl).getBlockBlobClient(`snapshots/${snapshotId}`).delete()).rejects.toMatchObject({ statusCode: 403 });
+    expect(await w.svc.blobs.container(w.a1).store.head(`snapshots/${snapshotId}`)).not.toBeNull();
     // Claimed: asking again (agent restarted) returns the same job, not a second one.
     expect((await call(w, "nextRestoreJob", { credential: m1.credential })).body.job.id).toBe(job.id);
 

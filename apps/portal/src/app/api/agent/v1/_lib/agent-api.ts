@@ -3,13 +3,19 @@
  * runtime (same database) and kept on globalThis for the same reason the
  * runtime is: Next loads route handlers as separate module graphs.
  */
-import { type BlobAccountOptions, createAgentServices, createBlobAccount, kekFrom } from "@tidemark/backup";
-import { type AgentHandler, type AgentRouteName, createAgentApi } from "@tidemark/backup/http";
+import {
+  type AgentHandler,
+  type AgentServices,
+  type BlobAccountOptions,
+  createAgentServices,
+  createBlobAccount,
+  kekFrom,
+} from "@tidemark/backup/http";
 import { decodeKey, env } from "@tidemark/config";
 import { getRuntime } from "~/server/runtime";
 import { requiredSecret } from "~/server/secrets";
 
-class AgentApiUnavailable extends Error {}
+export class AgentApiUnavailable extends Error {}
 
 async function blobAccountOptions(embedded: boolean): Promise<BlobAccountOptions> {
   const e = env();
@@ -26,36 +32,42 @@ async function blobAccountOptions(embedded: boolean): Promise<BlobAccountOptions
   throw new AgentApiUnavailable("No Azure Storage account is configured: set AZURE_STORAGE_CONNECTION_STRING or AZURE_STORAGE_ACCOUNT + AZURE_STORAGE_KEY");
 }
 
-const KEY = Symbol.for("tidemark.portal.agent-api");
-type Holder = { [KEY]?: Promise<Record<AgentRouteName, AgentHandler>> };
+const KEY = Symbol.for("tidemark.portal.agent-services");
+type Holder = { [KEY]?: Promise<AgentServices> };
 
-function agentApi(): Promise<Record<AgentRouteName, AgentHandler>> {
+export function agentServices(): Promise<AgentServices> {
   const holder = globalThis as Holder;
   holder[KEY] ??= (async () => {
     const runtime = await getRuntime();
     const kek = decodeKey(requiredSecret("TIDEMARK_KEK"));
     if (!kek) throw new AgentApiUnavailable("TIDEMARK_KEK must be 32 bytes encoded as base64 or hex");
     const blobs = createBlobAccount(await blobAccountOptions(runtime.embedded));
-    return createAgentApi(createAgentServices({ database: runtime.database, kek: kekFrom(kek), blobs }));
+    return createAgentServices({ database: runtime.database, kek: kekFrom(kek), blobs });
   })().catch((err) => {
-    // Not cached: the next request tries again (e.g. after a transient storage error at start).
+    // Not cached: the next request tries again.
     delete holder[KEY];
     throw err;
   });
   return holder[KEY];
 }
 
-/** One route handler per protocol route; dynamic path segments arrive as Next's params promise. */
-export function agentRoute(name: AgentRouteName) {
+/**
+ * Adapts a handler factory to a Next route export: services are built on the
+ * first request, dynamic segments arrive as Next's params promise, and a
+ * start-up failure is a JSON 503 like every other agent API error.
+ */
+export function nextRoute(make: (svc: AgentServices) => AgentHandler) {
+  let handler: AgentHandler | undefined;
   return async (req: Request, ctx: { params: Promise<Record<string, string>> }): Promise<Response> => {
-    let api;
-    try {
-      api = await agentApi();
-    } catch (err) {
-      const message = err instanceof AgentApiUnavailable ? err.message : "The agent API could not start; see the server log";
-      if (!(err instanceof AgentApiUnavailable)) console.error("agent-api: start failed", err);
-      return Response.json({ error: { code: "unavailable", message } }, { status: 503 });
+    if (!handler) {
+      try {
+        handler = make(await agentServices());
+      } catch (err) {
+        const message = err instanceof AgentApiUnavailable ? err.message : "The agent API could not start; see the server log";
+        if (!(err instanceof AgentApiUnavailable)) console.error("agent-api: start failed", err);
+        return Response.json({ error: { code: "unavailable", message } }, { status: 503 });
+      }
     }
-    return api[name](req, ctx?.params ? await ctx.params : undefined);
+    return handler(req, ctx?.params ? await ctx.params : undefined);
   };
 }

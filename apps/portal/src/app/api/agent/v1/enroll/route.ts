@@ -1,5 +1,6 @@
-import { agentRoute } from "../_lib/agent-api";
+import { createEnrollRoute } from "@tidemark/backup/http/enroll";
+import { nextRoute } from "../_lib/agent-api";
 
 export const dynamic = "force-dynamic";
 
-export const POST = agentRoute("enroll");
+export const POST = nextRoute(createEnrollRoute);

@@ -1,4 +1,4 @@
-import { agentRoute } from "../../../_lib/agent-api";
+import { agentRoute } from "../../../_lib/machine-routes";
 
 export const dynamic = "force-dynamic";
 
