@@ -38,15 +38,8 @@ export class PgIndex implements Index {
 
   /** Caches the entries (and their packs) of these ids; returns the ids that are not indexed at all. */
   async load(ids: string[]): Promise<string[]> {
-    const unique = [...new Set(ids)];
-    const absent: string[] = [];
-    for (let i = 0; i < unique.length; i += LOOKUP_BATCH) {
-      const batch = unique.slice(i, i + LOOKUP_BATCH);
-      const rows = await this.selectEntries(sql`${schema.chunkIndex.chunkId} = any(${hexArray(batch)})`);
-      const found = new Set(rows.map((r) => r.id));
-      for (const id of batch) if (!found.has(id)) absent.push(id);
-    }
-    return absent;
+    const found = await this.fetch(ids);
+    return [...new Set(ids)].filter((id) => !found.has(id));
   }
 
   /** Every entry of the customer: verification and whole-repository reads. */
@@ -60,15 +53,19 @@ export class PgIndex implements Index {
    * customer may have just indexed them).
    */
   async missing(ids: string[]): Promise<string[]> {
+    const found = await this.fetch(ids);
+    return [...new Set(ids)].filter((id) => found.get(id) !== true);
+  }
+
+  /** id → usable, for the ids that are indexed, in batches of LOOKUP_BATCH. */
+  private async fetch(ids: string[]): Promise<Map<string, boolean>> {
     const unique = [...new Set(ids)];
-    const out: string[] = [];
+    const found = new Map<string, boolean>();
     for (let i = 0; i < unique.length; i += LOOKUP_BATCH) {
-      const batch = unique.slice(i, i + LOOKUP_BATCH);
-      const rows = await this.selectEntries(sql`${schema.chunkIndex.chunkId} = any(${hexArray(batch)})`);
-      const usable = new Set(rows.filter((r) => r.state === "indexed").map((r) => r.id));
-      for (const id of batch) if (!usable.has(id)) out.push(id);
+      const rows = await this.selectEntries(sql`${schema.chunkIndex.chunkId} = any(${hexArray(unique.slice(i, i + LOOKUP_BATCH))})`);
+      for (const r of rows) found.set(r.id, r.state === "indexed");
     }
-    return out;
+    return found;
   }
 
   private async selectEntries(filter: ReturnType<typeof sql> | undefined) {
