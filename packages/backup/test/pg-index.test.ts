@@ -12,7 +12,7 @@ import { and, eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { customerDataKey, ensureCustomerRepository, PgIndex, readChunk, repositoryKeys } from "../src";
 import { Repository } from "../src/engine";
-import { backup } from "../../engine/src/backup/backup.js";
+import { backup } from "@tidemark/engine";
 import { call, chunkId, createWorld, enroll, type Enrolled, packReport, pointBody, putPack, type World } from "./fixtures";
 
 let w: World;
