@@ -86,6 +86,12 @@ export class Agent {
         this.lastPoint = { pointId, time: snap.time, consistency: snap.consistency };
         this.events.add("info", "point-committed", `recovery point ${pointId} committed (${snap.consistency}-consistent, ${snap.stats.files} files, ${snap.errors.length} unreadable)`);
       },
+      onDropped: (why) => {
+        this.events.add("error", "error", why);
+        // Force the next point even if nothing changes again: it must carry what the dropped one had.
+        captureState.lastTree = undefined;
+        this.capture.markDirty();
+      },
       onMissingChunks: async (missing) => {
         this.events.add("error", "error", `server refused a point: ${missing.length} chunk(s) not indexed; re-checking everything with the server`);
         await forgetIndex(spool.store);
@@ -163,7 +169,8 @@ export class Agent {
         this.pendingItems = p.items;
         if (p.items > 0) {
           await this.uploader.drain(this.abort.signal);
-          await this.trimSpoolSnapshots();
+          // A point being taken has saved its snapshot but not yet queued it: never trim then.
+          if (!this.capture.busy) await this.trimSpoolSnapshots();
         }
         attempt = 0;
         await sleep(this.opts.tickMs ?? 250, this.abort.signal);

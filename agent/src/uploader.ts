@@ -43,6 +43,7 @@ export interface UploaderHooks {
   /** The server refused a point for chunks the local cache believed stored. */
   onMissingChunks?(missing: string[]): Promise<void>;
   onUploaded?(bytes: number): void;
+  onDropped?(why: string): void;
 }
 
 export class Uploader {
@@ -161,7 +162,17 @@ export class Uploader {
 
   private async point(clientPointId: string, snapshotId: string): Promise<void> {
     const name = SNAPSHOT_PREFIX + snapshotId;
-    const sealed = await this.spoolStore.get(name);
+    let sealed: Buffer;
+    try {
+      sealed = await this.spoolStore.get(name);
+    } catch (e) {
+      // Cannot be committed any more; a stuck queue would stop every later point, so drop it loudly.
+      if (e instanceof BlobNotFoundError) {
+        this.hooks.onDropped?.(`point ${clientPointId}: its manifest is gone from the spool; dropped (the next point covers its changes)`);
+        return;
+      }
+      throw e;
+    }
     const snap = await this.repo.loadSnapshot(snapshotId);
     const store = await this.target.store();
     if (!(await store.head(name))) {

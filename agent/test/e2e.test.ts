@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startAzurite, type AzuriteHandle } from "@tidemark/storage/testing";
 import { FakeServer } from "./fake-server";
 import { spawn } from "node:child_process";
-import { BUNDLE, cli, readTree, restorePoint, startAgent, stopAgent, tmp, waitFor, type AgentProc } from "./helpers";
+import { BUNDLE, cli, readTree, removeTmp, restorePoint, startAgent, stopAgent, tmp, waitFor, type AgentProc } from "./helpers";
 
 let azurite: AzuriteHandle;
 let azuriteDir: string;
@@ -22,7 +22,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const a of running) await stopAgent(a);
   await azurite?.stop();
-  await rm(azuriteDir, { recursive: true, force: true });
+  await removeTmp();
 });
 
 async function setup(policy: Record<string, unknown> = {}, opts: { packDelayMs?: number; badFirstSas?: boolean } = {}) {

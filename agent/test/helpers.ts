@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtemp, readFile, readdir, lstat } from "node:fs/promises";
+import { mkdtemp, readFile, readdir, lstat, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -10,7 +10,15 @@ import type { FakeServer } from "./fake-server";
 const AGENT_DIR = resolve(fileURLToPath(new URL(".", import.meta.url)), "..");
 const MAIN = join(AGENT_DIR, "src/main.ts");
 
-export const tmp = (p: string) => mkdtemp(join(tmpdir(), `tm-agent-${p}-`));
+const made: string[] = [];
+export const tmp = async (p: string) => {
+  const d = await mkdtemp(join(tmpdir(), `tm-agent-${p}-`));
+  made.push(d);
+  return d;
+};
+export async function removeTmp(): Promise<void> {
+  for (const d of made.splice(0)) await rm(d, { recursive: true, force: true });
+}
 
 export interface AgentProc {
   child: ChildProcess;
