@@ -326,4 +326,40 @@ describe("agent end to end (fake server + Azurite)", () => {
     await stopAgent(agent);
     await server.stop();
   }, 60_000);
+
+  it("a credential revoked while running: the next call gets 401 and the agent stops with exit code 3", async () => {
+    const { watched, stateDir, server } = await setup();
+    await writeFile(join(watched, "a.txt"), "a");
+    const agent = run(stateDir);
+    await waitFor("point", () => server.committed().length >= 1, 30_000, agent);
+    for (const m of server.machines.values()) m.revoked = true;
+    const code = await Promise.race([agent.exited, new Promise((r) => setTimeout(() => r("still running"), 20_000))]);
+    expect(code, agent.output()).toBe(3);
+    expect(JSON.parse(await readFile(join(stateDir, "status.json"), "utf8")).state).toBe("fatal");
+    await server.stop();
+  }, 60_000);
+
+  it("the spool is bounded: with Azure down and the spool full, capture pauses (changes kept) and resumes after uploads drain", async () => {
+    const { watched, stateDir, server } = await setup({ spoolLimitBytes: 16 * 1024 * 1024 });
+    await writeFile(join(watched, "small.txt"), "s");
+    const agent = run(stateDir);
+    await waitFor("initial point", () => server.committed().length >= 1, 30_000, agent);
+    const port = azurite.port;
+    await azurite.stop();
+    const big = randomBytes(20 * 1024 * 1024);
+    await writeFile(join(watched, "big.bin"), big);
+    const { readdir } = await import("node:fs/promises");
+    const points = async () => (await Promise.all((await readdir(join(stateDir, "queue"))).map(async (n) => JSON.parse(await readFile(join(stateDir, "queue", n), "utf8"))))).filter((i) => i.kind === "point").length;
+    await waitFor("big point spooled", async () => (await points()) === 1, 30_000, agent);
+    await writeFile(join(watched, "later.txt"), "written while the spool is full");
+    await waitFor("spool-full event", () => server.events.some((e) => e.kind === "spool-full"), 20_000, agent);
+    expect(await points()).toBe(1);
+    azurite = await startAzurite({ location: azuriteDir, port });
+    const p = await waitFor("point with later.txt", () => server.committed().find((m) => m.stats.files === 3), 60_000, agent);
+    const files = await restoredFiles(server, p.snapshotId, watched);
+    expect(files.get("big.bin")).toBe(big.toString("base64"));
+    expect(files.get("later.txt")).toBe(Buffer.from("written while the spool is full").toString("base64"));
+    await stopAgent(agent);
+    await server.stop();
+  }, 120_000);
 });
