@@ -22,3 +22,15 @@ export {
   type NewRestoreJob,
 } from "./agent";
 export { readChunk, repositoryKeys, ChunkReadError } from "./read";
+export {
+  listRecoveryPoints,
+  getRecoveryPoint,
+  machineProtection,
+  customerStorage,
+  listRestoreJobs,
+  cancelRestoreJob,
+  listAgentEvents,
+  rpoState,
+  OFFLINE_AFTER_MS,
+  type RpoState,
+} from "./portal";
