@@ -9,7 +9,8 @@
  * removed and listed, everything else is restored. Metadata (mode, mtime)
  * is applied last, directories deepest first.
  */
-import { chmod, lchown, chown, lutimes, mkdir, open, rm, symlink, utimes, writeFile } from "node:fs/promises";
+import { chmodSync, closeSync, fchmodSync, fchownSync, ftruncateSync, futimesSync, mkdirSync, openSync, rmSync, symlinkSync, utimesSync, writeSync } from "node:fs";
+import { chown, lchown, lutimes, mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { CorruptionError, EngineError } from "../errors.js";
 import { mapLimit } from "../index/repo-index.js";
@@ -55,7 +56,17 @@ interface FilePlan {
   node: TreeNode;
   chunksLeft: number;
   failed?: string;
-  created?: Promise<void>;
+  /** Open only between the last write and finishFile (same tick). */
+  fd?: number;
+  created?: boolean;
+  done?: boolean;
+}
+
+const isRoot = process.getuid?.() === 0;
+
+function writeAll(fd: number, data: Buffer, position: number): void {
+  let off = 0;
+  while (off < data.length) off += writeSync(fd, data, off, data.length - off, position + off);
 }
 
 interface Target {
@@ -130,6 +141,9 @@ class Restorer {
       this.failure(rel || "/", `directory listing unreadable: ${(e as Error).message}`);
       return;
     }
+    // Directory listings are small ranged reads: fetch a level's subtrees in parallel.
+    const subtrees = nodes.filter((n) => n.type === "dir" && n.subtree).map((n) => n.subtree!);
+    await mapLimit(subtrees, 16, (id) => this.repo.loadTree(id).then(() => undefined, () => undefined));
     for (const n of nodes) {
       const childRel = rel ? `${rel}/${n.name}` : n.name;
       if (!isSafeName(n.name)) {
@@ -147,14 +161,14 @@ class Restorer {
     }
     switch (n.type) {
       case "dir":
-        await mkdir(path, { recursive: true });
+        mkdirSync(path, { recursive: true });
         this.dirs.push({ path, node: n, depth });
         this.result.dirs++;
         if (n.subtree) await this.planTree(n.subtree, path, rel, depth);
         return;
       case "symlink":
-        await rm(path, { force: true });
-        await symlink(n.target ?? "", path);
+        rmSync(path, { force: true });
+        symlinkSync(n.target ?? "", path);
         this.symlinks.push({ path, node: n });
         this.result.symlinks++;
         return;
@@ -164,7 +178,7 @@ class Restorer {
         this.files.push(file);
         this.totalBytes += n.size;
         if (content.length === 0) {
-          await writeFile(path, Buffer.alloc(0));
+          this.finishFile(file, true);
           return;
         }
         let offset = 0;
@@ -243,54 +257,76 @@ class Restorer {
       }
       for (const t of targets) {
         if (!data) t.file.failed ??= err;
-        else if (!t.file.failed) await this.writeAt(t.file, t.offset, data);
+        else if (!t.file.failed) this.writeAt(t.file, t.offset, data);
         t.file.chunksLeft--;
-        if (t.file.chunksLeft === 0) this.doneFiles++;
+        if (t.file.chunksLeft === 0) this.finishFile(t.file, false);
       }
       this.chunkTargets.delete(id);
     }
   }
 
-  private async writeAt(file: FilePlan, offset: number, data: Buffer): Promise<void> {
+  /**
+   * Synchronous writes on purpose: with tens of thousands of small files a
+   * thread-pool round trip per open/write/close costs more than the syscall.
+   * Pack reads stay asynchronous and keep the disk and network busy meanwhile.
+   */
+  private writeAt(file: FilePlan, offset: number, data: Buffer): void {
     const single = (file.node.content?.length ?? 0) === 1;
     if (single) {
-      await writeFile(file.path, data);
+      file.fd = openSync(file.path, "w", 0o600);
+      writeAll(file.fd, data, 0);
     } else {
-      // Chunks of one file may arrive from several packs at once: create it exactly once.
-      file.created ??= (async () => {
-        const fh = await open(file.path, "w");
-        try {
-          await fh.truncate(file.node.size);
-        } finally {
-          await fh.close();
-        }
-      })();
-      await file.created;
-      const fh = await open(file.path, "r+");
+      // Chunks of one file arrive in pack order, not file order: create and size it once,
+      // then open per chunk so thousands of half-written files never hold descriptors.
+      const fd = openSync(file.path, file.created ? "r+" : "w", 0o600);
       try {
-        await fh.write(data, 0, data.length, offset);
+        if (!file.created) ftruncateSync(fd, file.node.size);
+        file.created = true;
+        writeAll(fd, data, offset);
       } finally {
-        await fh.close();
+        closeSync(fd);
       }
     }
     this.doneBytes += data.length;
     this.opts.onProgress?.({ files: this.doneFiles, totalFiles: this.files.length, bytes: this.doneBytes, totalBytes: this.totalBytes });
   }
 
+  /** Last chunk written (or none needed): apply mode and mtime through the open descriptor, close it. */
+  private finishFile(f: FilePlan, empty: boolean): void {
+    this.doneFiles++;
+    if (empty) f.fd = openSync(f.path, "w", 0o600);
+    else if (f.fd === undefined && f.created && !f.failed) f.fd = openSync(f.path, "r+");
+    if (f.fd === undefined) return;
+    const fd = f.fd;
+    f.fd = undefined;
+    try {
+      if (f.failed) return;
+      if (isRoot) {
+        try {
+          fchownSync(fd, f.node.uid, f.node.gid);
+        } catch {
+          // Not permitted on this filesystem: ownership is best effort.
+        }
+      }
+      fchmodSync(fd, f.node.mode & 0o7777);
+      const t = mtime(f.node);
+      futimesSync(fd, t, t);
+      f.done = true;
+    } finally {
+      closeSync(fd);
+    }
+  }
+
   async applyMetadata(): Promise<void> {
-    const isRoot = process.getuid?.() === 0;
     for (const f of this.files) {
-      if (f.failed) {
-        this.failure(f.path.slice(this.target.length + 1), f.failed);
-        await rm(f.path, { force: true });
+      if (f.fd !== undefined) closeSync(f.fd); // only when a failure cut the file short
+      if (f.failed || !f.done) {
+        this.failure(f.path.slice(this.target.length + 1), f.failed ?? "not all chunks were restored");
+        rmSync(f.path, { force: true });
         continue;
       }
       this.result.files++;
       this.result.bytes += f.node.size;
-      if (isRoot) await chown(f.path, f.node.uid, f.node.gid).catch(() => undefined);
-      await chmod(f.path, f.node.mode & 0o7777);
-      const t = mtime(f.node);
-      await utimes(f.path, t, t);
     }
     for (const s of this.symlinks) {
       if (isRoot) await lchown(s.path, s.node.uid, s.node.gid).catch(() => undefined);
@@ -299,9 +335,9 @@ class Restorer {
     }
     for (const d of [...this.dirs].sort((a, b) => b.depth - a.depth)) {
       if (isRoot) await chown(d.path, d.node.uid, d.node.gid).catch(() => undefined);
-      await chmod(d.path, d.node.mode & 0o7777);
+      chmodSync(d.path, d.node.mode & 0o7777);
       const t = mtime(d.node);
-      await utimes(d.path, t, t);
+      utimesSync(d.path, t, t);
     }
     this.result.failures.sort((a, b) => a.path.localeCompare(b.path));
   }
