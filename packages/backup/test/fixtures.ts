@@ -1,7 +1,10 @@
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { hashToken, newToken } from "@tidemark/api";
-import { schema } from "@tidemark/db";
-import { createTestDatabase, type TestDatabase } from "@tidemark/db/testing";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type Database, openDatabase, schema } from "@tidemark/db";
+import { createTestDatabase } from "@tidemark/db/testing";
 import { azuriteConnectionString, startAzurite, type AzuriteHandle } from "@tidemark/storage/testing";
 import { type AgentHandler, type AgentRouteName, createMachineRoutes } from "../src/http";
 import { createEnrollRoute } from "../src/http/enroll";
@@ -9,7 +12,7 @@ import { createAgentServices, createBlobAccount, kekFrom, tokenBucket, type Agen
 import { routes, type EnrollResponse } from "@tidemark/agent-protocol";
 
 export type World = {
-  database: TestDatabase;
+  database: Database;
   azurite: AzuriteHandle;
   svc: AgentServices;
   api: Record<AgentRouteName, AgentHandler>;
@@ -19,8 +22,21 @@ export type World = {
   stop(): Promise<void>;
 };
 
-export async function createWorld(opts: { limiter?: Parameters<typeof tokenBucket>[0] } = {}): Promise<World> {
-  const [database, azurite] = await Promise.all([createTestDatabase(), startAzurite({ inMemory: true })]);
+/** PGlite is what the embedded portal runs on: the same flows must hold there. */
+async function pgliteDatabase(): Promise<Database & { drop(): Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), "tm-backup-pglite-"));
+  const database = await openDatabase({ pgliteDir: dir });
+  return {
+    ...database,
+    async drop() {
+      await database.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function createWorld(opts: { limiter?: Parameters<typeof tokenBucket>[0]; pglite?: boolean } = {}): Promise<World> {
+  const [database, azurite] = await Promise.all([opts.pglite ? pgliteDatabase() : createTestDatabase(), startAzurite({ inMemory: true })]);
   const blobs = createBlobAccount({ connectionString: azuriteConnectionString(azurite.blobEndpoint) });
   const svc = createAgentServices({
     database,
