@@ -54,6 +54,7 @@ export async function executeRestoreJob(job: RestoreJob, spool: BlobStore, spool
   const repo = await Repository.open(new RestoreStore(azure, spool), { kek: spoolKek });
   const out: RestoreOutcome = { ok: true, restoredFiles: 0, skipped: 0, failed: [] };
   let lastReport = 0;
+  let progressInFlight: Promise<void> | undefined;
   try {
     const snapshot = await repo.loadSnapshot(job.snapshotId);
     const paths = job.paths.length ? job.paths : [undefined];
@@ -70,7 +71,13 @@ export async function executeRestoreJob(job: RestoreJob, spool: BlobStore, spool
             const t = Date.now();
             if (t - lastReport < 1000) return;
             lastReport = t;
-            api.restoreProgress(job.id, { bytesDone: pr.bytes, filesDone: pr.files, bytesTotal: pr.totalBytes, filesTotal: pr.totalFiles }).catch((e) => log(`restore progress not sent: ${(e as Error).message}`));
+            // One report in flight at a time, and all of them settled before the result goes out
+            // (a progress report arriving after the result is refused as "job finished").
+            if (progressInFlight) return;
+            progressInFlight = api
+              .restoreProgress(job.id, { bytesDone: pr.bytes, filesDone: pr.files, bytesTotal: pr.totalBytes, filesTotal: pr.totalFiles })
+              .catch((e) => log(`restore progress not sent: ${(e as Error).message}`))
+              .finally(() => (progressInFlight = undefined));
           },
         });
         out.failed.push(...r.failures);
@@ -83,6 +90,7 @@ export async function executeRestoreJob(job: RestoreJob, spool: BlobStore, spool
   } catch (e) {
     out.failed.push({ path: job.paths.join(", ") || "/", error: (e as Error).message.slice(0, 1000) });
   } finally {
+    await progressInFlight;
     await repo.close();
   }
   out.ok = out.failed.length === 0;

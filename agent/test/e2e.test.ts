@@ -275,6 +275,9 @@ describe("agent end to end (fake server + Azurite)", () => {
     await waitFor("failed job", () => bad.result, 30_000, agent);
     expect(bad.result!.ok).toBe(false);
     expect(bad.result!.failed[0]!.error).toMatch(/not found/);
+    expect(j1.progress.length).toBeGreaterThan(0);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(server.lateReports).toBe(0);
     await stopAgent(agent);
     await server.stop();
   }, 90_000);

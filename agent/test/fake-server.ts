@@ -58,6 +58,8 @@ export class FakeServer {
   down = false;
   readonly restoreJobs: RestoreJobEntry[] = [];
   sasIssued = 0;
+  /** Restore progress/result that arrived after the job's result. */
+  lateReports = 0;
   readonly azure: AzureBlobStore;
   private server = createServer((req, res) => void this.handle(req, res));
   url = "";
@@ -206,7 +208,10 @@ export class FakeServer {
         const id = path.split("/")[2];
         const e = this.restoreJobs.find((j) => j.job.id === id);
         if (!e) return fail(404, "no_job", "unknown restore job");
-        if (e.state !== "running") return fail(409, "job_finished", "job is not running");
+        if (e.state !== "running") {
+          this.lateReports++;
+          return fail(409, "job_finished", "job is not running");
+        }
         if (name === "restoreProgress") e.progress.push(body);
         else {
           e.result = body as never;
