@@ -16,19 +16,22 @@ const REFRESH_BEFORE_MS = 5 * 60_000;
 
 /** The customer's container through a short-lived SAS, renewed before it expires or when Azure says 403. */
 export class UploadTarget {
-  private current: { store: BlobStore; expiresAt: number } | undefined;
+  private current: { store: BlobStore; renewAt: number } | undefined;
   constructor(
     private readonly api: AgentClient,
     private readonly now: () => number = Date.now,
   ) {}
 
   async store(): Promise<BlobStore> {
-    if (this.current && this.current.expiresAt - this.now() > REFRESH_BEFORE_MS) return this.current.store;
+    if (this.current && this.now() < this.current.renewAt) return this.current.store;
     const s = await this.api.uploadSession();
     const azure = new AzureBlobStore({ sasUrl: s.sasUrl });
     // Short retries here ride out blips; the uploader's own backoff handles outages.
     const store = withRetry(azure, { retries: 2, baseDelayMs: 200, maxDelayMs: 2000, attemptTimeoutMs: 120_000 });
-    this.current = { store, expiresAt: Math.min(Date.parse(s.expiresAt), this.now() + 3600_000) };
+    const now = this.now();
+    const life = Math.max(0, Math.min(Date.parse(s.expiresAt), now + 3600_000) - now);
+    // Renew 5 min before expiry, or at half-life for short sessions (never on every call).
+    this.current = { store, renewAt: now + Math.max(life / 2, life - REFRESH_BEFORE_MS) };
     return store;
   }
 

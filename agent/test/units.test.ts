@@ -85,3 +85,33 @@ describe("event buffer", () => {
     expect(b.size).toBe(0);
   });
 });
+
+describe("upload target", () => {
+  it("reuses a session until 5 min before expiry (half-life for short ones); invalidate forces a new one", async () => {
+    const { UploadTarget } = await import("../src/uploader");
+    let now = Date.parse("2026-01-01T00:00:00Z");
+    let life = 60 * 60_000;
+    let calls = 0;
+    const api = { uploadSession: async () => (calls++, { sasUrl: "http://127.0.0.1:1/devstoreaccount1/cust-a?sv=1&sig=x", container: "cust-a", expiresAt: new Date(now + life).toISOString() }) };
+    const t = new UploadTarget(api as never, () => now);
+    await t.store();
+    now += 54 * 60_000;
+    await t.store();
+    expect(calls).toBe(1);
+    now += 2 * 60_000;
+    await t.store();
+    expect(calls).toBe(2);
+    t.invalidate();
+    await t.store();
+    expect(calls).toBe(3);
+    life = 4 * 60_000;
+    t.invalidate();
+    await t.store();
+    now += 60_000;
+    await t.store();
+    expect(calls).toBe(4);
+    now += 90_000;
+    await t.store();
+    expect(calls).toBe(5);
+  });
+});
