@@ -31,7 +31,8 @@ function cli(args: string[], env: Record<string, string | undefined> = {}): Prom
   });
 }
 
-describe("tidemark CLI end to end (local repository)", () => {
+// Each step spawns the real CLI (≈1–2 s of start-up on an idle box, far more on a loaded one).
+describe("tidemark CLI end to end (local repository)", { timeout: 240_000 }, () => {
   let work: { dir: string; cleanup: () => Promise<void> };
   let repo: string;
   let src: string;
