@@ -20,4 +20,4 @@ export {
 } from "@tidemark/engine";
 export { keyFileSchema, unwrapKeyFile } from "../../engine/src/crypto/keys";
 export { packKey } from "../../engine/src/crypto/aead";
-export { openBlob } from "../../engine/src/pack/reader";
+export { openBlob, parsePack } from "../../engine/src/pack/reader";

@@ -34,3 +34,4 @@ export {
   OFFLINE_AFTER_MS,
   type RpoState,
 } from "./portal";
+export { verifyIndexedPack, type PackVerification } from "./verify-pack";

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { schema, scopeToCustomer } from "@tidemark/db";
 import { and, eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { customerDataKey, ensureCustomerRepository, PgIndex, readChunk, repositoryKeys } from "../src";
+import { customerDataKey, ensureCustomerRepository, PgIndex, readChunk, repositoryKeys, verifyIndexedPack } from "../src";
 import { Repository } from "../src/engine";
 import { backup } from "@tidemark/engine";
 import { call, chunkId, createWorld, enroll, type Enrolled, packReport, pointBody, putPack, type World } from "./fixtures";
@@ -83,6 +83,20 @@ describe("PgIndex with the engine's packs", () => {
       expect(repo.id(plain)).toBe(id);
     }
     for (const info of repo.index.packs()) expect(index.packInfo(info.id)).toEqual(info);
+
+    // The worker's cross-check agrees with every honest report…
+    for (const info of repo.index.packs()) {
+      expect(await verifyIndexedPack(w.database.db, store, keys, scope(), info.id)).toEqual({ packId: info.id, ok: true, problems: [] });
+    }
+    // …and names a chunk whose reported offset is wrong.
+    const victim = [...repo.index.packs()][0]!;
+    const [vid] = byPack.get(victim.id)!;
+    await w.database.db.update(schema.chunkIndex).set({ offset: 41 }).where(eq(schema.chunkIndex.chunkId, Buffer.from(vid!, "hex")));
+    const bad = await verifyIndexedPack(w.database.db, store, keys, scope(), victim.id);
+    expect(bad.ok).toBe(false);
+    expect(bad.problems.join("\n")).toContain(`chunk ${vid}: indexed at 41+`);
+    const e = repo.index.lookup(vid!)!;
+    await w.database.db.update(schema.chunkIndex).set({ offset: e.offset }).where(eq(schema.chunkIndex.chunkId, Buffer.from(vid!, "hex")));
     await repo.close();
   });
 
@@ -98,6 +112,9 @@ describe("PgIndex with the engine's packs", () => {
     await store.put(key, bytes);
     const keys = repositoryKeys((await customerDataKey(w.database.db, w.svc.kek, scope()))!);
     await expect(readChunk(store, keys, index, id)).rejects.toThrow(/authentication|does not match/);
+    const report = await verifyIndexedPack(w.database.db, store, keys, scope(), e.pack);
+    expect(report.ok).toBe(false);
+    expect(report.problems.join(" ")).toMatch(/does not hash to its name/);
   });
 });
 
