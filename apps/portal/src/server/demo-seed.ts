@@ -4,7 +4,9 @@
  * seed cannot drift from what the portal itself does.
  */
 import { appRouter, createTRPCContext } from "@tidemark/api";
-import { embeddedSecret } from "@tidemark/config";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { dataDir, embeddedSecret } from "@tidemark/config";
 import type { Runtime } from "./runtime";
 
 export const DEMO_EMAIL = "demo@tidemark.local";
@@ -17,23 +19,28 @@ function cookieHeader(headers: Headers): string {
     .join("; ");
 }
 
-export async function seedDemo(runtime: Runtime): Promise<{ email: string; password: string; note?: string }> {
-  // Stored under <dataDir>/secrets/ so the printed login survives restarts.
-  const password = embeddedSecret("demo-password", 12);
-  const { auth } = runtime;
-  let headers: Headers;
+/** The demo account's session cookies, "mfa" when it now needs a TOTP code, or null when sign-in fails. */
+async function signInDemo(auth: Runtime["auth"], password: string): Promise<Headers | "mfa" | null> {
   try {
     const signedIn = await auth.api.signInEmail({ body: { email: DEMO_EMAIL, password }, returnHeaders: true });
-    if (signedIn.response && "twoFactorRedirect" in signedIn.response && signedIn.response.twoFactorRedirect) {
-      return { email: DEMO_EMAIL, password, note: "TOTP is enabled for this account" };
-    }
-    headers = signedIn.headers;
+    if (signedIn.response && "twoFactorRedirect" in signedIn.response && signedIn.response.twoFactorRedirect) return "mfa";
+    return signedIn.headers;
   } catch {
+    return null;
+  }
+}
+
+export async function seedDemo(runtime: Runtime): Promise<{ email: string; password: string; note?: string }> {
+  // Stored under <dataDir>/secrets/ so the printed login survives restarts; a fresh
+  // data dir has no password yet, hence no account to sign in to.
+  const fresh = !existsSync(join(dataDir(), "secrets", "demo-password"));
+  const password = embeddedSecret("demo-password", 12);
+  const { auth } = runtime;
+  let headers = fresh ? null : await signInDemo(auth, password);
+  if (headers === "mfa") return { email: DEMO_EMAIL, password, note: "TOTP is enabled for this account" };
+  if (!headers) {
     try {
-      const signedUp = await auth.api.signUpEmail({
-        body: { name: "Demo Owner", email: DEMO_EMAIL, password },
-        returnHeaders: true,
-      });
+      const signedUp = await auth.api.signUpEmail({ body: { name: "Demo Owner", email: DEMO_EMAIL, password }, returnHeaders: true });
       headers = signedUp.headers;
     } catch (err) {
       // Someone changed the demo password in the portal: the account is theirs now.
