@@ -1,0 +1,51 @@
+/**
+ * Idle cost of the bundled agent watching a tree of N files (default 100 000): after the
+ * initial point is committed, CPU (utime+stime from /proc) and RSS over a quiet minute.
+ *   cd agent && pnpm bundle && npx tsx bench/idle.ts [files] [seconds]
+ */
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { startAzurite } from "@tidemark/storage/testing";
+import { FakeServer } from "../test/fake-server";
+import { cli, removeTmp, stopAgent, tmp } from "../test/helpers";
+
+const files = Number(process.argv[2] ?? 100_000);
+const seconds = Number(process.argv[3] ?? 60);
+const watched = await tmp("idle-watched");
+let t = Date.now();
+for (let d = 0; d < Math.ceil(files / 1000); d++) {
+  await mkdir(join(watched, `d${d}`));
+  await Promise.all(Array.from({ length: Math.min(1000, files - d * 1000) }, (_, i) => writeFile(join(watched, `d${d}`, `f${i}.txt`), `file ${d}/${i}\n`)));
+}
+console.log(`made ${files} files in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+const azurite = await startAzurite({ inMemory: true });
+const stateDir = join(await tmp("idle-state"), "agent");
+const server = await new FakeServer({ azureConnectionString: azurite.connectionString, blobEndpoint: azurite.blobEndpoint, policy: { rpoSeconds: 60, includePaths: [watched] } }).start();
+const e = await cli(["enroll", "--server", server.url, "--token", server.newToken(), "--state-dir", stateDir]);
+if (e.code !== 0) throw new Error(e.out);
+const bundle = fileURLToPath(new URL("../dist/tidemark-agent.mjs", import.meta.url));
+t = Date.now();
+const child = spawn(process.execPath, [bundle, "run", "--state-dir", stateDir], { stdio: "ignore" });
+const agent = { child, output: () => "", exited: new Promise<number | null>((r) => child.on("exit", r)) };
+while (server.committed().length < 1) await new Promise((r) => setTimeout(r, 200));
+console.log(`initial point (${server.committed()[0]!.stats.files} files) committed after ${((Date.now() - t) / 1000).toFixed(1)} s`);
+await new Promise((r) => setTimeout(r, 5000));
+const cpu = async () => {
+  const f = (await readFile(`/proc/${child.pid}/stat`, "utf8")).split(") ")[1]!.split(" ");
+  return (Number(f[11]) + Number(f[12])) / 100; // utime + stime in clock ticks (USER_HZ = 100)
+};
+const rss = async () => Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${child.pid}/status`, "utf8"))![1]) / 1024;
+const c0 = await cpu();
+let peak = 0;
+for (let i = 0; i < seconds; i++) {
+  await new Promise((r) => setTimeout(r, 1000));
+  peak = Math.max(peak, await rss());
+}
+const used = (await cpu()) - c0;
+console.log(`idle ${seconds} s watching ${files} files: CPU ${((used / seconds) * 100).toFixed(2)}% of a core, RSS now ${(await rss()).toFixed(0)} MiB (peak ${peak.toFixed(0)} MiB)`);
+await stopAgent(agent);
+await server.stop();
+await azurite.stop();
+await removeTmp();
