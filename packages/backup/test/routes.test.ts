@@ -113,8 +113,12 @@ describe("machine credential", () => {
       const r = await call(limited, "policy", { credential: m.credential });
       expect(Number(r.headers.get("retry-after"))).toBeGreaterThan(0);
       expect(r.body.error.code).toBe("rate_limited");
-      // Another machine has its own bucket.
+      // Another machine has its own bucket, and forged requests naming it cannot drain it.
       const other = await enroll(limited, limited.a1, "other");
+      const forged = `tmm_${other.machineId}.${randomBytes(32).toString("base64url")}`;
+      const forgedStatuses = [];
+      for (let i = 0; i < 5; i++) forgedStatuses.push((await call(limited, "policy", { credential: forged })).status);
+      expect(forgedStatuses).toEqual([401, 401, 401, 429, 429]);
       expect((await call(limited, "policy", { credential: other.credential })).status).toBe(200);
     } finally {
       await limited.stop();

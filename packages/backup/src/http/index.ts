@@ -23,14 +23,24 @@ export type AgentRouteName = keyof typeof routes;
 export type MachineRouteName = Exclude<AgentRouteName, "enroll">;
 
 export function createMachineRoutes(svc: AgentServices): Record<MachineRouteName, AgentHandler> {
-  /** The limiter is keyed by the claimed machine id so floods are cut before the database. */
+  /**
+   * Credential first (one primary-key lookup), then the machine's own bucket:
+   * keying by the claimed id before authenticating would let anyone who knows
+   * a machine id drain that machine's budget. Failed attempts draw from a
+   * per-address bucket so floods of forged requests are cut off too.
+   */
   const machine = (fn: (m: MachineContext, req: Request, params: RouteParams | undefined) => Promise<Response>) =>
     guarded(svc, async (req, params) => {
-      const authorization = req.headers.get("authorization");
-      const claimed = /^Bearer tmm_([0-9a-f-]{36})\./.exec(authorization ?? "")?.[1];
-      const wait = svc.machineLimiter.take(claimed ? `m:${claimed}` : `ip:${clientIp(req.headers) ?? "unknown"}`);
+      let m: MachineContext;
+      try {
+        m = await authenticateMachine(svc.database.db, req.headers.get("authorization"));
+      } catch (e) {
+        const wait = svc.machineLimiter.take(`fail:${clientIp(req.headers) ?? "unknown"}`);
+        if (wait !== null) throw tooManyRequests(wait);
+        throw e;
+      }
+      const wait = svc.machineLimiter.take(`m:${m.machineId}`);
       if (wait !== null) throw tooManyRequests(wait);
-      const m = await authenticateMachine(svc.database.db, authorization);
       return fn(m, req, params);
     });
 
