@@ -35,6 +35,10 @@ export async function bootPortal(): Promise<void> {
   }
   lines.push(`  Database:  ${runtime.database.kind}${runtime.embedded ? ` (embedded, data in ${dataDir()})` : ""}`);
   if (runtime.outboxOnly) lines.push(`  Mail:      captured at ${runtime.publicUrl}/dev/outbox`);
+  if (runtime.outboxOnly && !runtime.embedded) {
+    // Invitation and reset links are credentials; the outbox page shows them to anyone who can reach it.
+    lines.push("  WARNING:   SMTP_URL is not set; anyone who can reach this portal can read /dev/outbox. Set SMTP_URL.");
+  }
   lines.push("────────────────────────────────────────────────────────────", "");
   console.log(lines.join("\n"));
 
