@@ -21,12 +21,15 @@ import { z } from "zod";
 import { formatCredential } from "@tidemark/agent-protocol";
 import { Repository } from "./engine";
 import { executeRestoreJob } from "./restore-job";
+import { maintainSpool } from "./maintenance";
 
 export interface RunOptions {
   stateDir: string;
   tickMs?: number;
   debounceMs?: number;
   heartbeatMs?: number;
+  /** Spool maintenance after this many committed points (default 100). */
+  maintainEvery?: number;
   log?: (line: string) => void;
   fetch?: typeof fetch;
 }
@@ -171,6 +174,7 @@ export class Agent {
           await this.uploader.drain(this.abort.signal);
           // A point being taken has saved its snapshot but not yet queued it: never trim then.
           if (!this.capture.busy) await this.trimSpoolSnapshots();
+          if (this.uploader.stats.pointsCommitted - this.committedAtMaintenance >= (this.opts.maintainEvery ?? 100)) await this.maintain();
         }
         attempt = 0;
         await sleep(this.opts.tickMs ?? 250, this.abort.signal);
@@ -182,6 +186,21 @@ export class Agent {
         await sleep(wait, this.abort.signal);
       }
     }
+  }
+
+  private committedAtMaintenance = 0;
+
+  private async maintain() {
+    this.committedAtMaintenance = this.uploader.stats.pointsCommitted;
+    await this.capture.hold(async () => {
+      const queued = await this.queue.list();
+      const keep = new Set(queued.flatMap(({ item }) => (item.kind === "point" ? [item.snapshotId] : [])));
+      if (this.capture.state.lastSnapshotId) keep.add(this.capture.state.lastSnapshotId);
+      const packs = new Set(queued.flatMap(({ item }) => (item.kind === "pack" ? [item.packId] : [])));
+      const present = new Set(await this.spoolRepo.snapshotIds());
+      const r = await maintainSpool(this.spoolRepo, this.spoolStore, [...keep].filter((id) => present.has(id)), packs);
+      this.log(`spool maintenance: ${r.treePacksDeleted} tree pack(s) trimmed, ${r.indexObjectsMerged} index object(s) merged`);
+    });
   }
 
   private async trimSpoolSnapshots() {

@@ -128,8 +128,21 @@ export class Capture {
   }
 
   /** Called often; starts a point when one is due. `spoolBytes` is what still waits for upload. */
+  private held = false;
+
+  /** Runs fn with capture paused (no point starts or runs meanwhile). */
+  async hold<T>(fn: () => Promise<T>): Promise<T> {
+    this.held = true;
+    try {
+      await this.idle();
+      return await fn();
+    } finally {
+      this.held = false;
+    }
+  }
+
   tick(spoolBytes: number): void {
-    if (this.running) return;
+    if (this.running || this.held) return;
     const now = Date.now();
     const rpoMs = this.policy.rpoSeconds * 1000;
     if (now - this.lastRescanAt >= this.policy.rescanEveryHours * 3600_000) {

@@ -36,11 +36,12 @@ export async function main(argv: string[]): Promise<number> {
       "tick-ms": { type: "string" },
       "debounce-ms": { type: "string" },
       "heartbeat-ms": { type: "string" },
+      "maintain-every": { type: "string" },
     },
     strict: true,
   });
   const stateDir = resolve(values["state-dir"] ?? defaultStateDir());
-  const num = (k: "tick-ms" | "debounce-ms" | "heartbeat-ms") => {
+  const num = (k: "tick-ms" | "debounce-ms" | "heartbeat-ms" | "maintain-every") => {
     const v = values[k];
     if (v === undefined) return undefined;
     const n = Number(v);
@@ -61,7 +62,7 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case "run": {
-      const agent = new Agent({ stateDir, tickMs: num("tick-ms"), debounceMs: num("debounce-ms"), heartbeatMs: num("heartbeat-ms") });
+      const agent = new Agent({ stateDir, tickMs: num("tick-ms"), debounceMs: num("debounce-ms"), heartbeatMs: num("heartbeat-ms"), maintainEvery: num("maintain-every") });
       return agent.run();
     }
     case "status": {

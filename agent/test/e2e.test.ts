@@ -34,8 +34,8 @@ async function setup(policy: Record<string, unknown> = {}, opts: { packDelayMs?:
   return { watched, stateDir, server };
 }
 
-function run(stateDir: string, opts: { bundle?: boolean; uid?: number } = {}) {
-  const a = startAgent(stateDir, [], opts);
+function run(stateDir: string, opts: { bundle?: boolean; uid?: number; args?: string[] } = {}) {
+  const a = startAgent(stateDir, opts.args ?? [], opts);
   running.push(a);
   return a;
 }
@@ -62,7 +62,8 @@ describe("agent end to end (fake server + Azurite)", () => {
   it("captures changes into committed points within rpo + a few seconds; change and delete make new points; restores byte-identical", async () => {
     const { watched, stateDir, server } = await setup();
     await writeFile(join(watched, "a.txt"), "first version of a");
-    const agent = run(stateDir);
+    // Spool maintenance after every point: later points must not notice it.
+    const agent = run(stateDir, { args: ["--maintain-every", "1"] });
     // The start scan commits the initial state.
     await waitFor("initial point", () => server.committed().length >= 1, 30_000, agent);
     const firstCount = server.committed().length;
@@ -87,6 +88,7 @@ describe("agent end to end (fake server + Azurite)", () => {
     expect(r3.get("a.txt")).toBe(Buffer.from("second version of a, longer").toString("base64"));
     expect(r3.has("sub/b.bin")).toBe(false);
     expect(p3.consistency).toBe("crash");
+    expect(agent.output()).toMatch(/spool maintenance: [1-9]\d* tree pack\(s\) trimmed/);
     // Heartbeats and events flowed; status reflects the last point.
     expect(server.heartbeats.length).toBeGreaterThan(0);
     await waitFor("committed event", () => server.events.some((e) => e.kind === "point-committed"), 5_000, agent);
