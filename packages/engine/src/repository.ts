@@ -138,7 +138,8 @@ export class Repository {
   }
 
   newSaver(opts: { uploadConcurrency?: number } = {}): BlobSaver {
-    return new BlobSaver(this, opts.uploadConcurrency ?? 2);
+    // 3 uploads in flight hide a slow fsync or PUT behind packing; each costs one pack of memory.
+    return new BlobSaver(this, opts.uploadConcurrency ?? 3);
   }
 
   id(data: Uint8Array): string {

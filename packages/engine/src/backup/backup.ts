@@ -8,13 +8,13 @@
  * point, never fatal. The point is written only after flush() has made all
  * its packs and index objects durable.
  */
-import { lstat, readdir, readlink } from "node:fs/promises";
+import { lstatSync, readdirSync, readlinkSync } from "node:fs";
+import { lstat } from "node:fs/promises";
 import type { BigIntStats } from "node:fs";
 import { hostname } from "node:os";
 import { basename, resolve, sep } from "node:path";
 import type { BlobSaver } from "../blob-saver.js";
 import { RepositoryError } from "../errors.js";
-import { mapLimit } from "../index/repo-index.js";
 import { BLOB_DATA, BLOB_TREE } from "../pack/format.js";
 import type { Repository } from "../repository.js";
 import type { Snapshot, SnapshotStats } from "../snapshot.js";
@@ -55,9 +55,6 @@ interface PendingFile {
   /** Position in the directory's node list (to drop it if unreadable). */
   slot: number;
 }
-
-const BATCH_FILES = 256;
-const BATCH_BYTES = 8 * 1024 * 1024;
 
 interface VDir {
   children: Map<string, VDir>;
@@ -210,7 +207,7 @@ class BackupRun {
   private async saveDir(path: string, parentTreeId: string | undefined): Promise<string> {
     let names: string[];
     try {
-      names = (await readdir(path)).sort();
+      names = readdirSync(path).sort();
     } catch (e) {
       this.fail(path, e);
       return this.saveTree([]);
@@ -219,8 +216,8 @@ class BackupRun {
     const nodes: Array<TreeNode | undefined> = new Array(names.length);
     const toRead: PendingFile[] = [];
     const subdirs: Array<{ node: TreeNode; path: string; prev: TreeNode | undefined }> = [];
-    await mapLimit(names, 16, async (name, i) => {
-      const r = await this.inspect(`${path}/${name}`, name, parentNodes.get(name));
+    names.forEach((name, i) => {
+      const r = this.inspect(`${path}/${name}`, name, parentNodes.get(name));
       if (!r) return;
       nodes[i] = r.node;
       if (r.read) toRead.push({ path: `${path}/${name}`, node: r.node, slot: i });
@@ -236,11 +233,15 @@ class BackupRun {
     return this.saveTree(nodes.filter((n): n is TreeNode => n !== undefined));
   }
 
-  /** lstat + everything that needs no file content. `read` → content must be encoded. */
-  private async inspect(path: string, name: string, prev: TreeNode | undefined): Promise<{ node: TreeNode; read: boolean } | undefined> {
+  /**
+   * lstat + everything that needs no file content. `read` → content must be encoded.
+   * Synchronous: a cached lstat is a few µs, a thread-pool round trip far more,
+   * and the walk visits every file of the machine.
+   */
+  private inspect(path: string, name: string, prev: TreeNode | undefined): { node: TreeNode; read: boolean } | undefined {
     let st: BigIntStats;
     try {
-      st = await lstat(path, { bigint: true });
+      st = lstatSync(path, { bigint: true });
     } catch (e) {
       this.fail(path, e);
       return undefined;
@@ -252,7 +253,7 @@ class BackupRun {
     }
     if (node.type === "symlink") {
       try {
-        node.target = await readlink(path);
+        node.target = readlinkSync(path);
       } catch (e) {
         this.fail(path, e);
         return undefined;
@@ -272,7 +273,7 @@ class BackupRun {
 
   /** A backup source itself (file or directory). */
   private async saveEntry(path: string, name: string, prev: TreeNode | undefined): Promise<TreeNode | undefined> {
-    const r = await this.inspect(path, name || basename(path), prev);
+    const r = this.inspect(path, name || basename(path), prev);
     if (!r) return undefined;
     if (r.node.type === "dir") r.node.subtree = await this.saveDir(path, prev?.type === "dir" ? prev.subtree : undefined);
     let failed = false;
@@ -280,21 +281,9 @@ class BackupRun {
     return failed ? undefined : r.node;
   }
 
-  /** Small files travel in batches (one message per batch, not per file); big files alone. */
+  /** The pool batches small files (from many directories) into shared jobs. */
   private async readFiles(files: PendingFile[], dropped: (slot: number) => void): Promise<void> {
-    const batches: PendingFile[][] = [];
-    let cur: PendingFile[] = [];
-    let curBytes = 0;
-    for (const f of files) {
-      if (cur.length && (cur.length >= BATCH_FILES || curBytes + f.node.size > BATCH_BYTES)) {
-        batches.push(cur);
-        cur = [];
-        curBytes = 0;
-      }
-      cur.push(f);
-      curBytes += f.node.size;
-    }
-    if (cur.length) batches.push(cur);
+    const batches = files.length ? [files] : [];
     await Promise.all(
       batches.map(async (batch) => {
         const results = await this.pool.encode(

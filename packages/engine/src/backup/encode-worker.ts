@@ -7,7 +7,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import { FastCdc } from "../chunker/fastcdc.js";
 import { encodeFile, type EncodeParams, type EncodedChunk, type FileJob } from "./encode-core.js";
 
-const BATCH_BYTES = 8 * 1024 * 1024;
+const BATCH_BYTES = 4 * 1024 * 1024;
 
 export type ToWorker = { kind: "job"; jobId: number; files: FileJob[] } | { kind: "ack" };
 export type FromWorker =
@@ -19,15 +19,17 @@ export type FromWorker =
 const params = workerData as EncodeParams;
 const cdc = new FastCdc(params.gear, params.chunker);
 const port = parentPort!;
-let ackWaiter: (() => void) | undefined;
+/** Batches posted but not yet saved by the main thread: two keep both sides busy, more would only queue memory. */
+const MAX_UNACKED = 2;
+let unacked = 0;
+const ackWaiters: Array<() => void> = [];
 const queue: Array<Extract<ToWorker, { kind: "job" }>> = [];
 let running = false;
 
 port.on("message", (m: ToWorker) => {
   if (m.kind === "ack") {
-    const w = ackWaiter;
-    ackWaiter = undefined;
-    w?.();
+    unacked--;
+    ackWaiters.shift()?.();
     return;
   }
   queue.push(m);
@@ -53,9 +55,9 @@ async function run() {
         });
         pending = [];
         pendingBytes = 0;
-        const acked = new Promise<void>((r) => (ackWaiter = r));
+        while (unacked >= MAX_UNACKED) await new Promise<void>((r) => ackWaiters.push(r));
+        unacked++;
         port.postMessage({ kind: "chunks", jobId: job.jobId, file: i, chunks, payload: payload.buffer } satisfies FromWorker, [payload.buffer]);
-        await acked;
       };
       try {
         const bytes = await encodeFile(cdc, params, job.files[i]!, async (c) => {

@@ -18,15 +18,30 @@ import type { FromWorker, ToWorker } from "./encode-worker.js";
 export type FileResult = { ids: string[]; bytes: number } | { error: string };
 type OnChunk = (file: number, chunk: EncodedChunk) => Promise<void>;
 
-interface Job {
-  id: number;
-  files: FileJob[];
+/** One encode() call: its files may travel in several jobs, together with other calls' files. */
+interface Request {
   onChunk: OnChunk;
   results: FileResult[];
-  ids: string[][];
+  remaining: number;
   resolve: (r: FileResult[]) => void;
   reject: (e: unknown) => void;
 }
+
+interface Entry {
+  req: Request;
+  index: number;
+  file: FileJob;
+  ids: string[];
+}
+
+interface Job {
+  id: number;
+  entries: Entry[];
+}
+
+/** Small files from many directories share one message; big files travel alone. */
+const JOB_FILES = 256;
+const JOB_BYTES = 8 * 1024 * 1024;
 
 interface Slot {
   worker: Worker;
@@ -49,7 +64,7 @@ function workerBoot(): { tsxApi?: string; entry: string } {
 
 export class EncoderPool {
   private readonly slots: Slot[] = [];
-  private readonly waiting: Job[] = [];
+  private readonly queue: Entry[] = [];
   private nextId = 1;
   private readonly cdc: FastCdc;
   private failed: unknown;
@@ -81,7 +96,7 @@ export class EncoderPool {
 
   private fail(slot: Slot, e: unknown) {
     this.failed ??= e;
-    for (const j of slot.jobs.values()) j.reject(e);
+    for (const j of slot.jobs.values()) for (const en of j.entries) en.req.reject(e);
     slot.jobs.clear();
   }
 
@@ -90,44 +105,55 @@ export class EncoderPool {
     if (!job) return;
     switch (m.kind) {
       case "chunks": {
+        const en = job.entries[m.file]!;
         const payload = Buffer.from(m.payload);
         for (const c of m.chunks) {
-          job.ids[m.file]!.push(c.id);
-          await job.onChunk(m.file, { id: c.id, rawLength: c.rawLength, compressed: { flag: c.flag, payload: payload.subarray(c.start, c.end) } });
+          en.ids.push(c.id);
+          await en.req.onChunk(en.index, { id: c.id, rawLength: c.rawLength, compressed: { flag: c.flag, payload: payload.subarray(c.start, c.end) } });
         }
         slot.worker.postMessage({ kind: "ack" } satisfies ToWorker);
         return;
       }
       case "file-done":
-        job.results[m.file] = { ids: job.ids[m.file]!, bytes: m.bytes };
+      case "file-error": {
+        const en = job.entries[m.file]!;
+        en.req.results[en.index] = m.kind === "file-done" ? { ids: en.ids, bytes: m.bytes } : { error: m.error };
+        if (--en.req.remaining === 0) en.req.resolve(en.req.results);
         return;
-      case "file-error":
-        job.results[m.file] = { error: m.error };
-        return;
+      }
       case "job-done":
         slot.jobs.delete(job.id);
-        job.resolve(job.results);
         this.dispatch();
         return;
     }
   }
 
   private dispatch() {
-    while (this.waiting.length) {
+    while (this.queue.length) {
       const slot = this.slots.reduce((a, b) => (b.jobs.size < a.jobs.size ? b : a));
       if (slot.jobs.size >= MAX_JOBS_PER_WORKER) return;
-      const job = this.waiting.shift()!;
+      const entries: Entry[] = [];
+      let bytes = 0;
+      while (this.queue.length && entries.length < JOB_FILES) {
+        const next = this.queue[0]!;
+        if (entries.length && bytes + next.file.size > JOB_BYTES) break;
+        entries.push(this.queue.shift()!);
+        bytes += next.file.size;
+      }
+      const job: Job = { id: this.nextId++, entries };
       slot.jobs.set(job.id, job);
-      slot.worker.postMessage({ kind: "job", jobId: job.id, files: job.files } satisfies ToWorker);
+      slot.worker.postMessage({ kind: "job", jobId: job.id, files: entries.map((e) => e.file) } satisfies ToWorker);
     }
   }
 
   /** Encodes files; `onChunk` is awaited for every chunk (that is where saving and backpressure happen). */
   encode(files: FileJob[], onChunk: OnChunk): Promise<FileResult[]> {
     if (this.failed) return Promise.reject(this.failed);
+    if (files.length === 0) return Promise.resolve([]);
     if (this.slots.length === 0) return this.encodeHere(files, onChunk);
     return new Promise((resolve, reject) => {
-      this.waiting.push({ id: this.nextId++, files, onChunk, results: new Array(files.length), ids: files.map(() => []), resolve, reject });
+      const req: Request = { onChunk, results: new Array(files.length), remaining: files.length, resolve, reject };
+      files.forEach((file, index) => this.queue.push({ req, index, file, ids: [] }));
       this.dispatch();
     });
   }
