@@ -16,6 +16,8 @@ import { mapLimit } from "./index/repo-index.js";
 import { packKeyName } from "./pack/format.js";
 import { openBlob } from "./pack/reader.js";
 import type { Repository } from "./repository.js";
+import type { VolumeRef } from "./snapshot.js";
+import { loadVolumeMap } from "./backup/volume.js";
 
 export interface CheckOptions {
   readData?: boolean;
@@ -119,11 +121,11 @@ export async function check(repo: Repository, opts: CheckOptions = {}): Promise<
   }
 
   // Points and trees. Per-tree results are memoised: shared subtrees are walked once.
-  const snaps: Array<{ id: string; time: string; host: string; tree: string }> = [];
+  const snaps: Array<{ id: string; time: string; host: string; tree: string; volumes: VolumeRef[] }> = [];
   for (const id of await repo.snapshotIds()) {
     try {
       const s = await repo.loadSnapshot(id);
-      snaps.push({ id, time: s.time, host: s.host, tree: s.tree });
+      snaps.push({ id, time: s.time, host: s.host, tree: s.tree, volumes: s.volumes });
     } catch (e) {
       report.errors.push(`recovery point ${id}: ${(e as Error).message}`);
     }
@@ -166,12 +168,34 @@ export async function check(repo: Repository, opts: CheckOptions = {}): Promise<
     memo.set(treeId, bad);
     return bad;
   };
+  /** Volume blocks: a damaged map loses the whole image; a damaged block loses that block. */
+  const volumeDamage = async (v: VolumeRef): Promise<string[]> => {
+    let map;
+    try {
+      if (damagedChunk.has(v.map)) throw new Error("map chunk damaged");
+      map = await loadVolumeMap(repo, v.map);
+    } catch (e) {
+      markChunk(v.map, repo.index.lookup(v.map)?.pack, `volume map unreadable: ${(e as Error).message}`);
+      return [`volume:${v.name}`];
+    }
+    const out: string[] = [];
+    map.forEach((b, i) => {
+      if (!b.id) return;
+      if (!repo.index.has(b.id)) markChunk(b.id, undefined, "referenced but not in the index");
+      if (damagedChunk.has(b.id)) out.push(`volume:${v.name} block ${i}`);
+    });
+    return out;
+  };
   // Two passes: the first discovers tree-level damage, the second attributes every damaged chunk.
-  for (const s of snaps) await walk(s.tree);
+  for (const s of snaps) {
+    await walk(s.tree);
+    for (const v of s.volumes) await volumeDamage(v);
+  }
   memo.clear();
   for (const s of snaps) {
-    const paths = await walk(s.tree);
-    if (paths.length) report.affected.push({ snapshot: s.id, time: s.time, host: s.host, paths: paths.map((p) => `/${p}`) });
+    const paths = (await walk(s.tree)).map((p) => `/${p}`);
+    for (const v of s.volumes) paths.push(...(await volumeDamage(v)));
+    if (paths.length) report.affected.push({ snapshot: s.id, time: s.time, host: s.host, paths });
   }
 
   report.trees = seenTrees.size;

@@ -10,6 +10,7 @@ import { backupVolumes, loadVolumeMap } from "../src/backup/volume.js";
 import { restoreVolume } from "../src/restore/volume.js";
 import { Repository } from "../src/repository.js";
 import { PASSWORD, TEST_INIT, memRepo, randomData, tempDir, textBytes } from "./helpers.js";
+import { packKeyName } from "../src/pack/format.js";
 import { describeTree } from "./fs-helpers.js";
 
 const isRoot = process.getuid?.() === 0;
@@ -56,7 +57,7 @@ describe("volume images", () => {
     const t = await tempDir();
     try {
       const bs = 64 * 1024;
-      const { repo } = await memRepo({ blockSize: bs });
+      const { store, repo } = await memRepo({ blockSize: bs });
       const img = join(t.dir, "disk.img");
       const content = Buffer.concat([randomData(bs * 3), Buffer.alloc(bs * 20), textBytes(bs * 2, 4), randomData(1000)]);
       await writeFile(img, content);
@@ -90,6 +91,16 @@ describe("volume images", () => {
       expect((await stat(r1)).blocks * 512).toBeLessThan(content.length - 10 * bs);
       expect((await check(repo, { readData: true })).errors).toEqual([]);
       await expect(restoreVolume(repo, p1.snapshot, "nope", r1)).rejects.toThrow(/no volume "nope"/);
+
+      // Damage block 0 (shared by both points): check names it in both, restore fails only that block.
+      const e = repo.index.lookup(map[0]!.id!)!;
+      const packBytes = Buffer.from(await store.get(packKeyName(e.pack)));
+      packBytes[e.offset + 5]! ^= 0x20;
+      await store.put(packKeyName(e.pack), packBytes);
+      const c = await check(repo, { readData: true });
+      expect(c.affected.map((a) => a.paths)).toEqual([["volume:disk.img block 0"], ["volume:disk.img block 0"]]);
+      const bad = await restoreVolume(repo, p2.snapshot, "disk.img", r2);
+      expect(bad.failures.map((f) => f.block)).toEqual([0]);
     } finally {
       await t.cleanup();
     }
