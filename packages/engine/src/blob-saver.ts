@@ -5,11 +5,11 @@
  * bounds memory to ~(2 + uploads) packs), and only then index them.
  */
 import { BlobExistsError } from "@tidemark/storage";
-import type { Compressed } from "./compress.js";
-import type { IndexedPack } from "./index/index.js";
-import { BLOB_DATA, BLOB_TREE, packKeyName, type BlobType } from "./pack/format.js";
-import { PackWriter, type FinishedPack } from "./pack/writer.js";
-import type { Repository } from "./repository.js";
+import type { Compressed } from "./compress";
+import type { IndexedPack } from "./index/index";
+import { BLOB_DATA, BLOB_TREE, packKeyName, type BlobType } from "./pack/format";
+import { PackWriter, type FinishedPack } from "./pack/writer";
+import type { Repository } from "./repository";
 
 export interface SaverStats {
   newChunks: number;

@@ -11,13 +11,13 @@
  * point affected by them, so an operator knows exactly what is at risk.
  */
 import { createHash } from "node:crypto";
-import { CorruptionError } from "./errors.js";
-import { mapLimit } from "./index/repo-index.js";
-import { packKeyName } from "./pack/format.js";
-import { openBlob } from "./pack/reader.js";
-import type { Repository } from "./repository.js";
-import type { VolumeRef } from "./snapshot.js";
-import { loadVolumeMap } from "./backup/volume.js";
+import { CorruptionError } from "./errors";
+import { mapLimit } from "./index/repo-index";
+import { packKeyName } from "./pack/format";
+import { openBlob } from "./pack/reader";
+import type { Repository } from "./repository";
+import type { VolumeRef } from "./snapshot";
+import { loadVolumeMap } from "./backup/volume";
 
 export interface CheckOptions {
   readData?: boolean;

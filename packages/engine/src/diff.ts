@@ -2,8 +2,8 @@
  * What changed between two points. Subtrees with the same id are skipped
  * without being loaded, so the cost is O(what changed).
  */
-import type { Repository } from "./repository.js";
-import type { TreeNode } from "./tree.js";
+import type { Repository } from "./repository";
+import type { TreeNode } from "./tree";
 
 export interface DiffEntry {
   /** + added, - removed, M content or type changed, U metadata only. */

@@ -1,7 +1,7 @@
 /** Listing a point (or a path inside it), recursively. */
-import { EngineError } from "./errors.js";
-import type { Repository } from "./repository.js";
-import type { TreeNode } from "./tree.js";
+import { EngineError } from "./errors";
+import type { Repository } from "./repository";
+import type { TreeNode } from "./tree";
 
 export interface ListedNode {
   path: string;

@@ -18,13 +18,13 @@
  */
 import { z } from "zod";
 import { BlobExistsError } from "@tidemark/storage";
-import { loadVolumeMap } from "./backup/volume.js";
-import { RepositoryError } from "./errors.js";
-import type { IndexedPack } from "./index/index.js";
-import { mapLimit, writeIndexObject } from "./index/repo-index.js";
-import { BLOB_DATA, packKeyName, type PackBlob } from "./pack/format.js";
-import { openBlob } from "./pack/reader.js";
-import { TRASH_PREFIX, type Repository } from "./repository.js";
+import { loadVolumeMap } from "./backup/volume";
+import { RepositoryError } from "./errors";
+import type { IndexedPack } from "./index/index";
+import { mapLimit, writeIndexObject } from "./index/repo-index";
+import { BLOB_DATA, packKeyName, type PackBlob } from "./pack/format";
+import { openBlob } from "./pack/reader";
+import { TRASH_PREFIX, type Repository } from "./repository";
 
 export const DEFAULT_GRACE_MS = 24 * 3600_000;
 

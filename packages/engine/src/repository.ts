@@ -12,23 +12,23 @@
 import { createHash, randomBytes } from "node:crypto";
 import { z } from "zod";
 import { BlobNotFoundError, type BlobStore } from "@tidemark/storage";
-import { openObject, packKey as derivePackKey, sealObject } from "./crypto/aead.js";
-import { deriveKeys, keyFileSchema, newMasterKey, unwrapKeyFile, wrapWithKek, wrapWithPassword, type RepoKeys, type ScryptParams, type Unlock } from "./crypto/keys.js";
-import { DEFAULT_CHUNKER, FastCdc, gearTable, validateChunkerParams, type ChunkerParams } from "./chunker/fastcdc.js";
-import { DEFAULT_BLOCK_SIZE } from "./chunker/fixed.js";
-import { DEFAULT_ZSTD_LEVEL } from "./compress.js";
-import { CorruptionError, RepositoryError, WrongPasswordError } from "./errors.js";
-import { contentId, toHex } from "./id.js";
-import { RepoIndex } from "./index/repo-index.js";
-import { BLOB_TREE, packKeyName, type BlobType } from "./pack/format.js";
-import { openBlob } from "./pack/reader.js";
-import { SNAPSHOT_PREFIX, snapshotSchema, type Snapshot } from "./snapshot.js";
-import { decodeTree, type Tree } from "./tree.js";
-import { BlobSaver } from "./blob-saver.js";
-import { compressJson, expandJson } from "./json-object.js";
+import { openObject, packKey as derivePackKey, sealObject } from "./crypto/aead";
+import { deriveKeys, keyFileSchema, newMasterKey, unwrapKeyFile, wrapWithKek, wrapWithPassword, type RepoKeys, type ScryptParams, type Unlock } from "./crypto/keys";
+import { DEFAULT_CHUNKER, FastCdc, gearTable, validateChunkerParams, type ChunkerParams } from "./chunker/fastcdc";
+import { DEFAULT_BLOCK_SIZE } from "./chunker/fixed";
+import { DEFAULT_ZSTD_LEVEL } from "./compress";
+import { CorruptionError, RepositoryError, WrongPasswordError } from "./errors";
+import { contentId, toHex } from "./id";
+import { RepoIndex } from "./index/repo-index";
+import { BLOB_TREE, packKeyName, type BlobType } from "./pack/format";
+import { openBlob } from "./pack/reader";
+import { SNAPSHOT_PREFIX, snapshotSchema, type Snapshot } from "./snapshot";
+import { decodeTree, type Tree } from "./tree";
+import { BlobSaver } from "./blob-saver";
+import { compressJson, expandJson } from "./json-object";
 import { availableParallelism } from "node:os";
-import { EncoderPool } from "./backup/encoder-pool.js";
-import type { EncodeParams } from "./backup/encode-core.js";
+import { EncoderPool } from "./backup/encoder-pool";
+import type { EncodeParams } from "./backup/encode-core";
 
 export const MIN_PACK_SIZE = 64 * 1024;
 export const MAX_PACK_SIZE = 64 * 1024 * 1024;
@@ -61,7 +61,8 @@ const CONFIG_KEY = "config";
 
 export class Repository {
   readonly chunker: FastCdc;
-  private treeCache = new Map<string, Tree>();
+  /** Promises, so concurrent readers of one tree (prefetch + walk) share a single GET. */
+  private treeCache = new Map<string, Promise<Tree>>();
 
   private constructor(
     readonly store: BlobStore,
@@ -174,19 +175,21 @@ export class Repository {
     return k;
   }
 
-  async loadTree(id: string): Promise<Tree> {
+  loadTree(id: string): Promise<Tree> {
     const cached = this.treeCache.get(id);
     if (cached) return cached;
-    const data = await this.readBlob(id, BLOB_TREE);
-    let tree: Tree;
-    try {
-      tree = decodeTree(data);
-    } catch (e) {
-      throw new CorruptionError(`tree ${id} does not decode: ${(e as Error).message}`, this.index.lookup(id)?.pack, id);
-    }
+    const p = this.readBlob(id, BLOB_TREE).then((data) => {
+      try {
+        return decodeTree(data);
+      } catch (e) {
+        throw new CorruptionError(`tree ${id} does not decode: ${(e as Error).message}`, this.index.lookup(id)?.pack, id);
+      }
+    });
+    // Failures are not cached: a retry (or a later check) must see the error again.
+    p.catch(() => this.treeCache.delete(id));
     if (this.treeCache.size > 10_000) this.treeCache.clear();
-    this.treeCache.set(id, tree);
-    return tree;
+    this.treeCache.set(id, p);
+    return p;
   }
 
   async saveSnapshot(s: Snapshot): Promise<string> {

@@ -1,6 +1,6 @@
 /** Repository-wide numbers: what the points hold versus what is stored. */
-import { BLOB_DATA, BLOB_TREE } from "./pack/format.js";
-import type { Repository } from "./repository.js";
+import { BLOB_DATA, BLOB_TREE } from "./pack/format";
+import type { Repository } from "./repository";
 
 export interface RepoStats {
   points: number;

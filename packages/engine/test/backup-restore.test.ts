@@ -1,13 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { appendFile, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { backup } from "../src/backup/backup.js";
-import { restore } from "../src/restore/restore.js";
-import { Repository } from "../src/repository.js";
-import { packKeyName, BLOB_TREE } from "../src/pack/format.js";
-import { encodeTree } from "../src/tree.js";
-import { memRepo, PASSWORD, tempDir } from "./helpers.js";
-import { describeTree, makeCorpus } from "./fs-helpers.js";
+import { backup } from "../src/backup/backup";
+import { restore } from "../src/restore/restore";
+import { Repository } from "../src/repository";
+import { packKeyName, BLOB_TREE } from "../src/pack/format";
+import { encodeTree } from "../src/tree";
+import { memRepo, PASSWORD, tempDir } from "./helpers";
+import { describeTree, makeCorpus } from "./fs-helpers";
 
 describe("backup and restore", () => {
   it("round-trips content, modes, mtimes and symlinks; dedups; a second point reuses unchanged files", async () => {

@@ -1,13 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { join } from "node:path";
 import { writeFile } from "node:fs/promises";
-import { backup } from "../src/backup/backup.js";
-import { check } from "../src/check.js";
-import { restore } from "../src/restore/restore.js";
-import { packKeyName } from "../src/pack/format.js";
-import type { Repository } from "../src/repository.js";
-import { memRepo, tempDir, textBytes } from "./helpers.js";
-import { makeCorpus } from "./fs-helpers.js";
+import { backup } from "../src/backup/backup";
+import { check } from "../src/check";
+import { restore } from "../src/restore/restore";
+import { packKeyName } from "../src/pack/format";
+import type { Repository } from "../src/repository";
+import { memRepo, tempDir, textBytes } from "./helpers";
+import { makeCorpus } from "./fs-helpers";
 
 async function fileChunk(repo: Repository, tree: string, path: string): Promise<string> {
   let t = await repo.loadTree(tree);

@@ -2,9 +2,9 @@ import { describe, expect, it } from "vitest";
 import { randomBytes } from "node:crypto";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { FastCdc, gearTable } from "../src/chunker/fastcdc.js";
-import { isAllZero, readBlocks } from "../src/chunker/fixed.js";
-import { tempDir } from "./helpers.js";
+import { FastCdc, gearTable } from "../src/chunker/fastcdc";
+import { isAllZero, readBlocks } from "../src/chunker/fixed";
+import { tempDir } from "./helpers";
 
 const params = { min: 2048, avg: 8192, max: 65536 };
 const cdc = new FastCdc(gearTable(Buffer.alloc(32, 7)), params);

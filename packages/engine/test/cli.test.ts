@@ -5,8 +5,8 @@ import { randomBytes } from "node:crypto";
 import { join, resolve } from "node:path";
 import { createRequire } from "node:module";
 import { pathToFileURL } from "node:url";
-import { tempDir } from "./helpers.js";
-import { makeCorpus } from "./fs-helpers.js";
+import { tempDir } from "./helpers";
+import { makeCorpus } from "./fs-helpers";
 
 const MAIN = resolve(__dirname, "../src/cli/main.ts");
 // Node itself with tsx's loader (not the tsx wrapper, which forks a second process that SIGKILL would miss).

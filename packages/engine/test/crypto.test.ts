@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { randomBytes } from "node:crypto";
-import { deriveKeys, newMasterKey, unwrapKeyFile, wrapWithKek, wrapWithPassword } from "../src/crypto/keys.js";
-import { decryptBlob, encryptBlob, openObject, packKey, sealObject } from "../src/crypto/aead.js";
-import { contentId, toHex } from "../src/id.js";
-import { CorruptionError, WrongPasswordError } from "../src/errors.js";
+import { deriveKeys, newMasterKey, unwrapKeyFile, wrapWithKek, wrapWithPassword } from "../src/crypto/keys";
+import { decryptBlob, encryptBlob, openObject, packKey, sealObject } from "../src/crypto/aead";
+import { contentId, toHex } from "../src/id";
+import { CorruptionError, WrongPasswordError } from "../src/errors";
 
 const cheap = { N: 1024, r: 8, p: 1 };
 

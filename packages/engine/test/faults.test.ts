@@ -3,15 +3,15 @@ import { execFileSync } from "node:child_process";
 import { mkdir, readFile, stat, writeFile, open } from "node:fs/promises";
 import { join } from "node:path";
 import { MemoryBlobStore } from "@tidemark/storage";
-import { backup } from "../src/backup/backup.js";
-import { check } from "../src/check.js";
-import { restore, RestoreTargetError } from "../src/restore/restore.js";
-import { backupVolumes, loadVolumeMap } from "../src/backup/volume.js";
-import { restoreVolume } from "../src/restore/volume.js";
-import { Repository } from "../src/repository.js";
-import { PASSWORD, TEST_INIT, memRepo, randomData, tempDir, textBytes } from "./helpers.js";
-import { packKeyName } from "../src/pack/format.js";
-import { describeTree } from "./fs-helpers.js";
+import { backup } from "../src/backup/backup";
+import { check } from "../src/check";
+import { restore, RestoreTargetError } from "../src/restore/restore";
+import { backupVolumes, loadVolumeMap } from "../src/backup/volume";
+import { restoreVolume } from "../src/restore/volume";
+import { Repository } from "../src/repository";
+import { PASSWORD, TEST_INIT, memRepo, randomData, tempDir, textBytes } from "./helpers";
+import { packKeyName } from "../src/pack/format";
+import { describeTree } from "./fs-helpers";
 
 const isRoot = process.getuid?.() === 0;
 

@@ -1,7 +1,7 @@
 import { lstat, mkdir, readdir, readFile, readlink, symlink, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
-import { textBytes } from "./helpers.js";
+import { textBytes } from "./helpers";
 
 /** A small corpus exercising every node type and multi-chunk files (with the test chunker params). */
 export async function makeCorpus(root: string): Promise<void> {

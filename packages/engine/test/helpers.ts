@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { MemoryBlobStore } from "@tidemark/storage";
-import { Repository, type InitOptions } from "../src/repository.js";
+import { Repository, type InitOptions } from "../src/repository";
 
 /** Small parameters keep tests fast without changing any code path. */
 export const TEST_INIT: InitOptions = {

@@ -1,13 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { randomBytes } from "node:crypto";
-import { deriveKeys, newMasterKey } from "../src/crypto/keys.js";
-import { contentId } from "../src/id.js";
-import { COMPRESSION_NONE, COMPRESSION_ZSTD, expand, maybeCompress } from "../src/compress.js";
-import { PackWriter } from "../src/pack/writer.js";
-import { openBlob, parsePack } from "../src/pack/reader.js";
-import { BLOB_DATA, BLOB_TREE } from "../src/pack/format.js";
-import { CorruptionError } from "../src/errors.js";
-import { textBytes } from "./helpers.js";
+import { deriveKeys, newMasterKey } from "../src/crypto/keys";
+import { contentId } from "../src/id";
+import { COMPRESSION_NONE, COMPRESSION_ZSTD, expand, maybeCompress } from "../src/compress";
+import { PackWriter } from "../src/pack/writer";
+import { openBlob, parsePack } from "../src/pack/reader";
+import { BLOB_DATA, BLOB_TREE } from "../src/pack/format";
+import { CorruptionError } from "../src/errors";
+import { textBytes } from "./helpers";
 
 describe("compression", () => {
   it("compresses text, skips random data, round-trips both", () => {

@@ -2,13 +2,13 @@ import { describe, expect, it } from "vitest";
 import { rm, writeFile, mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { MemoryBlobStore } from "@tidemark/storage";
-import { backup } from "../src/backup/backup.js";
-import { check } from "../src/check.js";
-import { prune } from "../src/prune.js";
-import { restore } from "../src/restore/restore.js";
-import { Repository } from "../src/repository.js";
-import { PASSWORD, TEST_INIT, randomData, tempDir } from "./helpers.js";
-import { describeTree } from "./fs-helpers.js";
+import { backup } from "../src/backup/backup";
+import { check } from "../src/check";
+import { prune } from "../src/prune";
+import { restore } from "../src/restore/restore";
+import { Repository } from "../src/repository";
+import { PASSWORD, TEST_INIT, randomData, tempDir } from "./helpers";
+import { describeTree } from "./fs-helpers";
 
 const HOUR = 3600_000;
 
@@ -149,8 +149,8 @@ describe("prune", () => {
       const repo = await w.open();
       const saver = repo.newSaver();
       // Simulate a crash after uploads but before the index object: push a pack by hand.
-      const { PackWriter } = await import("../src/pack/writer.js");
-      const { packKeyName } = await import("../src/pack/format.js");
+      const { PackWriter } = await import("../src/pack/writer");
+      const { packKeyName } = await import("../src/pack/format");
       const pw = new PackWriter(repo.keys.enc);
       const data = randomData(1000);
       pw.add(0, Buffer.from(repo.id(data), "hex"), data, 1);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { applyRetention, parseDuration, type PointInfo } from "../src/retention.js";
+import { applyRetention, parseDuration, type PointInfo } from "../src/retention";
 
 const at = (id: string, time: string, host = "h"): PointInfo => ({ id, time, host, paths: ["/data"] });
 

@@ -2,12 +2,12 @@ import { describe, expect, it } from "vitest";
 import { join } from "node:path";
 import { AzureBlobStore, MemoryBlobStore, withFaults, withRetry } from "@tidemark/storage";
 import { seededRandom, startAzurite } from "@tidemark/storage/testing";
-import { backup } from "../src/backup/backup.js";
-import { check } from "../src/check.js";
-import { restore } from "../src/restore/restore.js";
-import { Repository } from "../src/repository.js";
-import { PASSWORD, TEST_INIT, tempDir } from "./helpers.js";
-import { describeTree, makeCorpus } from "./fs-helpers.js";
+import { backup } from "../src/backup/backup";
+import { check } from "../src/check";
+import { restore } from "../src/restore/restore";
+import { Repository } from "../src/repository";
+import { PASSWORD, TEST_INIT, tempDir } from "./helpers";
+import { describeTree, makeCorpus } from "./fs-helpers";
 
 async function roundTrip(store: import("@tidemark/storage").BlobStore) {
   const src = await tempDir();

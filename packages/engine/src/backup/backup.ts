@@ -13,13 +13,14 @@ import { lstat } from "node:fs/promises";
 import type { BigIntStats } from "node:fs";
 import { hostname } from "node:os";
 import { basename, resolve, sep } from "node:path";
-import type { BlobSaver } from "../blob-saver.js";
-import { RepositoryError } from "../errors.js";
-import { BLOB_DATA, BLOB_TREE } from "../pack/format.js";
-import type { Repository } from "../repository.js";
-import type { Snapshot, SnapshotStats } from "../snapshot.js";
-import { encodeTree, type Tree, type TreeNode } from "../tree.js";
-import type { EncoderPool } from "./encoder-pool.js";
+import type { BlobSaver } from "../blob-saver";
+import { RepositoryError } from "../errors";
+import { BLOB_DATA, BLOB_TREE } from "../pack/format";
+import type { Repository } from "../repository";
+import type { Snapshot, SnapshotStats } from "../snapshot";
+import { encodeTree, type Tree, type TreeNode } from "../tree";
+import type { EncoderPool } from "./encoder-pool";
+import { mapLimit } from "../index/repo-index";
 
 export interface BackupProgress {
   files: number;
@@ -162,6 +163,9 @@ class BackupRun {
     if (!id) return new Map();
     try {
       const t: Tree = await this.repo.loadTree(id);
+      // Prefetch the parent's subdirectories: the walk will want them next, one small GET each.
+      const subtrees = t.nodes.filter((n) => n.type === "dir" && n.subtree).map((n) => n.subtree!);
+      void mapLimit(subtrees, 8, (s) => this.repo.loadTree(s).then(() => undefined, () => undefined));
       return new Map(t.nodes.map((n) => [n.name, n]));
     } catch {
       // A damaged parent only costs re-reading: never fail the backup for it.

@@ -6,9 +6,9 @@
  * which dominates with tens of thousands of small files.
  */
 import { closeSync, openSync, readSync } from "node:fs";
-import { FastCdc } from "../chunker/fastcdc.js";
-import { maybeCompress, type Compressed } from "../compress.js";
-import { contentId } from "../id.js";
+import { FastCdc } from "../chunker/fastcdc";
+import { maybeCompress, type Compressed } from "../compress";
+import { contentId } from "../id";
 
 export interface EncodeParams {
   idKey: Buffer;

@@ -4,8 +4,8 @@
  * one so a slow upload throttles reading (bounded memory).
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { FastCdc } from "../chunker/fastcdc.js";
-import { encodeFile, type EncodeParams, type EncodedChunk, type FileJob } from "./encode-core.js";
+import { FastCdc } from "../chunker/fastcdc";
+import { encodeFile, type EncodeParams, type EncodedChunk, type FileJob } from "./encode-core";
 
 const BATCH_BYTES = 4 * 1024 * 1024;
 

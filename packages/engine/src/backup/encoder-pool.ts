@@ -11,9 +11,9 @@ import { createRequire } from "node:module";
 import { pathToFileURL } from "node:url";
 import { dirname, join } from "node:path";
 import { Worker } from "node:worker_threads";
-import { FastCdc } from "../chunker/fastcdc.js";
-import { encodeFile, type EncodeParams, type EncodedChunk, type FileJob } from "./encode-core.js";
-import type { FromWorker, ToWorker } from "./encode-worker.js";
+import { FastCdc } from "../chunker/fastcdc";
+import { encodeFile, type EncodeParams, type EncodedChunk, type FileJob } from "./encode-core";
+import type { FromWorker, ToWorker } from "./encode-worker";
 
 export type FileResult = { ids: string[]; bytes: number } | { error: string };
 type OnChunk = (file: number, chunk: EncodedChunk) => Promise<void>;

@@ -10,11 +10,11 @@
 import { stat } from "node:fs/promises";
 import { basename, resolve } from "node:path";
 import { z } from "zod";
-import { readBlocks } from "../chunker/fixed.js";
-import { CorruptionError } from "../errors.js";
-import { BLOB_DATA } from "../pack/format.js";
-import type { Repository } from "../repository.js";
-import type { VolumeRef } from "../snapshot.js";
+import { readBlocks } from "../chunker/fixed";
+import { CorruptionError } from "../errors";
+import { BLOB_DATA } from "../pack/format";
+import type { Repository } from "../repository";
+import type { VolumeRef } from "../snapshot";
 
 const ENTRY = 40;
 const MAP_PIECE_BLOCKS = 16 * 1024;

@@ -1,17 +1,17 @@
 /** One handler per CLI command; each prints text or one JSON document. */
 import { hostname } from "node:os";
-import { Repository } from "../repository.js";
-import { backup } from "../backup/backup.js";
-import { restore } from "../restore/restore.js";
-import { restoreVolume } from "../restore/volume.js";
-import { check } from "../check.js";
-import { repoStats } from "../stats.js";
-import { diffTrees } from "../diff.js";
-import { listTree, splitPointRef } from "../ls.js";
-import { applyRetention, isEmptyPolicy, parseDuration, type RetentionPolicy } from "../retention.js";
-import { prune, type PruneOptions, type PruneReport } from "../prune.js";
-import { bytes, duration, openStore, ProgressLine, readPassword, UsageError } from "./context.js";
-import type { CliValues } from "./main.js";
+import { Repository } from "../repository";
+import { backup } from "../backup/backup";
+import { restore } from "../restore/restore";
+import { restoreVolume } from "../restore/volume";
+import { check } from "../check";
+import { repoStats } from "../stats";
+import { diffTrees } from "../diff";
+import { listTree, splitPointRef } from "../ls";
+import { applyRetention, isEmptyPolicy, parseDuration, type RetentionPolicy } from "../retention";
+import { prune, type PruneOptions, type PruneReport } from "../prune";
+import { bytes, duration, openStore, ProgressLine, readPassword, UsageError } from "./context";
+import type { CliValues } from "./main";
 
 type Handler = (args: string[], v: CliValues) => Promise<number>;
 
@@ -83,7 +83,7 @@ const backupCmd: Handler = async (args, v) => {
   const started = Date.now();
   let volumes;
   if (v.volume?.length) {
-    const { backupVolumes } = await import("../backup/volume.js");
+    const { backupVolumes } = await import("../backup/volume");
     volumes = await backupVolumes(repo, v.volume, { host: v.host ?? hostname() });
   }
   const r = await backup(repo, {

@@ -5,7 +5,7 @@
 import { readFile } from "node:fs/promises";
 import { env } from "@tidemark/config";
 import { createStoreFromUrl, type BlobStore, type RepoStore } from "@tidemark/storage";
-import { EngineError } from "../errors.js";
+import { EngineError } from "../errors";
 
 export class UsageError extends EngineError {}
 

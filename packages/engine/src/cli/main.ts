@@ -7,9 +7,9 @@
  * 3 backup completed but some files could not be read (like restic).
  */
 import { parseArgs } from "node:util";
-import { EngineError, WrongPasswordError } from "../errors.js";
-import { UsageError } from "./context.js";
-import { closeRepositories, COMMANDS, HELP } from "./commands.js";
+import { EngineError, WrongPasswordError } from "../errors";
+import { UsageError } from "./context";
+import { closeRepositories, COMMANDS, HELP } from "./commands";
 
 const OPTIONS = {
   repo: { type: "string" },

@@ -8,7 +8,7 @@
  *    derives a one-message key, so a fixed nonce is safe.
  */
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from "node:crypto";
-import { CorruptionError } from "../errors.js";
+import { CorruptionError } from "../errors";
 
 export const TAG_BYTES = 16;
 export const PACK_SALT_BYTES = 32;

@@ -6,7 +6,7 @@
  */
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes, scrypt as scryptCb } from "node:crypto";
 import { z } from "zod";
-import { WrongPasswordError } from "../errors.js";
+import { WrongPasswordError } from "../errors";
 
 export interface RepoKeys {
   /** Keys the HMAC that names chunks, trees and manifests. */

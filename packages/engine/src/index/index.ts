@@ -3,7 +3,7 @@
  * repository-backed implementation is in ./repo-index.ts; the service will
  * plug in a PostgreSQL-backed one behind the same interface.
  */
-import type { BlobType, PackBlob } from "../pack/format.js";
+import type { BlobType, PackBlob } from "../pack/format";
 
 export interface IndexEntry {
   pack: string;

@@ -7,12 +7,12 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import type { BlobStore } from "@tidemark/storage";
-import { openObject, sealObject } from "../crypto/aead.js";
-import type { RepoKeys } from "../crypto/keys.js";
-import { compressJson, expandJson } from "../json-object.js";
-import { toHex } from "../id.js";
-import { BLOB_DATA, BLOB_TREE } from "../pack/format.js";
-import type { Index, IndexedPack, IndexEntry, PackInfo } from "./index.js";
+import { openObject, sealObject } from "../crypto/aead";
+import type { RepoKeys } from "../crypto/keys";
+import { compressJson, expandJson } from "../json-object";
+import { toHex } from "../id";
+import { BLOB_DATA, BLOB_TREE } from "../pack/format";
+import type { Index, IndexedPack, IndexEntry, PackInfo } from "./index";
 
 const indexObjectSchema = z.object({
   v: z.literal(1),

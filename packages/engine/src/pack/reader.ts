@@ -1,10 +1,10 @@
 import { createHash } from "node:crypto";
-import { decryptBlob, decryptTrailer, packKey } from "../crypto/aead.js";
-import { expand } from "../compress.js";
-import { CorruptionError } from "../errors.js";
-import { contentId, toHex } from "../id.js";
-import type { RepoKeys } from "../crypto/keys.js";
-import { decodeEntries, FOOTER_BYTES, HEADER_BYTES, PACK_END_MAGIC, PACK_MAGIC, type BlobType, type PackBlob } from "./format.js";
+import { decryptBlob, decryptTrailer, packKey } from "../crypto/aead";
+import { expand } from "../compress";
+import { CorruptionError } from "../errors";
+import { contentId, toHex } from "../id";
+import type { RepoKeys } from "../crypto/keys";
+import { decodeEntries, FOOTER_BYTES, HEADER_BYTES, PACK_END_MAGIC, PACK_MAGIC, type BlobType, type PackBlob } from "./format";
 
 /**
  * Decrypts, decompresses and re-derives the id of one sealed blob. Any

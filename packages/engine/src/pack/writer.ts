@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
-import { encryptBlob, encryptTrailer, PACK_SALT_BYTES, packKey } from "../crypto/aead.js";
-import { maybeCompress, type Compressed } from "../compress.js";
-import { encodeEntries, FOOTER_BYTES, HEADER_BYTES, PACK_END_MAGIC, PACK_MAGIC, PACK_VERSION, type BlobType, type PackBlob } from "./format.js";
+import { encryptBlob, encryptTrailer, PACK_SALT_BYTES, packKey } from "../crypto/aead";
+import { maybeCompress, type Compressed } from "../compress";
+import { encodeEntries, FOOTER_BYTES, HEADER_BYTES, PACK_END_MAGIC, PACK_MAGIC, PACK_VERSION, type BlobType, type PackBlob } from "./format";
 
 export interface FinishedPack {
   id: string;

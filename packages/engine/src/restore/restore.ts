@@ -12,14 +12,14 @@
 import { chmodSync, closeSync, fchmodSync, fchownSync, ftruncateSync, futimesSync, mkdirSync, openSync, rmSync, symlinkSync, utimesSync, writeSync } from "node:fs";
 import { chown, lchown, lutimes, mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { CorruptionError, EngineError } from "../errors.js";
-import { mapLimit } from "../index/repo-index.js";
-import type { IndexEntry } from "../index/index.js";
-import { packKeyName } from "../pack/format.js";
-import { openBlob } from "../pack/reader.js";
-import type { Repository } from "../repository.js";
-import type { Snapshot } from "../snapshot.js";
-import { isSafeName, type TreeNode } from "../tree.js";
+import { CorruptionError, EngineError } from "../errors";
+import { mapLimit } from "../index/repo-index";
+import type { IndexEntry } from "../index/index";
+import { packKeyName } from "../pack/format";
+import { openBlob } from "../pack/reader";
+import type { Repository } from "../repository";
+import type { Snapshot } from "../snapshot";
+import { isSafeName, type TreeNode } from "../tree";
 
 export class RestoreTargetError extends EngineError {}
 

@@ -4,13 +4,13 @@
  */
 import { open, stat } from "node:fs/promises";
 import { resolve } from "node:path";
-import { loadVolumeMap } from "../backup/volume.js";
-import { EngineError } from "../errors.js";
-import { mapLimit } from "../index/repo-index.js";
-import { BLOB_DATA } from "../pack/format.js";
-import type { Repository } from "../repository.js";
-import type { Snapshot } from "../snapshot.js";
-import { RestoreTargetError } from "./restore.js";
+import { loadVolumeMap } from "../backup/volume";
+import { EngineError } from "../errors";
+import { mapLimit } from "../index/repo-index";
+import { BLOB_DATA } from "../pack/format";
+import type { Repository } from "../repository";
+import type { Snapshot } from "../snapshot";
+import { RestoreTargetError } from "./restore";
 
 export interface VolumeRestoreResult {
   bytes: number;
