@@ -84,6 +84,8 @@ export async function main(argv: string[]): Promise<number> {
     }
     case "install-service": {
       const script = realpathSync(process.argv[1]!);
+      // A service runs plain node: the TypeScript sources need tsx, the bundle does not.
+      if (script.endsWith(".ts")) throw new UsageError("install-service must be run from the bundled agent: node dist/tidemark-agent.mjs install-service (build it with pnpm --filter @tidemark/agent bundle)");
       process.stdout.write((await installService({ node: process.execPath, script, stateDir })) + "\n");
       return 0;
     }
