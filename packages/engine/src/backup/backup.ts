@@ -38,7 +38,7 @@ export interface BackupOptions {
   /** A point id, "auto" (latest point of this host with the same paths; the default) or "none". */
   parent?: string;
   consistency?: "crash" | "application";
-  /** Encoder worker threads (default: one per core); 0 encodes on the calling thread. */
+  /** Encoder worker threads (default: cores − 1, at least 1); 0 encodes on the calling thread. */
   workers?: number;
   onProgress?: (p: BackupProgress) => void;
   /** Extra snapshot fields supplied by callers (volume backups). */

@@ -76,7 +76,8 @@ export class EncoderPool {
     this.cdc = new FastCdc(params.gear, params.chunker);
     const boot = workerBoot();
     for (let i = 0; i < size; i++) {
-      const worker = new Worker(new URL("./encode-worker-boot.mjs", import.meta.url), { workerData: { ...params, boot } });
+      // A small young generation makes workers drop read buffers promptly (RSS, not speed, is the limit here).
+      const worker = new Worker(new URL("./encode-worker-boot.mjs", import.meta.url), { workerData: { ...params, boot }, resourceLimits: { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: 128 } });
       worker.unref();
       const slot: Slot = { worker, jobs: new Map(), chain: Promise.resolve() };
       worker.on("message", (m: FromWorker) => {
