@@ -1,39 +1,10 @@
-import { type Tx, schema } from "@tidemark/db";
+import { type Actor, type Audit, auditWith, type Tx } from "@tidemark/db";
 import type { Context } from "./context";
 
-export type AuditEntry = {
-  mspId: string;
-  customerId?: string | null;
-  action: string;
-  targetType: string;
-  targetId?: string | null;
-  metadata?: Record<string, unknown>;
-};
-
-/** Writes through the caller's transaction, so the event commits or rolls back with the change. */
-export type Audit = (entry: AuditEntry) => Promise<void>;
-
-export type Actor = { userId: string | null; email: string | null; ip: string | null; userAgent: string | null };
+export type { Actor, Audit, AuditEntry } from "@tidemark/db";
 
 export function actorOf(ctx: Context): Actor {
   return { userId: ctx.session?.user.id ?? null, email: ctx.session?.user.email ?? null, ip: ctx.ip, userAgent: ctx.userAgent };
-}
-
-export function auditWith(tx: Tx, actor: Actor): Audit {
-  return async (entry) => {
-    await tx.insert(schema.auditEvents).values({
-      mspId: entry.mspId,
-      customerId: entry.customerId ?? null,
-      actorUserId: actor.userId,
-      actorEmail: actor.email,
-      action: entry.action,
-      targetType: entry.targetType,
-      targetId: entry.targetId ?? null,
-      ip: actor.ip,
-      userAgent: actor.userAgent,
-      metadata: entry.metadata ?? {},
-    });
-  };
 }
 
 /** Runs a change and its audit event in one transaction. */

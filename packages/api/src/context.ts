@@ -1,5 +1,5 @@
 import type { Auth } from "@tidemark/auth";
-import type { Database } from "@tidemark/db";
+import { clientIp, type Database } from "@tidemark/db";
 import type { Mailer } from "@tidemark/notify";
 
 export type Services = { database: Database; auth: Auth; mailer: Mailer; publicUrl: string };
@@ -14,11 +14,6 @@ export type Context = {
   ip: string | null;
   userAgent: string | null;
 };
-
-export function clientIp(headers: Headers): string | null {
-  const forwarded = headers.get("x-forwarded-for")?.split(",")[0]?.trim();
-  return forwarded || headers.get("x-real-ip")?.trim() || null;
-}
 
 export async function createTRPCContext(opts: { headers: Headers; services: Services }): Promise<Context> {
   const { headers, services } = opts;

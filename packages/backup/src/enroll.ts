@@ -9,8 +9,7 @@
  * and events stay attached to one machine.
  */
 import { type EnrollRequest, type EnrollResponse, repositoryConfigSchema } from "@tidemark/agent-protocol";
-import { auditWith, enrollMachine, hashToken } from "@tidemark/api";
-import { type Tx, schema, scopeToCustomer } from "@tidemark/db";
+import { auditWith, enrollMachine, EnrollmentRefused, hashToken, type Tx, schema, scopeToCustomer } from "@tidemark/db";
 import { and, eq, ne, sql } from "drizzle-orm";
 import { AgentError } from "./errors";
 import { ensureCustomerRepository } from "./keys";
@@ -22,9 +21,6 @@ export type RequestMeta = { ip: string | null; userAgent: string | null };
 const osLabel = (platform: EnrollRequest["os"]["platform"]) =>
   ({ win32: "windows", linux: "linux", darwin: "macos", other: "other" })[platform];
 
-/** enrollMachine refuses tokens with a tRPC BAD_REQUEST; matched by shape to keep tRPC out of this package. */
-const isBadRequest = (e: unknown) => e instanceof Error && e.name === "TRPCError" && (e as { code?: string }).code === "BAD_REQUEST";
-
 export async function enrollAgent(svc: AgentServices, req: EnrollRequest, meta: RequestMeta): Promise<EnrollResponse> {
   return svc.database.db.transaction(async (t) => {
     const tx = t as Tx;
@@ -34,7 +30,7 @@ export async function enrollAgent(svc: AgentServices, req: EnrollRequest, meta: 
       enrolled = await enrollMachine(tx, audit, req.token, { name: req.name, os: osLabel(req.os.platform), agentVersion: req.agentVersion });
     } catch (e) {
       // Used, expired, revoked or unknown: retrying cannot help, so it is a credential failure.
-      if (isBadRequest(e)) throw new AgentError(401, "enrollment_token_rejected", (e as Error).message);
+      if (e instanceof EnrollmentRefused) throw new AgentError(401, "enrollment_token_rejected", (e as Error).message);
       throw e;
     }
     const scope = { mspId: enrolled.mspId, customerId: enrolled.customerId };

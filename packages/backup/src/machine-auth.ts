@@ -6,8 +6,7 @@
  */
 import { timingSafeEqual } from "node:crypto";
 import { parseCredential } from "@tidemark/agent-protocol";
-import { hashToken } from "@tidemark/api";
-import { type DbOrTx, schema, scopeToCustomer } from "@tidemark/db";
+import { type DbOrTx, hashToken, schema, scopeToCustomer } from "@tidemark/db";
 import { and, eq } from "drizzle-orm";
 import { revoked, unauthorized } from "./errors";
 import type { CustomerScope } from "./kek";

@@ -1,16 +1,8 @@
-import { type DbOrTx, type TenantScope, type Tx, schema, scopeTo } from "@tidemark/db";
-import { and, desc, eq, gt, isNull } from "drizzle-orm";
+import { type DbOrTx, hashToken, newToken, type TenantScope, tokenState, type Tx, schema, scopeTo } from "@tidemark/db";
+import { and, desc, eq } from "drizzle-orm";
 import type { Audit } from "../audit";
-import { hashToken, newToken } from "../tokens";
 import { badRequest, notFound } from "./errors";
 
-export type TokenState = "active" | "used" | "expired" | "revoked";
-
-export function tokenState(t: { usedAt: Date | null; revokedAt: Date | null; expiresAt: Date }, now = new Date()): TokenState {
-  if (t.usedAt) return "used";
-  if (t.revokedAt) return "revoked";
-  return t.expiresAt <= now ? "expired" : "active";
-}
 
 export function installCommand(publicUrl: string, token: string): string {
   return `pnpm tidemark-agent enroll --server ${publicUrl} --token ${token}`;
@@ -70,66 +62,4 @@ export async function revokeEnrollmentToken(tx: Tx, audit: Audit, scope: TenantS
   await tx.update(schema.enrollmentTokens).set({ revokedAt: new Date() }).where(eq(schema.enrollmentTokens.id, tokenId));
   await audit({ mspId: row.mspId, customerId: row.customerId, action: "enrollment_token.revoke", targetType: "enrollment_token", targetId: tokenId });
   return { id: tokenId, state: "revoked" as const };
-}
-
-/**
- * The agent's first call: trades a single-use token for a machine and its own
- * long-lived credential. The conditional UPDATE is the single-use guarantee:
- * two agents racing with one token cannot both win.
- */
-export async function enrollMachine(
-  tx: Tx,
-  audit: Audit,
-  token: string,
-  machine: { name: string; os: string; agentVersion?: string },
-) {
-  const tokenHash = hashToken(token);
-  const now = new Date();
-  const [claimed] = await tx
-    .update(schema.enrollmentTokens)
-    .set({ usedAt: now })
-    .where(
-      and(
-        eq(schema.enrollmentTokens.tokenHash, tokenHash),
-        isNull(schema.enrollmentTokens.usedAt),
-        isNull(schema.enrollmentTokens.revokedAt),
-        gt(schema.enrollmentTokens.expiresAt, now),
-      ),
-    )
-    .returning();
-  if (!claimed) {
-    const [row] = await tx.select().from(schema.enrollmentTokens).where(eq(schema.enrollmentTokens.tokenHash, tokenHash));
-    if (!row) throw badRequest("Unknown enrollment token: create a new one in the portal");
-    const state = tokenState(row, now);
-    const why = {
-      used: "has already been used",
-      revoked: "was revoked",
-      expired: `expired at ${row.expiresAt.toISOString()}`,
-      active: "could not be claimed",
-    }[state];
-    throw badRequest(`This enrollment token ${why}: create a new one in the portal`);
-  }
-  const secret = newToken();
-  const [created] = await tx
-    .insert(schema.machines)
-    .values({
-      mspId: claimed.mspId,
-      customerId: claimed.customerId,
-      name: machine.name,
-      os: machine.os,
-      agentVersion: machine.agentVersion ?? null,
-      secretHash: hashToken(secret),
-      lastSeenAt: now,
-    })
-    .returning({ id: schema.machines.id });
-  await tx.update(schema.enrollmentTokens).set({ usedByMachineId: created!.id }).where(eq(schema.enrollmentTokens.id, claimed.id));
-  await audit({
-    mspId: claimed.mspId,
-    customerId: claimed.customerId,
-    action: "machine.enroll",
-    targetType: "machine",
-    targetId: created!.id,
-    metadata: { name: machine.name, os: machine.os, tokenId: claimed.id },
-  });
-  return { machineId: created!.id, customerId: claimed.customerId, mspId: claimed.mspId, secret };
 }

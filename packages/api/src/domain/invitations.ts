@@ -1,11 +1,10 @@
 import { canGrant } from "@tidemark/auth/permissions";
-import { type Db, type DbOrTx, type TenantScope, type Tx, schema, scopeTo } from "@tidemark/db";
+import { type Db, type DbOrTx, hashToken, newToken, type TenantScope, type Tx, schema, scopeTo } from "@tidemark/db";
 import type { Role } from "@tidemark/db/schema";
 import { escapeHtml, type Mailer } from "@tidemark/notify";
 import { and, desc, eq, isNull } from "drizzle-orm";
 import type { Audit } from "../audit";
 import type { Tenant } from "../tenant";
-import { hashToken, newToken } from "../tokens";
 import { badRequest, conflict, forbidden, notFound } from "./errors";
 import { isMspRole } from "./members";
 

@@ -4,7 +4,7 @@
  * enrolment), so hosts that cannot bundle the engine still serve the rest.
  */
 import { routes } from "@tidemark/agent-protocol";
-import { clientIp } from "@tidemark/api";
+import { clientIp } from "@tidemark/db";
 import { enrollAgent } from "../enroll";
 import { tooManyRequests } from "../errors";
 import type { AgentServices } from "../services";

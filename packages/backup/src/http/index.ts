@@ -5,7 +5,7 @@
  * → domain function. Enrolment lives in ./enroll (its own package entry).
  */
 import { routes } from "@tidemark/agent-protocol";
-import { clientIp } from "@tidemark/api";
+import { clientIp } from "@tidemark/db";
 import { commitPoint, heartbeat, missingChunks, nextRestoreJob, recordEvents, reportPack, restoreProgress, restoreResult, uploadSession } from "../agent";
 import { tooManyRequests } from "../errors";
 import { authenticateMachine, type MachineContext } from "../machine-auth";

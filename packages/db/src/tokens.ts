@@ -9,3 +9,12 @@ export function newToken(): string {
 export function hashToken(token: string): string {
   return createHash("sha256").update(token, "utf8").digest("hex");
 }
+
+export type TokenState = "active" | "used" | "expired" | "revoked";
+
+/** Single-use tokens (enrolment, invitations): what a row's timestamps say about it now. */
+export function tokenState(t: { usedAt: Date | null; revokedAt: Date | null; expiresAt: Date }, now = new Date()): TokenState {
+  if (t.usedAt) return "used";
+  if (t.revokedAt) return "revoked";
+  return t.expiresAt <= now ? "expired" : "active";
+}
