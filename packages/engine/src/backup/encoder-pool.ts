@@ -71,7 +71,7 @@ export class EncoderPool {
 
   constructor(
     private readonly params: EncodeParams,
-    size = Math.max(1, availableParallelism()),
+    size = Math.max(1, availableParallelism() - 1),
   ) {
     this.cdc = new FastCdc(params.gear, params.chunker);
     const boot = workerBoot();
