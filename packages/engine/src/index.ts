@@ -8,6 +8,7 @@ export { DEFAULT_BLOCK_SIZE, readBlocks, isAllZero } from "./chunker/fixed";
 export { BLOB_DATA, BLOB_TREE, packKeyName, type BlobType, type PackBlob } from "./pack/format";
 export type { Index, IndexEntry, IndexedPack, PackInfo } from "./index/index";
 export { RepoIndex } from "./index/repo-index";
+export { rebuildIndex, type RebuildReport } from "./index/rebuild";
 export { BlobSaver, type SaverStats } from "./blob-saver";
 export { encodeTree, decodeTree, isSafeName, type Tree, type TreeNode } from "./tree";
 export { snapshotSchema, type Snapshot, type SnapshotStats, type VolumeRef } from "./snapshot";

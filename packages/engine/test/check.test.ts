@@ -5,8 +5,9 @@ import { backup } from "../src/backup/backup";
 import { check } from "../src/check";
 import { restore } from "../src/restore/restore";
 import { packKeyName } from "../src/pack/format";
-import type { Repository } from "../src/repository";
-import { memRepo, tempDir, textBytes } from "./helpers";
+import { Repository } from "../src/repository";
+import { rebuildIndex } from "../src/index/rebuild";
+import { PASSWORD, memRepo, tempDir, textBytes } from "./helpers";
 import { makeCorpus } from "./fs-helpers";
 
 async function fileChunk(repo: Repository, tree: string, path: string): Promise<string> {
@@ -111,6 +112,45 @@ describe("check", () => {
       expect(r.affected.find((a) => a.snapshot === one.id)!.paths).toContain(`${src.dir}/docs/deep/`);
     } finally {
       await src.cleanup();
+    }
+  });
+});
+
+describe("rebuild-index", () => {
+  it("rebuilds the whole index from pack trailers alone after every index object is lost", async () => {
+    const { src, store, two } = await setup();
+    const out = await tempDir();
+    try {
+      const names: string[] = [];
+      for await (const m of store.list("index/")) names.push(m.key);
+      expect(names.length).toBeGreaterThan(0);
+      for (const n of names) await store.delete(n);
+
+      let repo = await Repository.open(store, PASSWORD);
+      const broken = await check(repo);
+      expect(broken.ok).toBe(false);
+      expect(broken.unindexedPacks.length).toBeGreaterThan(0);
+
+      const r = await rebuildIndex(repo);
+      expect(r.unreadable).toEqual([]);
+      expect(r.indexed).toBe(broken.unindexedPacks.length);
+
+      repo = await Repository.open(store, PASSWORD);
+      expect((await check(repo, { readData: true })).errors).toEqual([]);
+      const res = await restore(repo, await repo.resolveSnapshot(two.id), { target: out.dir });
+      expect(res.failures).toEqual([]);
+      expect(res.files).toBe(7);
+
+      // --all replaces every index object by one covering all packs.
+      const all = await rebuildIndex(await Repository.open(store, PASSWORD), { all: true });
+      expect(all.indexObjectsRemoved).toBe(1);
+      let count = 0;
+      for await (const _ of store.list("index/")) count++;
+      expect(count).toBe(1);
+      expect((await check(await Repository.open(store, PASSWORD))).ok).toBe(true);
+    } finally {
+      await src.cleanup();
+      await out.cleanup();
     }
   });
 });

@@ -8,6 +8,7 @@ import { check } from "../check";
 import { repoStats } from "../stats";
 import { diffTrees } from "../diff";
 import { listTree, splitPointRef } from "../ls";
+import { rebuildIndex } from "../index/rebuild";
 import { applyRetention, isEmptyPolicy, parseDuration, type RetentionPolicy } from "../retention";
 import { prune, type PruneOptions, type PruneReport } from "../prune";
 import { bytes, duration, openStore, ProgressLine, readPassword, UsageError } from "./context";
@@ -27,6 +28,7 @@ export const HELP = `usage: tidemark <command> --repo DIR|azure://CONTAINER [opt
   forget [POINT...] --keep-… remove points (explicit, or GFS: --keep-last/within/hourly/daily/weekly/monthly/yearly) [--prune] [--dry-run]
   prune                     mark unreferenced packs; delete those marked longer than --grace (default 24h, e.g. 0h, 2d)
   stats                     logical vs stored bytes, dedup ratio, chunk and pack counts
+  rebuild-index [--all]     index packs from their own trailers (unindexed ones, or --all)
 
   password: TIDEMARK_PASSWORD or --password-file FILE;  --json for machine output
 `;
@@ -290,7 +292,20 @@ const pruneCmd: Handler = async (_args, v) => {
   return 0;
 };
 
+const rebuildIndexCmd: Handler = async (_args, v) => {
+  const repo = await openRepo(v);
+  const r = await rebuildIndex(repo, { all: Boolean(v.all) });
+  out(v, r, () =>
+    [
+      ...r.unreadable.map((u) => `unreadable pack ${u.pack}: ${u.reason}\n`),
+      `read ${r.packsRead} packs, indexed ${r.indexed}${r.indexObjectsRemoved ? `, replaced ${r.indexObjectsRemoved} index objects` : ""}\n`,
+    ].join(""),
+  );
+  return r.unreadable.length ? 1 : 0;
+};
+
 export const COMMANDS: Record<string, Handler> = {
+  "rebuild-index": rebuildIndexCmd,
   forget,
   prune: pruneCmd,
   init,

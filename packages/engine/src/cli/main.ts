@@ -42,6 +42,8 @@ const OPTIONS = {
   prune: { type: "boolean" },
   "dry-run": { type: "boolean" },
   grace: { type: "string" },
+  // rebuild-index
+  all: { type: "boolean" },
 } as const;
 
 export type CliValues = ReturnType<typeof parse>["values"];
