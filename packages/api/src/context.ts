@@ -1,8 +1,19 @@
 import type { Auth } from "@tidemark/auth";
+import type { BlobAccount, Kek } from "@tidemark/backup";
 import { clientIp, type Database } from "@tidemark/db";
 import type { Mailer } from "@tidemark/notify";
 
-export type Services = { database: Database; auth: Auth; mailer: Mailer; publicUrl: string };
+/** What reading a customer's repository needs: the KEK that unwraps data keys and the blob account. */
+export type RepositoryAccess = { kek: Kek; blobs: BlobAccount };
+
+export type Services = {
+  database: Database;
+  auth: Auth;
+  mailer: Mailer;
+  publicUrl: string;
+  /** Lazy: storage may be unconfigured (file procedures then say so) and is built on first use. */
+  repositories?: () => Promise<RepositoryAccess>;
+};
 
 export type SessionUser = { id: string; email: string; name: string; twoFactorEnabled: boolean };
 export type Session = { user: SessionUser; sessionId: string };

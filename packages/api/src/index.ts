@@ -6,3 +6,5 @@ export { transact, type Audit, type Actor } from "./audit";
 export { installCommand } from "./domain/enrollment";
 /** Moved to @tidemark/db (so @tidemark/backup need not import the API); re-exported for existing callers. */
 export { auditWith, clientIp, enrollMachine, hashToken, newToken } from "@tidemark/db";
+export { handleDownload, downloadQuery } from "./downloads";
+export type { RepositoryAccess } from "./context";

@@ -22,6 +22,8 @@ const resources = {
   tokenId: { label: "Enrollment token", table: schema.enrollmentTokens, id: schema.enrollmentTokens.id, mspId: schema.enrollmentTokens.mspId, customerId: schema.enrollmentTokens.customerId },
   invitationId: { label: "Invitation", table: schema.invitations, id: schema.invitations.id, mspId: schema.invitations.mspId, customerId: schema.invitations.customerId },
   membershipId: { label: "Member", table: schema.memberships, id: schema.memberships.id, mspId: schema.memberships.mspId, customerId: schema.memberships.customerId },
+  pointId: { label: "Recovery point", table: schema.recoveryPoints, id: schema.recoveryPoints.id, mspId: schema.recoveryPoints.mspId, customerId: schema.recoveryPoints.customerId },
+  jobId: { label: "Restore job", table: schema.restoreJobs, id: schema.restoreJobs.id, mspId: schema.restoreJobs.mspId, customerId: schema.restoreJobs.customerId },
   policyId: { label: "Policy", table: schema.policies, id: schema.policies.id, mspId: schema.policies.mspId },
   customerId: { label: "Customer", table: schema.customers, id: schema.customers.id, mspId: schema.customers.mspId, customerId: schema.customers.id },
   mspId: { label: "MSP", table: schema.msps, id: schema.msps.id, mspId: schema.msps.id },
@@ -61,7 +63,7 @@ async function locate(db: Db, key: ResourceKey, id: string, memberships: Members
   return { mspId: row.mspId as string, customerId: r.customerId ? ((row.customerId as string | null) ?? null) : null };
 }
 
-async function resolveTenant(
+export async function resolveTenant(
   db: Db,
   user: { id: string; twoFactorEnabled: boolean },
   input: Record<string, unknown>,

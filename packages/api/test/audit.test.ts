@@ -56,7 +56,20 @@ const auditCases: Record<string, AuditCase> = {
     run: (w) => w.ownerA.caller.policies.assign({ policyId: w.policyA.id, target: { machineId: w.a1Machine.id } }),
     customer: (w) => w.a1.id,
   },
+  "restores.create": {
+    action: "restore.create",
+    actor: (w) => w.a1Admin,
+    run: async (w) => {
+      restoreJobId = (
+        await w.a1Admin.caller.restores.create({ machineId: w.a1Machine.id, pointId: w.a1Point.id, paths: ["data/a.txt"], destination: "folder", targetPath: "/srv/restored", conflict: "keepBoth" })
+      ).id;
+    },
+    customer: (w) => w.a1.id,
+  },
+  "restores.cancel": { action: "restore.cancel", run: (w) => w.ownerA.caller.restores.cancel({ jobId: restoreJobId }), customer: (w) => w.a1.id },
+  "machines.revoke": { action: "machine.revoke", run: (w) => w.ownerA.caller.machines.revoke({ machineId: w.a1Machine.id }), customer: (w) => w.a1.id },
 };
+let restoreJobId = "";
 
 let stackRef: Awaited<ReturnType<typeof pgStack>>;
 let secondA1: Person;

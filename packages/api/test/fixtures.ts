@@ -59,6 +59,15 @@ export async function refused(p: Promise<unknown>, codes: TRPCError["code"][] = 
   return err;
 }
 
+/** A committed recovery point row (no repository behind it: enough for gates, lists and restore requests). */
+export async function addPoint(db: Database, machine: { id: string; mspId: string; customerId: string }, time = new Date()) {
+  const [p] = await db.db
+    .insert(schema.recoveryPoints)
+    .values({ mspId: machine.mspId, customerId: machine.customerId, machineId: machine.id, clientPointId: `p-${time.getTime()}-${Math.random()}`, manifest: { rootTree: "0".repeat(64) }, time, consistency: "crash" })
+    .returning();
+  return p!;
+}
+
 export type World = Awaited<ReturnType<typeof seedWorld>>;
 
 /** MSP A (customers A1, A2) and MSP B, with a person in every role. */
@@ -87,6 +96,11 @@ export async function seedWorld(stack: Stack) {
 
   const a1Machine = await addMachine(database, mspA.id, a1.id, "a1-srv");
   const a2Machine = await addMachine(database, mspA.id, a2.id, "a2-srv");
+  const a1Point = await addPoint(database, a1Machine);
+  const [a1Job] = await database.db
+    .insert(schema.restoreJobs)
+    .values({ mspId: mspA.id, customerId: a1.id, machineId: a1Machine.id, recoveryPointId: a1Point.id, paths: ["data"], conflict: "skip" })
+    .returning();
   const policyA = await ownerA.caller.policies.create({ mspId: mspA.id, name: "Servers" });
   const a1Token = await ownerA.caller.enrollment.create({ customerId: a1.id, expiresInHours: 24 });
   const a1Invite = await ownerA.caller.invitations.create({ mspId: mspA.id, customerId: a1.id, email: "new@a1.test", role: "customer_user" });
@@ -97,7 +111,7 @@ export async function seedWorld(stack: Stack) {
   return {
     mspA, a1, a2, mspB, b1,
     ownerA, adminA, techA, readOnlyA, a1Admin, a1User, a2Admin, ownerB,
-    a1Machine, a2Machine, policyA, a1Token, a1Invite, a1UserMembership: a1UserMembership!,
+    a1Machine, a2Machine, a1Point, a1Job: a1Job!, policyA, a1Token, a1Invite, a1UserMembership: a1UserMembership!,
   };
 }
 

@@ -73,6 +73,23 @@ const cases: Record<string, Case> = {
       { policyId: w.policyB.id, target: { machineId: w.a1Machine.id } },
     ],
   },
+  "machines.protection": { inputs: (w) => [{ customerId: w.a1.id }] },
+  "machines.revoke": { inputs: (w) => [{ machineId: w.a1Machine.id }] },
+  "customers.storage": { inputs: (w) => [{ customerId: w.a1.id }] },
+  "points.list": { inputs: (w) => [{ machineId: w.a1Machine.id }, { machineId: w.a1Machine.id, from: new Date(0), to: new Date() }] },
+  "points.get": { inputs: (w) => [{ pointId: w.a1Point.id }] },
+  "files.list": { inputs: (w) => [{ pointId: w.a1Point.id, path: "" }, { pointId: w.a1Point.id, path: "data" }] },
+  "files.search": { inputs: (w) => [{ pointId: w.a1Point.id, query: "a" }] },
+  "files.versions": { inputs: (w) => [{ pointId: w.a1Point.id, path: "data/a.txt" }] },
+  "restores.create": {
+    inputs: (w) => [
+      { machineId: w.a1Machine.id, pointId: w.a1Point.id, paths: ["data"], destination: "original", conflict: "overwrite" },
+      // A1's point restored onto the attacker's own (A2) machine, and the other way round.
+      { machineId: w.a2Machine.id, pointId: w.a1Point.id, paths: ["data"], destination: "folder", targetPath: "/tmp/x", conflict: "skip" },
+    ],
+  },
+  "restores.list": { inputs: (w) => [{ machineId: w.a1Machine.id }, { customerId: w.a1.id }] },
+  "restores.cancel": { inputs: (w) => [{ jobId: w.a1Job.id }] },
   "audit.list": {
     inputs: (w) => [
       { mspId: w.mspA.id },
@@ -151,5 +168,11 @@ describe("tenant isolation", () => {
     // A2's admin sees A2 and only A2.
     const machines = await w.a2Admin.caller.machines.list({ customerId: w.a2.id });
     expect(machines.map((m) => m.name)).toEqual(["a2-srv"]);
+    // Backup objects: A1's machine still holds its credential state, its job is still queued, no job was planted.
+    const [agent] = await db.select().from(schema.machineAgents).where(eq(schema.machineAgents.machineId, w.a1Machine.id));
+    expect(agent).toBeUndefined();
+    const jobs = await db.select().from(schema.restoreJobs);
+    expect(jobs.map((j) => [j.id, j.state])).toEqual([[w.a1Job.id, "queued"]]);
+    expect((await w.a1Admin.caller.points.get({ pointId: w.a1Point.id })).id).toBe(w.a1Point.id);
   });
 });

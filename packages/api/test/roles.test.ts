@@ -17,6 +17,9 @@ const ownMutations: Record<string, (w: World) => unknown> = {
   "policies.create": (w) => ({ mspId: w.mspA.id, name: "x" }),
   "policies.update": (w) => ({ policyId: w.policyA.id, name: "x" }),
   "policies.assign": (w) => ({ policyId: w.policyA.id, target: { customerId: w.a1.id } }),
+  "machines.revoke": (w) => ({ machineId: w.a1Machine.id }),
+  "restores.create": (w) => ({ machineId: w.a1Machine.id, pointId: w.a1Point.id, paths: ["data"], destination: "original", conflict: "overwrite" }),
+  "restores.cancel": (w) => ({ jobId: w.a1Job.id }),
 };
 /** Mutations that are not tenant-addressed, so a role cannot apply to them. */
 const notRoleGated = ["onboarding.createMsp", "invitations.accept"];

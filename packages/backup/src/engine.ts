@@ -6,6 +6,10 @@
 export {
   BLOB_DATA,
   BLOB_TREE,
+  decodeTree,
+  isSafeName,
+  type Tree,
+  type TreeNode,
   deriveKeys,
   packKeyName,
   Repository,

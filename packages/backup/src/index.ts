@@ -30,8 +30,12 @@ export {
   listRestoreJobs,
   cancelRestoreJob,
   listAgentEvents,
+  storedBytesByMachine,
   rpoState,
   OFFLINE_AFTER_MS,
   type RpoState,
 } from "./portal";
 export { verifyIndexedPack, type PackVerification } from "./verify-pack";
+export { PointFiles, customerFiles, pointRoot, fileVersions, splitPath, PathNotFound, type FileEntry, type FileVersion } from "./browse";
+export { zipStream, ZipLimitError, type ZipEntry } from "./zip";
+export { openDownload, type Download } from "./download";

@@ -162,3 +162,14 @@ export async function listAgentEvents(db: DbOrTx, scope: TenantScope, filter: { 
     .orderBy(desc(e.time))
     .limit(Math.min(filter.limit ?? 200, 1000));
 }
+
+/** Sealed pack bytes each machine uploaded that are still indexed: what it costs in storage (shared chunks count once, for the first uploader). */
+export async function storedBytesByMachine(db: DbOrTx, scope: TenantScope, customerId: string): Promise<Map<string, number>> {
+  const p = schema.packs;
+  const rows = await db
+    .select({ machineId: p.uploadedByMachineId, bytes: sql<number>`coalesce(sum(${p.size}), 0)`.mapWith(Number) })
+    .from(p)
+    .where(and(scopeTo(p, scope), eq(p.customerId, customerId), eq(p.state, "indexed")))
+    .groupBy(p.uploadedByMachineId);
+  return new Map(rows.filter((r) => r.machineId).map((r) => [r.machineId!, r.bytes]));
+}

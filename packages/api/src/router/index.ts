@@ -2,13 +2,16 @@ import { router } from "../trpc";
 import { auditRouter } from "./audit";
 import { customersRouter } from "./customers";
 import { enrollmentRouter } from "./enrollment";
+import { filesRouter } from "./files";
 import { invitationsRouter } from "./invitations";
 import { machinesRouter } from "./machines";
 import { meRouter } from "./me";
 import { membersRouter } from "./members";
 import { mspRouter } from "./msp";
 import { onboardingRouter } from "./onboarding";
+import { pointsRouter } from "./points";
 import { policiesRouter } from "./policies";
+import { restoresRouter } from "./restores";
 
 export const appRouter = router({
   me: meRouter,
@@ -21,6 +24,9 @@ export const appRouter = router({
   invitations: invitationsRouter,
   policies: policiesRouter,
   audit: auditRouter,
+  points: pointsRouter,
+  files: filesRouter,
+  restores: restoresRouter,
 });
 
 export type AppRouter = typeof appRouter;

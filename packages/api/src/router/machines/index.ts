@@ -1,5 +1,7 @@
 import { router } from "../../trpc";
 import { get } from "./get";
 import { list } from "./list";
+import { protection } from "./protection";
+import { revoke } from "./revoke";
 
-export const machinesRouter = router({ list, get });
+export const machinesRouter = router({ list, get, protection, revoke });
