@@ -123,7 +123,7 @@ const rt = { restic: join(work, "restore-restic"), tidemark: join(work, "restore
 results.restic.restore = timed("restic restore", "restic", ["restore", "latest", "--repo", repos.restic, "--target", rt.restic]);
 results.tidemark.restore = timed("tidemark restore", ...tm(["restore", "latest", "--repo", repos.tidemark, "--target", rt.tidemark]));
 // Correctness guard: a fast restore that restored the wrong bytes is not a result.
-const diff = sh("diff", ["-rq", join(rt.restic, corpus), join(rt.tidemark, corpus)], { allowFail: true });
+const diff = sh("diff", ["-rq", "--no-dereference", join(rt.restic, corpus), join(rt.tidemark, corpus)], { allowFail: true });
 const restoreIdentical = diff.status === 0;
 if (!restoreIdentical) console.error(`WARNING: restores differ:\n${diff.stdout.slice(0, 2000)}`);
 rmSync(rt.restic, { recursive: true, force: true });
