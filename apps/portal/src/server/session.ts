@@ -1,6 +1,7 @@
 import { appRouter, createTRPCContext } from "@tidemark/api";
 import { headers } from "next/headers";
 import { getRuntime } from "./runtime";
+import { portalServices } from "./services";
 
 export async function getSession() {
   const { auth } = await getRuntime();
@@ -9,7 +10,6 @@ export async function getSession() {
 
 /** Server components call procedures directly, with the same checks as the browser. */
 export async function serverCaller() {
-  const runtime = await getRuntime();
-  const ctx = await createTRPCContext({ headers: await headers(), services: runtime.services });
+  const ctx = await createTRPCContext({ headers: await headers(), services: await portalServices() });
   return appRouter.createCaller(ctx);
 }

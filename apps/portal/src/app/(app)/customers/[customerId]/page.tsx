@@ -1,5 +1,6 @@
 import { customerPage } from "~/server/page-context";
 import { allowed } from "~/server/roles";
+import { DashboardPanel } from "./dashboard-panel";
 import { EnrollmentPanel } from "./enrollment-panel";
 import { MachinesPanel } from "./machines-panel";
 
@@ -18,7 +19,8 @@ export default async function CustomerPage({ params }: { params: Promise<{ custo
         <a href={`/customers/${customerId}/users`}>Users</a>
       </p>
       <h1 data-testid="customer-name">{customer.name}</h1>
-      <MachinesPanel customerId={customerId} />
+      <DashboardPanel customerId={customerId} />
+      <MachinesPanel customerId={customerId} canRevoke={mspView && allowed(role, "machines.enroll")} />
       {allowed(role, "machines.enroll") ? <EnrollmentPanel customerId={customerId} /> : null}
     </>
   );

@@ -1,16 +1,16 @@
 import { appRouter, createTRPCContext } from "@tidemark/api";
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
-import { getRuntime } from "~/server/runtime";
+import { portalServices } from "~/server/services";
 
 export const dynamic = "force-dynamic";
 
 async function handler(req: Request) {
-  const runtime = await getRuntime();
+  const services = await portalServices();
   return fetchRequestHandler({
     endpoint: "/api/trpc",
     req,
     router: appRouter,
-    createContext: () => createTRPCContext({ headers: req.headers, services: runtime.services }),
+    createContext: () => createTRPCContext({ headers: req.headers, services }),
     onError({ error, path }) {
       if (error.code === "INTERNAL_SERVER_ERROR") console.error(`trpc ${path ?? "?"}:`, error.cause ?? error);
     },

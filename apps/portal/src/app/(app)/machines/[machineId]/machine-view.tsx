@@ -1,0 +1,24 @@
+"use client";
+import { useState } from "react";
+import { FileBrowser } from "./file-browser";
+import { PointDetails } from "./point-details";
+import { RestoreJobs } from "./restore-jobs";
+import { Timeline } from "./timeline";
+
+export function MachineView(props: { machineId: string; canBrowse: boolean; canDownload: boolean; canRestore: boolean }) {
+  const [pointId, setPointId] = useState<string | null>(null);
+  return (
+    <>
+      <Timeline machineId={props.machineId} selected={pointId} onSelect={setPointId} />
+      {pointId ? (
+        <div className="split">
+          <PointDetails pointId={pointId} />
+          {props.canBrowse ? <FileBrowser key={pointId} machineId={props.machineId} pointId={pointId} canDownload={props.canDownload} canRestore={props.canRestore} onPickPoint={setPointId} /> : null}
+        </div>
+      ) : (
+        <p className="muted">Pick a recovery point on the timeline to see its details and files.</p>
+      )}
+      <RestoreJobs machineId={props.machineId} />
+    </>
+  );
+}
