@@ -11,10 +11,13 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createTestDatabase } from "@tidemark/db/testing";
+import { azuriteConnectionString, startAzurite } from "@tidemark/storage/testing";
 
 const port = process.argv[2] ?? "3100";
 const portalDir = join(dirname(fileURLToPath(import.meta.url)), "..");
 const database = await createTestDatabase();
+// The agent API signs SAS URLs for customers' containers: the run gets its own in-memory Azurite (random port).
+const azurite = await startAzurite({ inMemory: true });
 // The portal runs its own pool; this one only owns the drop at the end.
 const dataDir = mkdtempSync(join(tmpdir(), "tidemark-e2e-"));
 console.log(`e2e: database ${new URL(database.url).pathname.slice(1)}, data dir ${dataDir}`);
@@ -34,6 +37,7 @@ const child = spawn(join(portalDir, "node_modules/.bin/next"), ["start", "-p", p
     TIDEMARK_KEK: randomBytes(32).toString("base64"),
     TIDEMARK_INPROCESS_WORKER: "1",
     SMTP_URL: "",
+    AZURE_STORAGE_CONNECTION_STRING: azuriteConnectionString(azurite.blobEndpoint),
   },
 });
 
@@ -53,6 +57,7 @@ async function cleanup(code: number) {
     if (child.exitCode === null) child.kill("SIGKILL");
   }
   await database.drop().catch((err) => console.error("e2e: drop failed", err));
+  await azurite.stop().catch((err) => console.error("e2e: azurite stop failed", err));
   rmSync(dataDir, { recursive: true, force: true });
   process.exit(code);
 }

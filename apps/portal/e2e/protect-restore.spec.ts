@@ -1,0 +1,139 @@
+/**
+ * The product's main job end to end, with the REAL agent process: a policy
+ * watching a temp folder (RPO 5 s), an enrollment token created in the UI,
+ * `tidemark-agent enroll` + `run`, the point on the machine's timeline,
+ * browser downloads byte-compared (current and earlier version), and a
+ * restore-to-machine into another folder executed by the agent.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { expect, type Page, test } from "@playwright/test";
+import { createCustomer, signUpMsp, unique } from "./helpers";
+
+test.use({ extraHTTPHeaders: { "x-forwarded-for": "10.0.0.9" } });
+
+const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "../../..");
+let work: string;
+let agent: ChildProcess | null = null;
+let agentLog = "";
+
+function runAgent(args: string[]): ChildProcess {
+  // Its own process group, so the pnpm → tsx → node chain is stopped as one.
+  const child = spawn("pnpm", ["--silent", "tidemark-agent", ...args], { cwd: repoRoot, detached: true, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NODE_ENV: "production" } });
+  child.stdout!.on("data", (d) => (agentLog += d));
+  child.stderr!.on("data", (d) => (agentLog += d));
+  return child;
+}
+
+function exitOf(child: ChildProcess): Promise<number> {
+  return new Promise((resolve) => child.on("exit", (code) => resolve(code ?? 1)));
+}
+
+async function downloadBytes(page: Page, click: () => Promise<void>): Promise<Buffer> {
+  const [download] = await Promise.all([page.waitForEvent("download"), click()]);
+  return readFile((await download.path())!);
+}
+
+test.beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), "tm-e2e-agent-"));
+});
+
+test.afterAll(async () => {
+  if (agent?.pid && agent.exitCode === null) {
+    process.kill(-agent.pid, "SIGTERM");
+    await Promise.race([exitOf(agent), new Promise((r) => setTimeout(r, 5000))]);
+    if (agent.exitCode === null) process.kill(-agent.pid, "SIGKILL");
+  }
+  await rm(work, { recursive: true, force: true });
+});
+
+test("enroll the real agent, see its points, download (current and earlier) and restore to another folder", async ({ page, baseURL }) => {
+  test.setTimeout(240_000);
+  const watched = join(work, "watched");
+  const restored = join(work, "restored");
+  const stateDir = join(work, "state");
+  await import("node:fs/promises").then((fs) => Promise.all([fs.mkdir(watched), fs.mkdir(restored)]));
+  const v1 = Buffer.from("quarterly report, version one\n");
+  const big = randomBytes(2 * 1024 * 1024 + 123);
+  await writeFile(join(watched, "report.txt"), v1);
+  await writeFile(join(watched, "photo.bin"), big);
+
+  const mspId = await signUpMsp(page, { email: unique("tech"), mspName: "Lakeside IT" });
+  const customerId = await createCustomer(page, "Contoso");
+
+  // The customer's default policy: watch the temp folder, a point at most every 5 s.
+  await page.goto(`/msp/${mspId}/policies`);
+  await page.getByRole("button", { name: "New policy" }).click();
+  await page.getByLabel("Name").fill("Watched folder");
+  await page.getByLabel("Recovery point objective (seconds)").fill("5");
+  await page.getByLabel("Include paths (one per line)").fill(watched);
+  await page.getByRole("button", { name: "Create policy" }).click();
+  const card = page.getByTestId("policy").filter({ hasText: "Watched folder" });
+  await card.getByLabel("Customer").selectOption({ label: "Contoso" });
+  await card.getByRole("button", { name: "Assign" }).click();
+  await expect(card.getByText("Assigned")).toBeVisible();
+
+  await page.goto(`/customers/${customerId}`);
+  await page.getByRole("button", { name: "Create enrollment token" }).click();
+  const command = (await page.getByTestId("install-command").textContent())!;
+  const token = command.match(/--token (\S+)/)![1]!;
+  expect(command).toContain(`--server ${baseURL}`);
+
+  const enroll = runAgent(["enroll", "--server", baseURL!, "--token", token, "--name", "e2e-srv", "--state-dir", stateDir]);
+  expect(await exitOf(enroll), agentLog).toBe(0);
+  agent = runAgent(["run", "--state-dir", stateDir, "--heartbeat-ms", "1000"]);
+
+  // The machine shows up online, and its first point lands on the timeline.
+  await page.reload();
+  const row = page.getByTestId("machine-e2e-srv");
+  await expect(row).toBeVisible();
+  await expect(row).toContainText("online", { timeout: 30_000 });
+  await row.getByRole("link", { name: "e2e-srv" }).click();
+  await expect(page.getByTestId("machine-name")).toHaveText("e2e-srv");
+  await expect(page.getByTestId("timeline-point").first()).toBeVisible({ timeout: 60_000 });
+  await page.getByTestId("point-select").selectOption({ index: 1 });
+  await expect(page.getByTestId("point-details")).toContainText("crash-consistent");
+
+  // Search by name within the point, download, compare.
+  await page.getByLabel("Search by name").fill("photo");
+  await page.getByRole("button", { name: "Search" }).click();
+  const photo = page.getByTestId("search-results").getByTestId("tree-entry").filter({ hasText: "photo.bin" });
+  expect((await downloadBytes(page, () => photo.getByTestId("download").click())).equals(big)).toBe(true);
+
+  // Change a file: a new point arrives within the RPO plus a few seconds.
+  const before = await page.getByTestId("timeline-point").count();
+  const v2 = Buffer.from("quarterly report, version TWO with more words\n");
+  await writeFile(join(watched, "report.txt"), v2);
+  await expect.poll(() => page.getByTestId("timeline-point").count(), { timeout: 30_000 }).toBeGreaterThan(before);
+
+  // Newest point: version two; its versions list offers version one, byte for byte.
+  await page.getByTestId("point-select").selectOption({ index: 1 });
+  await page.getByLabel("Search by name").fill("report");
+  await page.getByRole("button", { name: "Search" }).click();
+  const report = page.getByTestId("search-results").getByTestId("tree-entry").filter({ hasText: "report.txt" });
+  expect((await downloadBytes(page, () => report.getByTestId("download").click())).equals(v2)).toBe(true);
+  await report.getByRole("button", { name: "versions" }).click();
+  const versions = page.getByTestId("versions").getByTestId("version-row");
+  await expect(versions).toHaveCount(2);
+  expect((await downloadBytes(page, () => versions.nth(1).getByRole("link", { name: "download" }).click())).equals(v1)).toBe(true);
+
+  // Restore the current report.txt onto the machine, into another folder; progress is live until the agent reports success.
+  await report.getByRole("checkbox").check();
+  await page.getByRole("button", { name: "Restore to machine…" }).click();
+  const dialog = page.getByTestId("restore-dialog");
+  await dialog.getByLabel("Folder on the machine").fill(restored);
+  await dialog.getByRole("button", { name: "Start restore" }).click();
+  await expect(dialog.getByTestId("restore-state")).toHaveText("succeeded", { timeout: 60_000 });
+  expect((await readFile(join(restored, "report.txt"))).equals(v2)).toBe(true);
+  await dialog.getByRole("button", { name: "Close" }).click();
+  await expect(page.getByTestId("restore-jobs")).toContainText("succeeded");
+
+  // Dashboard numbers on the customer page.
+  await page.goto(`/customers/${customerId}`);
+  await expect(page.getByTestId("stat-points")).not.toHaveText("0");
+  await expect(page.getByTestId("machine-e2e-srv").getByTestId("rpo-state")).toHaveText(/OK|late/);
+});
