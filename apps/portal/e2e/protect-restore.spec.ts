@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { expect, type Page, test } from "@playwright/test";
-import { createCustomer, signUpMsp, unique } from "./helpers";
+import { PASSWORD, createCustomer, signOut, signUpMsp, unique } from "./helpers";
 
 test.use({ extraHTTPHeaders: { "x-forwarded-for": "10.0.0.9" } });
 
@@ -51,7 +51,7 @@ test.afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
-test("enroll the real agent, see its points, download (current and earlier) and restore to another folder", async ({ page, baseURL }) => {
+test("enroll the real agent, see its points, download (current and earlier), restore to another folder and to the original location; self-service and another tenant", async ({ page, baseURL, browser }) => {
   test.setTimeout(240_000);
   const watched = join(work, "watched");
   const restored = join(work, "restored");
@@ -132,8 +132,64 @@ test("enroll the real agent, see its points, download (current and earlier) and 
   await dialog.getByRole("button", { name: "Close" }).click();
   await expect(page.getByTestId("restore-jobs")).toContainText("succeeded");
 
+  // A local edit overwritten by version one, restored to its original location from the oldest point.
+  await writeFile(join(watched, "report.txt"), "a local edit nobody wanted\n");
+  const options = page.getByTestId("point-select").locator("option");
+  await page.getByTestId("point-select").selectOption({ index: (await options.count()) - 1 });
+  await page.getByLabel("Search by name").fill("report");
+  await page.getByRole("button", { name: "Search" }).click();
+  const oldReport = page.getByTestId("search-results").getByTestId("tree-entry").filter({ hasText: "report.txt" });
+  await oldReport.getByRole("checkbox").check();
+  await page.getByRole("button", { name: "Restore to machine…" }).click();
+  await dialog.getByLabel("Original location").check();
+  await dialog.getByLabel("If a file already exists").selectOption("overwrite");
+  await dialog.getByRole("button", { name: "Start restore" }).click();
+  await expect(dialog.getByTestId("restore-state")).toHaveText("succeeded", { timeout: 60_000 });
+  expect((await readFile(join(watched, "report.txt"))).equals(v1)).toBe(true);
+  await dialog.getByRole("button", { name: "Close" }).click();
+  const machineUrl = page.url();
+  const pointId = new URL((await oldReport.getByTestId("download").getAttribute("href"))!, "http://x").searchParams.get("pointId");
+
   // Dashboard numbers on the customer page.
   await page.goto(`/customers/${customerId}`);
   await expect(page.getByTestId("stat-points")).not.toHaveText("0");
   await expect(page.getByTestId("machine-e2e-srv").getByTestId("rpo-state")).toHaveText(/OK|late/);
+
+  // Self-service: a customer user of Contoso browses and downloads, but cannot restore onto the server.
+  await page.goto(`/customers/${customerId}/users`);
+  const clerk = unique("clerk");
+  await page.getByLabel("Email").fill(clerk);
+  await page.getByLabel("Role").selectOption("customer_user");
+  await page.getByRole("button", { name: "Send invitation" }).click();
+  await expect(page.getByText(`Invitation sent to ${clerk}`)).toBeVisible();
+  await signOut(page);
+  await page.goto("/dev/outbox");
+  await page.getByTestId("outbox-message").filter({ hasText: clerk }).first().getByRole("link", { name: /\/invite\// }).click();
+  await page.getByLabel("Your name").fill("Casey Clerk");
+  await page.getByLabel("Choose a password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Create account and join" }).click();
+  await expect(page).toHaveURL(new RegExp(`/customers/${customerId}$`));
+  await page.getByTestId("machine-e2e-srv").getByRole("link", { name: "e2e-srv" }).click();
+  await page.getByTestId("point-select").selectOption({ index: 1 });
+  await page.getByLabel("Search by name").fill("photo");
+  await page.getByRole("button", { name: "Search" }).click();
+  const mine = page.getByTestId("search-results").getByTestId("tree-entry").filter({ hasText: "photo.bin" });
+  expect((await downloadBytes(page, () => mine.getByTestId("download").click())).equals(big)).toBe(true);
+  await expect(page.getByRole("button", { name: "Restore to machine…" })).toHaveCount(0);
+  await expect(page.getByTestId("file-browser")).toContainText("Restoring to a machine needs a customer admin");
+  // No revoke button for a customer user.
+  await page.goto(`/customers/${customerId}`);
+  await expect(page.getByTestId("machine-e2e-srv").getByRole("button", { name: "Revoke" })).toHaveCount(0);
+
+  // Another MSP's owner: the machine page and the download URL are "not found".
+  const other = await browser.newContext({ baseURL, extraHTTPHeaders: { "x-forwarded-for": "10.0.0.19" } });
+  const intruder = await other.newPage();
+  await signUpMsp(intruder, { email: unique("intruder"), mspName: "Elsewhere IT" });
+  await intruder.goto(machineUrl);
+  await expect(intruder.getByTestId("access-refused")).toBeVisible();
+  expect(pointId).toBeTruthy();
+  const stolen = await intruder.request.get(`/api/files/download?${new URLSearchParams({ pointId: pointId!, path: "" })}`);
+  expect(stolen.status()).toBe(404);
+  expect(await stolen.text()).not.toContain("photo");
+  await other.close();
 });

@@ -220,7 +220,7 @@ describe("recovery points and files over a real repository", () => {
     await refused(w.a1Admin.caller.restores.create({ ...input, targetPath: "relative/dir" }), ["BAD_REQUEST"]);
     await refused(w.a1Admin.caller.restores.create({ ...input, paths: [] }), ["BAD_REQUEST"]);
     const job = await w.a1Admin.caller.restores.create(input);
-    expect(job).toMatchObject({ state: "queued", destination: "/srv/restore", conflict: "keep-both", paths: input.paths });
+    expect(job).toMatchObject({ state: "queued", destination: "/srv/restore", conflict: "keep-both", paths: [`/${root()}/docs/report.txt`] });
     const listed = await w.a1User.caller.restores.list({ machineId: w.a1Machine.id });
     expect(listed.map((j) => j.id)).toContain(job.id);
     await refused(w.a1User.caller.restores.cancel({ jobId: job.id }), ["FORBIDDEN"]);

@@ -1,4 +1,4 @@
-import { createRestoreJob, pointRoot } from "@tidemark/backup";
+import { createRestoreJob, pointRoot, splitPath } from "@tidemark/backup";
 import { z } from "zod";
 import { transact } from "../../audit";
 import { assertMayRestore, backupCall } from "../../domain/repository";
@@ -29,7 +29,8 @@ export const create = customerProcedure("restores.request", createRestoreInput).
       const job = await createRestoreJob(tx, scope, {
         machineId: input.machineId,
         recoveryPointId: input.pointId,
-        paths: input.paths,
+        // Tree paths are the captured absolute paths without the leading "/": the agent resolves "original location" from them.
+        paths: input.paths.map((p) => `/${splitPath(p).join("/")}`),
         destination: input.destination === "folder" ? { kind: "folder", path: input.targetPath! } : { kind: "original" },
         conflict: input.conflict === "keepBoth" ? "keep-both" : input.conflict,
         requestedByUserId: ctx.session.user.id,
@@ -39,7 +40,7 @@ export const create = customerProcedure("restores.request", createRestoreInput).
         action: "restore.create",
         targetType: "restore_job",
         targetId: job.id,
-        metadata: { machineId: input.machineId, pointId: input.pointId, paths: input.paths.slice(0, 20), destination: job.destination, conflict: job.conflict },
+        metadata: { machineId: input.machineId, pointId: input.pointId, paths: job.paths.slice(0, 20), destination: job.destination, conflict: job.conflict },
       });
       return job;
     }),
