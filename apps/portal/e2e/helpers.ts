@@ -49,3 +49,18 @@ export async function enableTotp(page: Page, generate: (secret: string) => strin
   await expect(page.getByTestId("mfa-enabled")).toBeVisible();
   return secret;
 }
+
+/** From a users page (MSP or customer): invites `email` with `role`, signs out, and joins through the emailed link. */
+export async function inviteAndJoin(page: Page, usersUrl: string, email: string, role: string, name: string) {
+  await page.goto(usersUrl);
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Role").selectOption(role);
+  await page.getByRole("button", { name: "Send invitation" }).click();
+  await expect(page.getByText(`Invitation sent to ${email}`)).toBeVisible();
+  await signOut(page);
+  await page.goto("/dev/outbox");
+  await page.getByTestId("outbox-message").filter({ hasText: email }).first().getByRole("link", { name: /\/invite\// }).click();
+  await page.getByLabel("Your name").fill(name);
+  await page.getByLabel("Choose a password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Create account and join" }).click();
+}

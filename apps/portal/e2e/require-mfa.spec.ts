@@ -1,6 +1,6 @@
 import { expect, test } from "@playwright/test";
 import { generateSync } from "otplib";
-import { PASSWORD, enableTotp, signOut, signUpMsp, unique } from "./helpers";
+import { enableTotp, inviteAndJoin, signUpMsp, unique } from "./helpers";
 
 // Each spec is its own client: better-auth rate-limits sign-up/sign-in per client address.
 test.use({ extraHTTPHeaders: { "x-forwarded-for": "10.0.0.5" } });
@@ -24,19 +24,8 @@ test("an owner requires MFA; new staff must set it up before anything else", asy
   await page.reload();
   await expect(requireBox).toBeChecked();
 
-  await page.goto(`/msp/${mspId}/users`);
   const techEmail = unique("tech");
-  await page.getByLabel("Email").fill(techEmail);
-  await page.getByLabel("Role").selectOption("technician");
-  await page.getByRole("button", { name: "Send invitation" }).click();
-  await expect(page.getByText(`Invitation sent to ${techEmail}`)).toBeVisible();
-  await signOut(page);
-
-  await page.goto("/dev/outbox");
-  await page.getByTestId("outbox-message").filter({ hasText: techEmail }).first().getByRole("link", { name: /\/invite\// }).click();
-  await page.getByLabel("Your name").fill("Terry Tech");
-  await page.getByLabel("Choose a password").fill(PASSWORD);
-  await page.getByRole("button", { name: "Create account and join" }).click();
+  await inviteAndJoin(page, `/msp/${mspId}/users`, techEmail, "technician", "Terry Tech");
 
   // Every MSP page sends the technician to set up MFA first.
   await expect(page).toHaveURL(/\/settings\/security\?required=1$/);
