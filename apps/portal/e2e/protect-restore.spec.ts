@@ -80,10 +80,10 @@ test("enroll the real agent, see its points, download (current and earlier), res
   await page.goto(`/customers/${customerId}`);
   await page.getByRole("button", { name: "Create enrollment token" }).click();
   const command = (await page.getByTestId("install-command").textContent())!;
-  const token = command.match(/--token (\S+)/)![1]!;
+  const token = command.match(/--token=(\S+)/)![1]!;
   expect(command).toContain(`--server ${baseURL}`);
 
-  const enroll = runAgent(["enroll", "--server", baseURL!, "--token", token, "--name", "e2e-srv", "--state-dir", stateDir]);
+  const enroll = runAgent(["enroll", "--server", baseURL!, `--token=${token}`, "--name", "e2e-srv", "--state-dir", stateDir]);
   expect(await exitOf(enroll), agentLog).toBe(0);
   agent = runAgent(["run", "--state-dir", stateDir, "--heartbeat-ms", "1000"]);
 
@@ -112,6 +112,7 @@ test("enroll the real agent, see its points, download (current and earlier), res
 
   // Newest point: version two; its versions list offers version one, byte for byte.
   await page.getByTestId("point-select").selectOption({ index: 1 });
+  await expect(page.getByTestId("point-changes")).toContainText("0 added, 1 modified, 0 deleted");
   await page.getByLabel("Search by name").fill("report");
   await page.getByRole("button", { name: "Search" }).click();
   const report = page.getByTestId("search-results").getByTestId("tree-entry").filter({ hasText: "report.txt" });

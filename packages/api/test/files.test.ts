@@ -79,6 +79,21 @@ describe("recovery points and files over a real repository", () => {
     expect(bad.message).toContain("from must not be after to");
   });
 
+  it("points.changes lists what was added, modified and deleted since the previous point, without reading unchanged subtrees", async () => {
+    const first = await w.a1User.caller.points.changes({ pointId: p1.pointId });
+    expect(first.firstPoint).toBe(true);
+    expect([first.added, first.modified, first.deleted]).toEqual([4, 0, 0]);
+    const second = await w.a1User.caller.points.changes({ pointId: p2.pointId });
+    expect(second.firstPoint).toBe(false);
+    expect(second.changes.map((c) => [c.change, c.path]).sort()).toEqual([
+      ["deleted", `${root()}/naïve name.txt`],
+      ["modified", `${root()}/docs/report.txt`],
+    ]);
+    const limited = await w.a1User.caller.points.changes({ pointId: p1.pointId, limit: 1 });
+    expect(limited).toMatchObject({ added: 4, truncated: true });
+    expect(limited.changes).toHaveLength(1);
+  });
+
   it("files.list lazily lists one level, directories first", async () => {
     const top = await w.a1User.caller.files.list({ pointId: p1.pointId, path: "" });
     expect(top.entries.map((e) => [e.name, e.type])).toEqual([[root().split("/")[0], "dir"]]);

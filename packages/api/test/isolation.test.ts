@@ -78,6 +78,7 @@ const cases: Record<string, Case> = {
   "customers.storage": { inputs: (w) => [{ customerId: w.a1.id }] },
   "points.list": { inputs: (w) => [{ machineId: w.a1Machine.id }, { machineId: w.a1Machine.id, from: new Date(0), to: new Date() }] },
   "points.get": { inputs: (w) => [{ pointId: w.a1Point.id }] },
+  "points.changes": { inputs: (w) => [{ pointId: w.a1Point.id }] },
   "files.list": { inputs: (w) => [{ pointId: w.a1Point.id, path: "" }, { pointId: w.a1Point.id, path: "data" }] },
   "files.search": { inputs: (w) => [{ pointId: w.a1Point.id, query: "a" }] },
   "files.versions": { inputs: (w) => [{ pointId: w.a1Point.id, path: "data/a.txt" }] },

@@ -54,7 +54,7 @@ describe("roles", () => {
   it("technician can enroll and gets a copyable install command, but cannot change policies or people", async () => {
     const t = await world.w.techA.caller.enrollment.create({ customerId: world.w.a2.id, expiresInHours: 4 });
     expect(t.token).toMatch(/^[A-Za-z0-9_-]{43}$/);
-    expect(t.installCommand).toBe(`pnpm tidemark-agent enroll --server https://portal.tidemark.test --token ${t.token}`);
+    expect(t.installCommand).toBe(`pnpm tidemark-agent enroll --server https://portal.tidemark.test --token=${t.token}`);
     expect(t.expiresAt.getTime() - Date.now()).toBeGreaterThan(3.9 * 3600_000);
     await refused(world.w.techA.caller.policies.update({ policyId: world.w.policyA.id, name: "x" }), ["FORBIDDEN"]);
     await refused(world.w.techA.caller.invitations.create({ mspId: world.w.mspA.id, email: "x@a.test", role: "technician" }), ["FORBIDDEN"]);

@@ -7,7 +7,7 @@
  */
 import { createHash } from "node:crypto";
 import { type DbOrTx, schema, scopeTo, type TenantScope } from "@tidemark/db";
-import { and, desc, eq } from "drizzle-orm";
+import { and, desc, eq, lt } from "drizzle-orm";
 import type { BlobStore } from "@tidemark/storage";
 import type { BlobAccount } from "./blob-account";
 import { decodeTree, isSafeName, type RepoKeys, type Tree, type TreeNode } from "./engine";
@@ -231,4 +231,69 @@ export async function fileVersions(files: PointFiles, db: DbOrTx, scope: TenantS
   }
   for (let i = 0; i < found.length - 1; i++) found[i]!.changed = found[i]!.entry.contentKey !== found[i + 1]!.entry.contentKey;
   return found;
+}
+
+export type PointChange = { path: string; change: "added" | "modified" | "deleted"; type: TreeNode["type"]; size: number };
+
+/**
+ * What changed from `older` to `newer` (root trees of two points). Subtrees
+ * with equal ids are skipped without being read, so the cost is what changed,
+ * not the size of the machine. Lists at most `limit` changes; counts all.
+ */
+export async function diffPoints(files: PointFiles, older: string | null, newer: string, limit = 500) {
+  const counts = { added: 0, modified: 0, deleted: 0 };
+  const changes: PointChange[] = [];
+  const note = (c: PointChange) => {
+    counts[c.change]++;
+    if (changes.length < limit) changes.push(c);
+  };
+  const everything = async (tree: string, parent: string, change: "added" | "deleted") => {
+    for (const n of (await files.tree(tree)).nodes) {
+      const path = parent ? `${parent}/${n.name}` : n.name;
+      if (n.type === "dir" && n.subtree) await everything(n.subtree, path, change);
+      else note({ path, change, type: n.type, size: n.size });
+    }
+  };
+  const walk = async (a: string | null, b: string, parent: string): Promise<void> => {
+    if (a === b) return;
+    const before = new Map(a ? (await files.tree(a)).nodes.map((n) => [n.name, n]) : []);
+    for (const n of (await files.tree(b)).nodes) {
+      const path = parent ? `${parent}/${n.name}` : n.name;
+      const old = before.get(n.name);
+      before.delete(n.name);
+      if (n.type === "dir" && n.subtree) {
+        if (old?.type === "dir" && old.subtree) await walk(old.subtree, n.subtree, path);
+        else {
+          if (old) note({ path, change: "deleted", type: old.type, size: old.size });
+          await everything(n.subtree, path, "added");
+        }
+        continue;
+      }
+      if (!old) note({ path, change: "added", type: n.type, size: n.size });
+      else if (old.type === "dir" && old.subtree) {
+        await everything(old.subtree, path, "deleted");
+        note({ path, change: "added", type: n.type, size: n.size });
+      } else if (contentKey(old) !== contentKey(n) || old.mode !== n.mode) note({ path, change: "modified", type: n.type, size: n.size });
+    }
+    for (const [name, old] of before) {
+      const path = parent ? `${parent}/${name}` : name;
+      if (old.type === "dir" && old.subtree) await everything(old.subtree, path, "deleted");
+      else note({ path, change: "deleted", type: old.type, size: old.size });
+    }
+  };
+  await walk(older, newer, "");
+  return { ...counts, changes, truncated: counts.added + counts.modified + counts.deleted > changes.length };
+}
+
+/** The point of the same machine just before this one (null for the first). */
+export async function previousPointRoot(db: DbOrTx, scope: TenantScope, point: { machineId: string; time: Date }): Promise<string | null> {
+  const rp = schema.recoveryPoints;
+  const [prev] = await db
+    .select({ manifest: rp.manifest })
+    .from(rp)
+    .where(and(scopeTo(rp, scope), eq(rp.machineId, point.machineId), lt(rp.time, point.time)))
+    .orderBy(desc(rp.time))
+    .limit(1);
+  const root = (prev?.manifest as { rootTree?: unknown } | undefined)?.rootTree;
+  return typeof root === "string" ? root : null;
 }

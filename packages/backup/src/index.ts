@@ -36,6 +36,6 @@ export {
   type RpoState,
 } from "./portal";
 export { verifyIndexedPack, type PackVerification } from "./verify-pack";
-export { PointFiles, customerFiles, pointRoot, fileVersions, splitPath, PathNotFound, type FileEntry, type FileVersion } from "./browse";
+export { PointFiles, customerFiles, pointRoot, fileVersions, diffPoints, previousPointRoot, splitPath, PathNotFound, type FileEntry, type FileVersion, type PointChange } from "./browse";
 export { zipStream, ZipLimitError, type ZipEntry } from "./zip";
 export { openDownload, type Download } from "./download";

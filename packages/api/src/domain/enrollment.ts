@@ -5,7 +5,8 @@ import { badRequest, notFound } from "./errors";
 
 
 export function installCommand(publicUrl: string, token: string): string {
-  return `pnpm tidemark-agent enroll --server ${publicUrl} --token ${token}`;
+  // "=": a base64url token may start with "-", which an argument parser would take for an option.
+  return `pnpm tidemark-agent enroll --server ${publicUrl} --token=${token}`;
 }
 
 export async function createEnrollmentToken(

@@ -12,7 +12,7 @@ export function MachineView(props: { machineId: string; canBrowse: boolean; canD
       <Timeline machineId={props.machineId} selected={pointId} onSelect={setPointId} />
       {pointId ? (
         <div className="split">
-          <PointDetails pointId={pointId} />
+          <PointDetails pointId={pointId} canBrowse={props.canBrowse} />
           {props.canBrowse ? <FileBrowser key={pointId} machineId={props.machineId} pointId={pointId} canDownload={props.canDownload} canRestore={props.canRestore} onPickPoint={setPointId} /> : null}
         </div>
       ) : (

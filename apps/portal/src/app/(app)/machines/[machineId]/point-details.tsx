@@ -5,7 +5,31 @@ import { errorMessage } from "~/lib/errors";
 import { formatBytes } from "~/lib/format";
 import { useTRPC } from "~/lib/trpc";
 
-export function PointDetails({ pointId }: { pointId: string }) {
+function Changes({ pointId }: { pointId: string }) {
+  const trpc = useTRPC();
+  const c = useQuery(trpc.points.changes.queryOptions({ pointId, limit: 200 }));
+  if (c.error) return <ErrorBanner message={errorMessage(c.error)} />;
+  if (!c.data) return <span className="muted">…</span>;
+  const d = c.data;
+  return (
+    <details data-testid="point-changes">
+      <summary>
+        {d.firstPoint ? "first point: " : ""}
+        {d.added} added, {d.modified} modified, {d.deleted} deleted
+      </summary>
+      <ul>
+        {d.changes.map((x) => (
+          <li key={`${x.change}:${x.path}`}>
+            <span className={`badge ${x.change === "deleted" ? "bad" : x.change === "added" ? "ok" : "warn"}`}>{x.change}</span> <code>{x.path}</code>
+          </li>
+        ))}
+      </ul>
+      {d.truncated ? <p className="muted">First {d.changes.length} shown.</p> : null}
+    </details>
+  );
+}
+
+export function PointDetails({ pointId, canBrowse }: { pointId: string; canBrowse: boolean }) {
   const trpc = useTRPC();
   const p = useQuery(trpc.points.get.queryOptions({ pointId }));
   const d = p.data;
@@ -37,6 +61,14 @@ export function PointDetails({ pointId }: { pointId: string }) {
                 {stat("files")} / {stat("dirs")}
               </td>
             </tr>
+            {canBrowse ? (
+              <tr>
+                <th>Files changed</th>
+                <td>
+                  <Changes pointId={pointId} />
+                </td>
+              </tr>
+            ) : null}
             <tr>
               <th>Protected</th>
               <td>{formatBytes(stat("bytes"))}</td>
