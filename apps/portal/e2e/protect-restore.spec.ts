@@ -184,3 +184,70 @@ test("enroll the real agent, see its points, download (current and earlier), res
   expect(await stolen.text()).not.toContain("photo");
   await other.close();
 });
+
+test("two machines of one customer with the same data store it once; revoking a machine stops its agent", async ({ page, baseURL }) => {
+  test.setTimeout(240_000);
+  const dirA = join(work, "two-a");
+  const dirB = join(work, "two-b");
+  const fs = await import("node:fs/promises");
+  await Promise.all([fs.mkdir(dirA), fs.mkdir(dirB)]);
+  const shared = randomBytes(4 * 1024 * 1024);
+  await writeFile(join(dirA, "shared.bin"), shared);
+  await writeFile(join(dirB, "same-bytes-other-name.bin"), shared);
+
+  const mspId = await signUpMsp(page, { email: unique("dedup"), mspName: "Dedup IT" });
+  const customerId = await createCustomer(page, "Northwind");
+  const policy = async (name: string, path: string) => {
+    await page.goto(`/msp/${mspId}/policies`);
+    await page.getByRole("button", { name: "New policy" }).click();
+    await page.getByLabel("Name").fill(name);
+    await page.getByLabel("Recovery point objective (seconds)").fill("5");
+    await page.getByLabel("Include paths (one per line)").fill(path);
+    await page.getByRole("button", { name: "Create policy" }).click();
+    return page.getByTestId("policy").filter({ hasText: name });
+  };
+  const cardA = await policy("Folder A", dirA);
+  await cardA.getByLabel("Customer").selectOption({ label: "Northwind" });
+  await cardA.getByRole("button", { name: "Assign" }).click();
+  await expect(cardA.getByText("Assigned")).toBeVisible();
+
+  const enroll = async (name: string, stateDir: string) => {
+    await page.goto(`/customers/${customerId}`);
+    await page.getByRole("button", { name: "Create enrollment token" }).click();
+    const token = (await page.getByTestId("install-command").textContent())!.match(/--token=(\S+)/)![1]!;
+    const child = runAgent(["enroll", "--server", baseURL!, `--token=${token}`, "--name", name, "--state-dir", stateDir]);
+    expect(await exitOf(child), agentLog).toBe(0);
+  };
+  await enroll("srv-a", join(work, "state-a"));
+  await enroll("srv-b", join(work, "state-b"));
+  // srv-b gets its own policy (folder B) before its agent first asks.
+  const cardB = await policy("Folder B", dirB);
+  await cardB.getByLabel("Customer").selectOption({ label: "Northwind" });
+  await cardB.getByLabel("Applies to").selectOption({ label: "Machine: srv-b" });
+  await cardB.getByRole("button", { name: "Assign" }).click();
+  await expect(cardB.getByText("Assigned")).toBeVisible();
+
+  const a = runAgent(["run", "--state-dir", join(work, "state-a"), "--heartbeat-ms", "1000"]);
+  const b = runAgent(["run", "--state-dir", join(work, "state-b"), "--heartbeat-ms", "1000"]);
+  try {
+    await page.goto(`/customers/${customerId}`);
+    await expect(page.getByTestId("machine-srv-a").getByTestId("rpo-state")).toHaveText("OK", { timeout: 60_000 });
+    await expect(page.getByTestId("machine-srv-b").getByTestId("rpo-state")).toHaveText("OK", { timeout: 60_000 });
+    // Protected: two copies (8 MiB); stored: one copy plus trees and pack overhead.
+    await expect(page.getByTestId("stat-protected")).toHaveText("8.0 MiB", { timeout: 20_000 });
+    const stored = (await page.getByTestId("stat-stored").textContent())!;
+    expect(stored).toMatch(/^4\.\d MiB$/);
+    // Without dedup it would be 1.0×; pack and tree overhead keep it at or just under 2.
+    await expect(page.getByTestId("stat-dedup")).toHaveText(/^(1\.9\d|2\.00)×$/);
+
+    // Revoking srv-b in the portal: its agent is refused on its next call and exits with code 3 (no restart).
+    page.once("dialog", (d) => void d.accept());
+    await page.getByTestId("machine-srv-b").getByRole("button", { name: "Revoke" }).click();
+    await expect(page.getByTestId("machine-srv-b")).toContainText("revoked");
+    const code = await Promise.race([exitOf(b), new Promise<number>((r) => setTimeout(() => r(-1), 30_000))]);
+    expect(code, agentLog.slice(-2000)).toBe(3);
+    expect(a.exitCode).toBeNull();
+  } finally {
+    for (const child of [a, b]) if (child.pid && child.exitCode === null) process.kill(-child.pid, "SIGKILL");
+  }
+});
