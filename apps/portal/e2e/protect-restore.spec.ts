@@ -133,6 +133,9 @@ test("enroll the real agent, see its points, download (current and earlier), res
   expect((await readFile(join(restored, "report.txt"))).equals(v2)).toBe(true);
   await dialog.getByRole("button", { name: "Close" }).click();
   await expect(page.getByTestId("restore-jobs")).toContainText("succeeded");
+  // The agent reported the restore; its events show on the machine page.
+  await page.reload();
+  await expect(page.getByTestId("agent-events")).toContainText("restore", { timeout: 20_000 });
 
   // A local edit overwritten by version one, restored to its original location from the oldest point.
   await writeFile(join(watched, "report.txt"), "a local edit nobody wanted\n");

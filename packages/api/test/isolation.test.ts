@@ -75,6 +75,7 @@ const cases: Record<string, Case> = {
   },
   "machines.protection": { inputs: (w) => [{ customerId: w.a1.id }] },
   "machines.revoke": { inputs: (w) => [{ machineId: w.a1Machine.id }] },
+  "machines.events": { inputs: (w) => [{ machineId: w.a1Machine.id }, { machineId: w.a1Machine.id, level: "error" }] },
   "customers.storage": { inputs: (w) => [{ customerId: w.a1.id }] },
   "points.list": { inputs: (w) => [{ machineId: w.a1Machine.id }, { machineId: w.a1Machine.id, from: new Date(0), to: new Date() }] },
   "points.get": { inputs: (w) => [{ pointId: w.a1Point.id }] },

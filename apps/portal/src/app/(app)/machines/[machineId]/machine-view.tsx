@@ -1,5 +1,6 @@
 "use client";
 import { useState } from "react";
+import { EventsPanel } from "./events-panel";
 import { FileBrowser } from "./file-browser";
 import { PointDetails } from "./point-details";
 import { RestoreJobs } from "./restore-jobs";
@@ -19,6 +20,7 @@ export function MachineView(props: { machineId: string; canBrowse: boolean; canD
         <p className="muted">Pick a recovery point on the timeline to see its details and files.</p>
       )}
       <RestoreJobs machineId={props.machineId} />
+      <EventsPanel machineId={props.machineId} />
     </>
   );
 }
