@@ -95,6 +95,15 @@ test("enroll the real agent, see its points, download (current and earlier), res
   await row.getByRole("link", { name: "e2e-srv" }).click();
   await expect(page.getByTestId("machine-name")).toHaveText("e2e-srv");
   await expect(page.getByTestId("timeline-point").first()).toBeVisible({ timeout: 60_000 });
+  // Zoom and pan: a year window holds the point; half a year earlier holds none; "Now" returns to live.
+  await page.getByRole("button", { name: "Year" }).click();
+  await expect(page.getByTestId("timeline-point").first()).toBeVisible();
+  await page.getByRole("button", { name: "Earlier" }).click();
+  await expect(page.getByTestId("timeline-point")).toHaveCount(0);
+  await page.getByRole("button", { name: "Now" }).click();
+  await page.getByRole("button", { name: "Minute" }).click();
+  await expect(page.getByTestId("timeline-point").first()).toBeVisible();
+  await page.getByRole("button", { name: "Day" }).click();
   await page.getByTestId("point-select").selectOption({ index: 1 });
   await expect(page.getByTestId("point-details")).toContainText("crash-consistent");
 
