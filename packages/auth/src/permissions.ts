@@ -40,7 +40,7 @@ export const rolePermissions: Record<Role, readonly Permission[]> = {
   read_only: read,
   // Customer roles act on their own customer only (enforced by the API's scope).
   customer_admin: ["customers.read", "machines.read", "restores.request", "files.browse", "files.download", "members.read", "members.invite", "members.manage", "audit.read"],
-  customer_user: ["customers.read", "machines.read", "restores.request", "files.browse", "files.download"],
+  customer_user: ["customers.read", "machines.read", "files.browse", "files.download"],
 };
 
 export const mspRoles: readonly MspRole[] = ["owner", "admin", "technician", "read_only"];

@@ -31,6 +31,3 @@ export async function openFiles(services: Services, tenant: Tenant): Promise<Poi
 }
 
 /** Restore-to-machine writes onto a server: customer users browse and download, only customer admins (and MSP staff) restore. */
-export function assertMayRestore(tenant: Tenant) {
-  if (tenant.role === "customer_user") throw new TRPCError({ code: "FORBIDDEN", message: "Restoring to a machine needs the customer admin role; you can download files instead" });
-}

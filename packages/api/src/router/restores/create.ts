@@ -1,7 +1,7 @@
 import { createRestoreJob, pointRoot, splitPath } from "@tidemark/backup";
 import { z } from "zod";
 import { transact } from "../../audit";
-import { assertMayRestore, backupCall } from "../../domain/repository";
+import { backupCall } from "../../domain/repository";
 import { customerProcedure } from "../../tenant";
 import { machineId, pointId, pointPath } from "../ids";
 
@@ -21,7 +21,6 @@ export const createRestoreInput = z
   });
 
 export const create = customerProcedure("restores.request", createRestoreInput).mutation(({ ctx, input }) => {
-  assertMayRestore(ctx.tenant);
   return transact(ctx, (tx, audit) =>
     backupCall(async () => {
       const scope = { mspId: ctx.tenant.mspId, customerId: ctx.tenant.customerId! };

@@ -27,7 +27,7 @@ export default async function MachinePage({ params }: { params: Promise<{ machin
         canDownload={allowed(role, "files.download")}
         canBrowse={allowed(role, "files.browse")}
         // Customer users browse and download; restoring onto a server needs a customer admin or MSP staff.
-        canRestore={allowed(role, "restores.request") && role !== "customer_user"}
+        canRestore={allowed(role, "restores.request")}
       />
     </>
   );
