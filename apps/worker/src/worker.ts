@@ -1,17 +1,20 @@
 import PgBoss from "pg-boss";
 import { bossDb, type QueryableDatabase } from "./boss-db";
 import { HEARTBEAT_CRON, HEARTBEAT_QUEUE, runHeartbeat } from "./jobs/heartbeat";
+import { type PackVerifier, registerPackVerification } from "./jobs/verify-pack";
 
 export type WorkerOptions = {
   database: QueryableDatabase;
   /** pg-boss schema; tests may isolate themselves with their own. */
   schema?: string;
   log?: (line: string) => void;
+  /** Verifies agent-reported packs (`verify-pack` + its sweep); built by the host from `@tidemark/backup`. */
+  packVerifier?: PackVerifier;
 };
 
 export type RunningWorker = { boss: PgBoss; stop(): Promise<void> };
 
-export async function startWorker({ database, schema = "pgboss", log = () => {} }: WorkerOptions): Promise<RunningWorker> {
+export async function startWorker({ database, schema = "pgboss", log = () => {}, packVerifier }: WorkerOptions): Promise<RunningWorker> {
   const boss = new PgBoss({
     db: bossDb(database),
     schema,
@@ -28,6 +31,7 @@ export async function startWorker({ database, schema = "pgboss", log = () => {} 
   await boss.schedule(HEARTBEAT_QUEUE, HEARTBEAT_CRON);
   // One beat right away so a fresh start is observable before the first minute turns.
   await boss.send(HEARTBEAT_QUEUE, {});
+  if (packVerifier) await registerPackVerification(boss, packVerifier, log);
 
   log(`worker: started (${database.kind}, schema ${schema})`);
   let stopped = false;

@@ -90,6 +90,16 @@ export async function reportPack(svc: AgentServices, m: MachineContext, req: Pac
     ]);
     await index.flush();
   });
+  // After commit, so the worker never looks for rows that are not visible yet. The pack's
+  // `verify_state = 'pending'` was written in the transaction: if this enqueue is lost, the
+  // worker's sweep still finds the pack.
+  if (svc.onPackIndexed) {
+    try {
+      await svc.onPackIndexed({ mspId: m.mspId, customerId: m.customerId, packId: req.packId });
+    } catch (err) {
+      svc.log(`could not enqueue verification of pack ${req.packId} (the sweep will)`, err);
+    }
+  }
   return { indexed: req.entries.length };
 }
 

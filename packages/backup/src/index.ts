@@ -35,7 +35,7 @@ export {
   OFFLINE_AFTER_MS,
   type RpoState,
 } from "./portal";
-export { verifyIndexedPack, type PackVerification } from "./verify-pack";
+export { verifyIndexedPack, verifyReportedPack, pendingPacks, packVerifier, type PackVerification, type PackRef, type ReportedPackResult } from "./verify-pack";
 export { PointFiles, customerFiles, pointRoot, fileVersions, diffPoints, previousPointRoot, splitPath, PathNotFound, type FileEntry, type FileVersion, type PointChange } from "./browse";
 export { zipStream, ZipLimitError, type ZipEntry } from "./zip";
 export { openDownload, type Download } from "./download";

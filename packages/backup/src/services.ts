@@ -15,6 +15,8 @@ export type AgentServices = {
   /** Upload / restore SAS lifetime (≤ 60). */
   sasMinutes: number;
   log: (message: string, err?: unknown) => void;
+  /** Called after a pack report commits: enqueue its verification (the worker's `verify-pack`). */
+  onPackIndexed?: (pack: { mspId: string; customerId: string; packId: string }) => Promise<unknown>;
 };
 
 export function createAgentServices(opts: {
@@ -25,6 +27,7 @@ export function createAgentServices(opts: {
   enrollLimiter?: RateLimiter;
   sasMinutes?: number;
   log?: AgentServices["log"];
+  onPackIndexed?: AgentServices["onPackIndexed"];
 }): AgentServices {
   return {
     database: opts.database,
@@ -34,5 +37,6 @@ export function createAgentServices(opts: {
     enrollLimiter: opts.enrollLimiter ?? tokenBucket({ capacity: 10, refillPerSecond: 1 / 6 }),
     sasMinutes: Math.min(60, Math.max(5, opts.sasMinutes ?? 60)),
     log: opts.log ?? ((m, e) => console.error(`agent-api: ${m}`, e ?? "")),
+    onPackIndexed: opts.onPackIndexed,
   };
 }

@@ -8,9 +8,11 @@
  */
 import { type DbOrTx, schema, scopeToCustomer } from "@tidemark/db";
 import { BlobNotFoundError, type BlobStore } from "@tidemark/storage";
-import { and, eq, sql } from "drizzle-orm";
-import { packKeyName, parsePack, type RepoKeys } from "./engine";
-import type { CustomerScope } from "./kek";
+import { createHash } from "node:crypto";
+import { and, asc, eq, inArray, lte, sql } from "drizzle-orm";
+import { type BlobType, deriveKeys, openBlob, packKey, packKeyName, parsePack, type RepoKeys } from "./engine";
+import { type CustomerScope, customerDataKey } from "./kek";
+import type { AgentServices } from "./services";
 
 export type PackVerification = { packId: string; ok: boolean; problems: string[] };
 
@@ -50,4 +52,120 @@ export async function verifyIndexedPack(db: DbOrTx, store: BlobStore, keys: Repo
     }
   }
   return { packId, ok: problems.length === 0, problems };
+}
+
+// ── the worker's job: verify every entry an agent reported ──────────────────
+
+export type PackRef = CustomerScope & { packId: string };
+export type ReportedPackResult = { state: "verified" | "bad" | "skipped"; checked: number; removed: string[]; problems: string[] };
+
+/**
+ * Opens every indexed entry of a reported pack at the offset the agent
+ * claimed (GCM tag, decompression, keyed id recomputed, raw length): the
+ * only proof that a chunk is really stored. Entries that fail are removed
+ * from the index, so `chunks/missing` names them again and the customer's
+ * agents re-upload them; the pack is marked bad and an error event is
+ * recorded on the uploading machine. Entries that pass stay indexed even in
+ * a bad pack: they were proven readable one by one. Idempotent: a pack that
+ * is no longer pending is skipped.
+ */
+export async function verifyReportedPack(svc: Pick<AgentServices, "database" | "kek" | "blobs">, ref: PackRef): Promise<ReportedPackResult> {
+  const { db } = svc.database;
+  const scope = { mspId: ref.mspId, customerId: ref.customerId };
+  const p = schema.packs;
+  const [pack] = await db
+    .select()
+    .from(p)
+    .where(and(scopeToCustomer(p, scope), eq(p.packId, ref.packId)));
+  if (!pack || pack.verifyState !== "pending") return { state: "skipped", checked: 0, removed: [], problems: [] };
+  const dataKey = await customerDataKey(db, svc.kek, scope);
+  // A retryable failure, not a verdict on the agent: the job fails and pg-boss retries it.
+  if (!dataKey) throw new Error(`customer ${ref.customerId} has no data key: cannot verify pack ${ref.packId}`);
+  const keys = deriveKeys(dataKey);
+  const { store } = svc.blobs.container(ref.customerId);
+  const problems: string[] = [];
+  let bytes: Buffer | null = null;
+  try {
+    bytes = await store.get(packKeyName(ref.packId));
+  } catch (e) {
+    if (!(e instanceof BlobNotFoundError)) throw e;
+    problems.push("pack object is missing from storage");
+  }
+  if (bytes && createHash("sha256").update(bytes).digest("hex") !== ref.packId) problems.push("stored bytes do not hash to the pack id");
+  const c = schema.chunkIndex;
+  const rows = await db
+    .select({ id: sql<string>`encode(${c.chunkId}, 'hex')`, offset: c.offset, length: c.length, rawLength: c.rawLength, type: c.type })
+    .from(c)
+    .where(and(scopeToCustomer(c, scope), eq(c.packId, ref.packId)));
+  const key = packKey(keys.enc, pack.salt);
+  const bad: string[] = [];
+  for (const r of rows) {
+    const why = bytes ? entryProblem(keys, ref.packId, key, bytes, r) : "pack object is missing";
+    if (why) {
+      bad.push(r.id);
+      if (problems.length < 20) problems.push(`chunk ${r.id}: ${why}`);
+    }
+  }
+  const state = bad.length === 0 && problems.length === 0 ? "verified" : "bad";
+  await db.transaction(async (tx) => {
+    if (bad.length > 0) {
+      await tx
+        .delete(c)
+        .where(and(scopeToCustomer(c, scope), eq(c.packId, ref.packId), inArray(c.chunkId, bad.map((id) => Buffer.from(id, "hex")))));
+    }
+    await tx
+      .update(p)
+      .set({ verifyState: state, verifiedAt: new Date() })
+      .where(and(scopeToCustomer(p, scope), eq(p.packId, ref.packId)));
+    if (state === "bad" && pack.uploadedByMachineId) {
+      await tx.insert(schema.agentEvents).values({
+        mspId: ref.mspId,
+        customerId: ref.customerId,
+        machineId: pack.uploadedByMachineId,
+        time: new Date(),
+        level: "error",
+        kind: "pack.verification_failed",
+        message: `Pack ${ref.packId} did not match its report: ${bad.length} of ${rows.length} chunk(s) removed from the index and will be uploaded again`,
+        details: { packId: ref.packId, removed: bad.length, checked: rows.length, problems },
+      });
+    }
+  });
+  return { state, checked: rows.length, removed: bad, problems };
+}
+
+function entryProblem(
+  keys: RepoKeys,
+  packId: string,
+  key: Buffer,
+  bytes: Buffer,
+  r: { id: string; offset: number; length: number; rawLength: number; type: number },
+): string | null {
+  if (r.offset < 0 || r.length <= 0 || r.offset + r.length > bytes.length) return `indexed range ${r.offset}+${r.length} is outside the ${bytes.length}-byte pack`;
+  try {
+    const data = openBlob(keys, packId, key, { type: r.type as BlobType, id: Buffer.from(r.id, "hex"), offset: r.offset }, bytes.subarray(r.offset, r.offset + r.length));
+    if (data.length !== r.rawLength) return `raw length is ${data.length}, indexed ${r.rawLength}`;
+    return null;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
+/** Packs still waiting for verification, oldest first: the sweep re-enqueues them (a lost job, a worker that was down). */
+export async function pendingPacks(db: DbOrTx, olderThan: Date, limit: number): Promise<PackRef[]> {
+  const p = schema.packs;
+  return db
+    .select({ mspId: p.mspId, customerId: p.customerId, packId: p.packId })
+    .from(p)
+    .where(and(eq(p.verifyState, "pending"), lte(p.createdAt, olderThan)))
+    .orderBy(asc(p.createdAt))
+    .limit(limit);
+}
+
+/** The worker's `packVerifier` option (apps/worker `startWorker`), over these services. */
+export function packVerifier(svc: Pick<AgentServices, "database" | "kek" | "blobs">, opts: { graceMs?: number } = {}) {
+  return {
+    verify: (ref: PackRef) => verifyReportedPack(svc, ref),
+    pending: (olderThan: Date, limit: number) => pendingPacks(svc.database.db, olderThan, limit),
+    graceMs: opts.graceMs,
+  };
 }

@@ -16,6 +16,7 @@ import {
   unique,
   uuid,
 } from "drizzle-orm/pg-core";
+import { sql } from "drizzle-orm";
 import { users } from "./auth";
 import { createdAt, id, tstz, updatedAt } from "./columns";
 import { machines } from "./machines";
@@ -97,11 +98,19 @@ export const packs = pgTable(
     /** indexed → condemned (prune) → deleted. */
     state: text("state", { enum: ["indexed", "condemned"] }).notNull().default("indexed"),
     uploadedByMachineId: uuid("uploaded_by_machine_id").references(() => machines.id, { onDelete: "set null" }),
+    /**
+     * The agent's report is a claim until the worker has read the pack and opened every indexed
+     * entry (GCM tag + keyed id): pending → verified, or bad (failing entries were unindexed).
+     */
+    verifyState: text("verify_state", { enum: ["pending", "verified", "bad"] }).notNull().default("pending"),
+    verifiedAt: tstz("verified_at"),
     createdAt: createdAt(),
   },
   (t) => [
     primaryKey({ name: "packs_pk", columns: [t.customerId, t.packId] }),
     index("packs_msp_id_idx").on(t.mspId),
+    // The sweep's scan: only the few packs still waiting for the worker.
+    index("packs_verify_pending_idx").on(t.createdAt).where(sql`${t.verifyState} = 'pending'`),
   ],
 );
 
