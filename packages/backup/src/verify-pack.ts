@@ -107,16 +107,20 @@ export async function verifyReportedPack(svc: Pick<AgentServices, "database" | "
     }
   }
   const state = bad.length === 0 && problems.length === 0 ? "verified" : "bad";
-  await db.transaction(async (tx) => {
+  // Conditional on still pending: the sweep and the immediate job may both run for one pack, and only
+  // one of them may remove entries and record the event.
+  const done = await db.transaction(async (tx) => {
+    const [claimed] = await tx
+      .update(p)
+      .set({ verifyState: state, verifiedAt: new Date() })
+      .where(and(scopeToCustomer(p, scope), eq(p.packId, ref.packId), eq(p.verifyState, "pending")))
+      .returning({ packId: p.packId });
+    if (!claimed) return false;
     if (bad.length > 0) {
       await tx
         .delete(c)
         .where(and(scopeToCustomer(c, scope), eq(c.packId, ref.packId), inArray(c.chunkId, bad.map((id) => Buffer.from(id, "hex")))));
     }
-    await tx
-      .update(p)
-      .set({ verifyState: state, verifiedAt: new Date() })
-      .where(and(scopeToCustomer(p, scope), eq(p.packId, ref.packId)));
     if (state === "bad" && pack.uploadedByMachineId) {
       await tx.insert(schema.agentEvents).values({
         mspId: ref.mspId,
@@ -129,7 +133,9 @@ export async function verifyReportedPack(svc: Pick<AgentServices, "database" | "
         details: { packId: ref.packId, removed: bad.length, checked: rows.length, problems },
       });
     }
+    return true;
   });
+  if (!done) return { state: "skipped", checked: 0, removed: [], problems: [] };
   return { state, checked: rows.length, removed: bad, problems };
 }
 

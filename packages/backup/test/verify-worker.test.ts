@@ -13,7 +13,7 @@ import { and, eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 // By path: apps/worker is not a dependency of this package (the portal embeds the worker and injects the verifier).
 import { enqueuePackVerification, type RunningWorker, startWorker } from "../../../apps/worker/src/index";
-import { packVerifier } from "../src";
+import { packVerifier, verifyReportedPack } from "../src";
 import { Repository } from "../src/engine";
 import { call, createWorld, enroll, type Enrolled, pointBody, type World } from "./fixtures";
 
@@ -168,6 +168,9 @@ describe("verify-pack worker job", () => {
     const recorded = (await events()).find((e) => (e.details as { packId?: string }).packId === target.packId)!;
     expect(recorded.message).toContain("1 of");
     expect(String((recorded.details as { problems: string[] }).problems)).toContain("do not hash to the pack id");
+    // A second run (the sweep racing the immediate job) changes nothing and records nothing.
+    expect((await verifyReportedPack(w.svc, { ...scope(), packId: target.packId })).state).toBe("skipped");
+    expect((await events()).filter((e) => (e.details as { packId?: string }).packId === target.packId)).toHaveLength(1);
   });
 
   it("a pack whose job was lost (enqueue failed, worker down) is picked up by the sweep", async () => {
@@ -189,6 +192,9 @@ describe("verify-pack worker job", () => {
     expect(logged.join("\n")).toContain("the sweep will");
     await new Promise((r) => setTimeout(r, 2_500));
     expect((await packState(reports[0]!.packId)).state).toBe("pending");
+    // Two verifications of one pending pack at once: exactly one of them decides.
+    const both = await Promise.all([0, 1].map(() => verifyReportedPack(w.svc, { ...scope(), packId: reports[0]!.packId })));
+    expect(both.map((b) => b.state).sort()).toEqual(["skipped", "verified"]);
     // graceMs 0: the start-up sweep takes every pending pack.
     worker = await start(0);
     expect(await settled(reports.map((r) => r.packId))).toEqual(reports.map(() => "verified"));
