@@ -4,16 +4,18 @@
  * the real worker (pg-boss on the test's PostgreSQL) started with startWorker.
  */
 import { randomBytes } from "node:crypto";
+import { createServer } from "node:net";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { schema, scopeToCustomer } from "@tidemark/db";
+import { azuriteConnectionString } from "@tidemark/storage/testing";
 import { backup } from "@tidemark/engine";
 import { and, eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 // By path: apps/worker is not a dependency of this package (the portal embeds the worker and injects the verifier).
 import { enqueuePackVerification, type RunningWorker, startWorker } from "../../../apps/worker/src/index";
-import { packVerifier, verifyReportedPack } from "../src";
+import { createBlobAccount, packVerifier, verifyReportedPack } from "../src";
 import { Repository } from "../src/engine";
 import { call, createWorld, enroll, type Enrolled, pointBody, type World } from "./fixtures";
 
@@ -98,6 +100,14 @@ async function missing(ids: string[]): Promise<string[]> {
 async function events() {
   const e = schema.agentEvents;
   return w.database.db.select().from(e).where(and(scopeToCustomer(e, scope()), eq(e.kind, "pack.verification_failed")));
+}
+
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const { port } = server.address() as { port: number };
+  await new Promise((r) => server.close(r));
+  return port;
 }
 
 const dataPack = (reports: Report[]) => {
@@ -192,6 +202,11 @@ describe("verify-pack worker job", () => {
     expect(logged.join("\n")).toContain("the sweep will");
     await new Promise((r) => setTimeout(r, 2_500));
     expect((await packState(reports[0]!.packId)).state).toBe("pending");
+    // Storage unreachable is not a verdict on the agent: the job fails (pg-boss retries), nothing is unindexed.
+    const unreachable = createBlobAccount({ connectionString: azuriteConnectionString(`http://127.0.0.1:${await closedPort()}/devstoreaccount1`) });
+    await expect(verifyReportedPack({ ...w.svc, blobs: unreachable }, { ...scope(), packId: reports[0]!.packId })).rejects.toThrow();
+    expect((await packState(reports[0]!.packId)).state).toBe("pending");
+    expect(await missing(reports[0]!.entries.map((e) => e.id))).toEqual([]);
     // Two verifications of one pending pack at once: exactly one of them decides.
     const both = await Promise.all([0, 1].map(() => verifyReportedPack(w.svc, { ...scope(), packId: reports[0]!.packId })));
     expect(both.map((b) => b.state).sort()).toEqual(["skipped", "verified"]);
