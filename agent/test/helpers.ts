@@ -3,9 +3,8 @@ import { mkdtemp, readFile, readdir, lstat, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { azureStore } from "@tidemark/storage";
+import type { BlobStore } from "@tidemark/storage";
 import { Repository, restore } from "../src/engine";
-import type { FakeServer } from "./fake-server";
 
 const AGENT_DIR = resolve(fileURLToPath(new URL(".", import.meta.url)), "..");
 const MAIN = join(AGENT_DIR, "src/main.ts");
@@ -71,8 +70,8 @@ export async function waitFor<T>(what: string, fn: () => T | undefined | false |
 }
 
 /** Restores one committed point from the customer's container with the engine (as the server would). */
-export async function restorePoint(server: FakeServer, snapshotId: string, connectionString: string): Promise<string> {
-  const repo = await Repository.open(azureStore({ connectionString, container: server.container }), { kek: server.kek });
+export async function restorePoint(store: BlobStore, kek: Buffer, snapshotId: string): Promise<string> {
+  const repo = await Repository.open(store, { kek });
   const target = await tmp("restore");
   const r = await restore(repo, { id: snapshotId, snapshot: await repo.loadSnapshot(snapshotId) }, { target });
   await repo.close();

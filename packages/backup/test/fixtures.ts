@@ -1,84 +1,10 @@
 import { createHash, randomBytes, randomUUID } from "node:crypto";
-import { hashToken, newToken } from "@tidemark/db";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { type Database, openDatabase, schema } from "@tidemark/db";
-import { createTestDatabase } from "@tidemark/db/testing";
-import { azuriteConnectionString, startAzurite, type AzuriteHandle } from "@tidemark/storage/testing";
-import { type AgentHandler, type AgentRouteName, createMachineRoutes } from "../src/http";
-import { createEnrollRoute } from "../src/http/enroll";
-import { createAgentServices, createBlobAccount, kekFrom, tokenBucket, type AgentServices } from "../src";
+import { issueToken } from "../src/testing";
+import type { AgentRouteName } from "../src/http";
 import { routes, type EnrollResponse } from "@tidemark/agent-protocol";
 
-export type World = {
-  database: Database;
-  azurite: AzuriteHandle;
-  svc: AgentServices;
-  api: Record<AgentRouteName, AgentHandler>;
-  mspId: string;
-  a1: string;
-  a2: string;
-  stop(): Promise<void>;
-};
-
-/** PGlite is what the embedded portal runs on: the same flows must hold there. */
-async function pgliteDatabase(): Promise<Database & { drop(): Promise<void> }> {
-  const dir = await mkdtemp(join(tmpdir(), "tm-backup-pglite-"));
-  const database = await openDatabase({ pgliteDir: dir });
-  return {
-    ...database,
-    async drop() {
-      await database.close();
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
-}
-
-export async function createWorld(opts: { limiter?: Parameters<typeof tokenBucket>[0]; pglite?: boolean } = {}): Promise<World> {
-  const [database, azurite] = await Promise.all([opts.pglite ? pgliteDatabase() : createTestDatabase(), startAzurite({ inMemory: true })]);
-  const blobs = createBlobAccount({ connectionString: azuriteConnectionString(azurite.blobEndpoint) });
-  const svc = createAgentServices({
-    database,
-    kek: kekFrom(randomBytes(32)),
-    blobs,
-    machineLimiter: opts.limiter ? tokenBucket(opts.limiter) : undefined,
-    enrollLimiter: tokenBucket({ capacity: 1000, refillPerSecond: 1000 }),
-    log: () => {},
-  });
-  const [msp] = await database.db.insert(schema.msps).values({ name: "Harbor IT" }).returning();
-  const [a1, a2] = await database.db
-    .insert(schema.customers)
-    .values([
-      { mspId: msp!.id, name: "Dental A1" },
-      { mspId: msp!.id, name: "Law A2" },
-    ])
-    .returning();
-  return {
-    database,
-    azurite,
-    svc,
-    api: { ...createMachineRoutes(svc), enroll: createEnrollRoute(svc) },
-    mspId: msp!.id,
-    a1: a1!.id,
-    a2: a2!.id,
-    async stop() {
-      await database.drop();
-      await azurite.stop();
-    },
-  };
-}
-
-export async function issueToken(w: World, customerId: string, opts: { expiresAt?: Date } = {}): Promise<string> {
-  const token = newToken();
-  await w.database.db.insert(schema.enrollmentTokens).values({
-    mspId: w.mspId,
-    customerId,
-    tokenHash: hashToken(token),
-    expiresAt: opts.expiresAt ?? new Date(Date.now() + 3600_000),
-  });
-  return token;
-}
+export { createWorld, issueToken, type World } from "../src/testing";
+import { type World } from "../src/testing";
 
 export type Reply = { status: number; body: any; headers: Headers };
 
