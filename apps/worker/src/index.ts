@@ -3,6 +3,7 @@ export { bossDb, type QueryableDatabase } from "./boss-db";
 export { lastHeartbeat, HEARTBEAT_QUEUE, type Heartbeat } from "./jobs/heartbeat";
 export {
   enqueuePackVerification,
+  registerPackVerification,
   sweepPendingPacks,
   VERIFY_PACK_QUEUE,
   VERIFY_PACK_SWEEP_QUEUE,

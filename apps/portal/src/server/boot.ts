@@ -1,5 +1,8 @@
 import { dataDir, env } from "@tidemark/config";
 import { seedDemo } from "./demo-seed";
+import { packVerifier } from "@tidemark/backup";
+import { registerPackVerification } from "@tidemark/worker";
+import { agentServices } from "~/app/api/agent/v1/_lib/agent-api";
 import { getRuntime } from "./runtime";
 import { MissingSettingError } from "./secrets";
 
@@ -12,6 +15,16 @@ export async function bootPortal(): Promise<void> {
     // One line an operator can act on (e.g. "port in use", "connection refused"), not a stack in a crash loop.
     process.stderr.write(err instanceof MissingSettingError ? `${err.message}\n` : `Tidemark could not start: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exit(err instanceof MissingSettingError ? 2 : 1);
+  }
+  let verification = "off (no in-process worker; the standalone worker verifies reported packs)";
+  if (runtime.worker) {
+    try {
+      await registerPackVerification(runtime.worker.boss, packVerifier(await agentServices()), (line) => console.log(line));
+      verification = "on";
+    } catch (err) {
+      // Without storage the agent API is unavailable too, so there is nothing to verify yet.
+      verification = `off (${err instanceof Error ? err.message : String(err)})`;
+    }
   }
   let login: Awaited<ReturnType<typeof seedDemo>> | null = null;
   if (runtime.embedded) {
@@ -34,6 +47,7 @@ export async function bootPortal(): Promise<void> {
     if (login.note) lines.push(`  Note:      ${login.note}`);
   }
   lines.push(`  Database:  ${runtime.database.kind}${runtime.embedded ? ` (embedded, data in ${dataDir()})` : ""}`);
+  lines.push(`  Pack verification: ${verification}`);
   if (runtime.outboxOnly) lines.push(`  Mail:      captured at ${runtime.publicUrl}/dev/outbox`);
   if (runtime.outboxOnly && !runtime.embedded) {
     // Invitation and reset links are credentials; the outbox page shows them to anyone who can reach it.

@@ -12,6 +12,7 @@ import {
   kekFrom,
 } from "@tidemark/backup/http";
 import { decodeKey, env } from "@tidemark/config";
+import { enqueuePackVerification } from "@tidemark/worker";
 import { getRuntime } from "~/server/runtime";
 import { requiredSecret } from "~/server/secrets";
 
@@ -42,7 +43,16 @@ export function agentServices(): Promise<AgentServices> {
     const kek = decodeKey(requiredSecret("TIDEMARK_KEK"));
     if (!kek) throw new AgentApiUnavailable("TIDEMARK_KEK must be 32 bytes encoded as base64 or hex");
     const blobs = createBlobAccount(await blobAccountOptions(runtime.embedded));
-    return createAgentServices({ database: runtime.database, kek: kekFrom(kek), blobs });
+    return createAgentServices({
+      database: runtime.database,
+      kek: kekFrom(kek),
+      blobs,
+      // Reported packs are verified by the worker before anyone can trust them for long; when the
+      // worker runs in its own process its 5-minute sweep picks them up instead.
+      onPackIndexed: async (pack) => {
+        if (runtime.worker) await enqueuePackVerification(runtime.worker.boss, pack);
+      },
+    });
   })().catch((err) => {
     // Not cached: the next request tries again.
     delete holder[KEY];
