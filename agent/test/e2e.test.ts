@@ -191,7 +191,8 @@ describe("agent end to end (real server: serveAgentApi + PostgreSQL + Azurite)",
       const b = randomBytes(50_000 + i);
       during.set(`outage-${i}.bin`, b);
       await writeFile(join(watched, `outage-${i}.bin`), b);
-      await new Promise((r) => setTimeout(r, 6_000));
+      // rpo is 5 s: spaced writes make several spooled points, not one.
+      await new Promise((r) => setTimeout(r, 5_000));
     }
     expect(await points(m)).toHaveLength(1);
     // Capture went on: points are spooled locally, waiting for Azure.

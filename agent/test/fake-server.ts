@@ -1,8 +1,13 @@
 /**
  * An in-memory stand-in for the server side of the agent API, strictly on the
  * protocol schemas (every request body is parsed with them, every reply is
- * checked against them before it is sent). The real server (Postgres index,
- * portal) comes later; this keeps the agent honest until then.
+ * checked against them before it is sent).
+ *
+ * The e2e suite runs against the real server (test/real-server.ts). This
+ * stand-in is kept only for what the real server cannot do yet: a policy with
+ * hook commands (the `policies` table has no hook settings), used by the hooks
+ * case in e2e.test.ts, and the benchmarks in bench/ (latency without database
+ * time). Fault injection lives in the real-server proxy, not here.
  */
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
@@ -19,10 +24,6 @@ export interface FakeServerOptions {
   blobEndpoint: string;
   policy: Partial<Policy>;
   repoConfig?: Partial<RepositoryConfig>;
-  /** Delay before answering POST packs (widens the window for kill tests). */
-  packDelayMs?: number;
-  /** The first upload session carries a SAS Azure refuses (like an expired one: a permanent 403). */
-  badFirstSas?: boolean;
 }
 
 export interface ReportedPack {
@@ -54,10 +55,7 @@ export class FakeServer {
   readonly log: string[] = [];
   policy: Policy;
   policyEtag = '"1"';
-  /** While true every route answers 503 (the server is "down"). */
-  down = false;
   readonly restoreJobs: RestoreJobEntry[] = [];
-  sasIssued = 0;
   /** Restore progress/result that arrived after the job's result. */
   lateReports = 0;
   readonly azure: AzureBlobStore;
@@ -115,7 +113,6 @@ export class FakeServer {
       res.end(JSON.stringify(body));
     };
     const fail = (status: number, code: string, message: string, extra: object = {}) => send(status, { error: { code, message, ...extra } });
-    if (this.down) return fail(503, "unavailable", "server is down (test)");
     if (!url.pathname.startsWith(API_PREFIX + "/")) return fail(404, "not_found", url.pathname);
     const path = url.pathname.slice(API_PREFIX.length);
     const entry = Object.entries(routes).find(([, r]) => r.method === req.method && new RegExp(`^${r.path.replace(":id", "[^/]+")}$`).test(path));
@@ -165,8 +162,6 @@ export class FakeServer {
         return reply({ etag: this.policyEtag, policy: this.policy }, { etag: this.policyEtag });
       case "uploadSession": {
         const sas = await this.azure.createContainerUploadSas({ expiresInMinutes: 30 });
-        this.sasIssued++;
-        if (this.opts.badFirstSas && this.sasIssued === 1) sas.url = sas.url.replace(/sig=[^&]+/, "sig=" + encodeURIComponent(randomBytes(32).toString("base64")));
         return reply({ sasUrl: sas.url, container: sas.container, expiresAt: sas.expiresOn.toISOString() });
       }
       case "chunksMissing": {
@@ -175,7 +170,6 @@ export class FakeServer {
       }
       case "packs": {
         const b = body as z.infer<typeof routes.packs.request>;
-        if (this.opts.packDelayMs) await new Promise((r) => setTimeout(r, this.opts.packDelayMs));
         // Indexed only once durable: the server looks for itself.
         const head = await this.azure.head(`data/${b.packId.slice(0, 2)}/${b.packId}`);
         if (!head || head.size !== b.size) return fail(422, "pack_not_durable", `pack ${b.packId} is not in the container with size ${b.size}`);
