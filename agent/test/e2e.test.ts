@@ -432,7 +432,9 @@ describe("agent end to end (real server: serveAgentApi + PostgreSQL + Azurite)",
     const port = await stopAzurite();
     const big = randomBytes(20 * 1024 * 1024);
     await writeFile(join(watched, "big.bin"), big);
-    const queuedPoints = async () => (await Promise.all((await readdir(join(stateDir, "queue"))).map(async (n) => JSON.parse(await readFile(join(stateDir, "queue", n), "utf8"))))).filter((i) => i.kind === "point").length;
+    // The agent writes queue items temp-then-rename and removes them once uploaded: skip temp names and vanished items.
+    const readItem = (n: string) => readFile(join(stateDir, "queue", n), "utf8").then((t) => JSON.parse(t) as { kind: string }, () => null);
+    const queuedPoints = async () => (await Promise.all((await readdir(join(stateDir, "queue"))).filter((n) => n.endsWith(".json")).map(readItem))).filter((i) => i?.kind === "point").length;
     try {
       await waitFor("big point spooled", async () => (await queuedPoints()) === 1, 30_000, agent);
       await writeFile(join(watched, "later.txt"), "written while the spool is full");
