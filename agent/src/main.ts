@@ -13,7 +13,7 @@ import { AGENT_VERSION } from "./version";
 
 const USAGE = `tidemark-agent ${AGENT_VERSION}
 usage:
-  tidemark-agent enroll --server URL --token TOKEN [--name NAME] [--state-dir DIR]
+  tidemark-agent enroll --server URL --token=TOKEN [--name NAME] [--state-dir DIR]
   tidemark-agent run [--state-dir DIR]          the service loop, in the foreground
   tidemark-agent status [--state-dir DIR]
   tidemark-agent install-service [--state-dir DIR]
@@ -50,7 +50,7 @@ export async function main(argv: string[]): Promise<number> {
   };
   switch (cmd) {
     case "enroll": {
-      if (!values.server || !values.token) throw new UsageError("enroll needs --server URL and --token TOKEN");
+      if (!values.server || !values.token) throw new UsageError("enroll needs --server URL and --token=TOKEN");
       let url: URL;
       try {
         url = new URL(values.server);

@@ -72,7 +72,7 @@ export class StateDir {
     try {
       text = await readFile(this.machinePath, "utf8");
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === "ENOENT") throw new Error(`not enrolled: ${this.machinePath} does not exist (run: tidemark-agent enroll --server URL --token TOKEN)`);
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") throw new Error(`not enrolled: ${this.machinePath} does not exist (run: tidemark-agent enroll --server URL --token=TOKEN)`);
       throw e;
     }
     const parsed = machineFileSchema.safeParse(JSON.parse(text));
