@@ -105,21 +105,19 @@ export class EncoderPool {
     const job = slot.jobs.get(m.jobId);
     if (!job) return;
     switch (m.kind) {
-      case "chunks": {
-        const en = job.entries[m.file]!;
+      case "batch": {
         const payload = Buffer.from(m.payload);
-        for (const c of m.chunks) {
-          en.ids.push(c.id);
-          await en.req.onChunk(en.index, { id: c.id, rawLength: c.rawLength, compressed: { flag: c.flag, payload: payload.subarray(c.start, c.end) } });
+        for (const ev of m.events) {
+          const en = job.entries[ev.file]!;
+          if (ev.t === "chunk") {
+            en.ids.push(ev.id);
+            await en.req.onChunk(en.index, { id: ev.id, rawLength: ev.rawLength, compressed: { flag: ev.flag, payload: payload.subarray(ev.start, ev.end) } });
+          } else {
+            en.req.results[en.index] = ev.t === "done" ? { ids: en.ids, bytes: ev.bytes } : { error: ev.error };
+            if (--en.req.remaining === 0) en.req.resolve(en.req.results);
+          }
         }
         slot.worker.postMessage({ kind: "ack" } satisfies ToWorker);
-        return;
-      }
-      case "file-done":
-      case "file-error": {
-        const en = job.entries[m.file]!;
-        en.req.results[en.index] = m.kind === "file-done" ? { ids: en.ids, bytes: m.bytes } : { error: m.error };
-        if (--en.req.remaining === 0) en.req.resolve(en.req.results);
         return;
       }
       case "job-done":
