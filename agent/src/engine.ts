@@ -12,6 +12,7 @@ export {
   restoreVolume,
   deriveKeys,
   packKeyName,
+  packIdFromKeyName,
   BLOB_TREE,
   BLOB_DATA,
   type RepoConfig,

@@ -5,14 +5,13 @@
  * into one object. Runs only while nothing is being captured or uploaded.
  */
 import type { BlobStore } from "@tidemark/storage";
-import { INDEX_PREFIX, packKeyName, writeIndexObject, type IndexedPack, type PackBlob, type Repository } from "./engine";
+import { INDEX_PREFIX, packIdFromKeyName, packKeyName, writeIndexObject, type IndexedPack, type PackBlob, type Repository } from "./engine";
 
 export interface MaintenanceResult {
   treePacksDeleted: number;
   indexObjectsMerged: number;
 }
 
-const PACK_KEY = /^data\/[0-9a-f]{2}\/([0-9a-f]{64})$/;
 
 export async function maintainSpool(repo: Repository, raw: BlobStore, keepSnapshots: string[], queuedPacks: Set<string>, opts: { mergeAbove?: number } = {}): Promise<MaintenanceResult> {
   // Trees reachable from the points kept locally (the next point's parent and queued points).
@@ -42,7 +41,7 @@ export async function maintainSpool(repo: Repository, raw: BlobStore, keepSnapsh
   }
   let treePacksDeleted = 0;
   for await (const m of raw.list("data/")) {
-    const packId = PACK_KEY.exec(m.key)?.[1];
+    const packId = packIdFromKeyName(m.key);
     if (!packId || queuedPacks.has(packId)) continue;
     const blobs = blobsByPack.get(packId);
     // A pack the index does not know yet (a point in progress) is left alone.

@@ -9,7 +9,7 @@ import { createHash } from "node:crypto";
 import { localStore, type BlobMeta, type BlobStore, type GetOptions, type PutOptions } from "@tidemark/storage";
 import type { MachineFile } from "./state";
 import type { RepositoryConfig } from "@tidemark/agent-protocol";
-import { deriveKeys, Repository, sealObject, wrapWithKek } from "./engine";
+import { deriveKeys, packIdFromKeyName, Repository, sealObject, wrapWithKek } from "./engine";
 import type { UploadQueue } from "./queue";
 
 /** Every pack written to the spool becomes an upload item, in write order. */
@@ -23,8 +23,8 @@ class JournalingStore implements BlobStore {
   }
   async put(key: string, data: Uint8Array, opts?: PutOptions): Promise<void> {
     await this.inner.put(key, data, opts);
-    const m = /^data\/[0-9a-f]{2}\/([0-9a-f]{64})$/.exec(key);
-    if (m) await this.queue.push({ kind: "pack", packId: m[1]!, size: data.length });
+    const packId = packIdFromKeyName(key);
+    if (packId) await this.queue.push({ kind: "pack", packId, size: data.length });
   }
   get(key: string, opts?: GetOptions): Promise<Buffer> {
     return this.inner.get(key, opts);

@@ -5,7 +5,7 @@ export { deriveKeys, DEFAULT_SCRYPT, type RepoKeys, type ScryptParams, type Unlo
 export { contentId, toHex, fromHex } from "./id";
 export { DEFAULT_CHUNKER, FastCdc, gearTable, type ChunkerParams } from "./chunker/fastcdc";
 export { DEFAULT_BLOCK_SIZE, readBlocks, isAllZero } from "./chunker/fixed";
-export { BLOB_DATA, BLOB_TREE, packKeyName, type BlobType, type PackBlob } from "./pack/format";
+export { BLOB_DATA, BLOB_TREE, packKeyName, packIdFromKeyName, type BlobType, type PackBlob } from "./pack/format";
 export type { Index, IndexEntry, IndexedPack, PackInfo } from "./index/index";
 export { RepoIndex } from "./index/repo-index";
 export { rebuildIndex, type RebuildReport } from "./index/rebuild";

@@ -68,3 +68,8 @@ export function decodeEntries(buf: Buffer): PackBlob[] | null {
 }
 
 export const packKeyName = (packId: string) => `data/${packId.slice(0, 2)}/${packId}`;
+const PACK_KEY_NAME = /^data\/[0-9a-f]{2}\/([0-9a-f]{64})$/;
+/** The inverse of packKeyName: the pack id of a storage key, or null when the key is not a pack. */
+export function packIdFromKeyName(key: string): string | null {
+  return PACK_KEY_NAME.exec(key)?.[1] ?? null;
+}
