@@ -29,6 +29,8 @@ export interface Index {
   has(id: string): boolean;
   /** Indexed and not in a pack that prune has condemned: a new point may reference it. */
   usable(id: string): boolean;
+  /** Optional: make `usable` false for these ids until a fresh copy is added (see RepoIndex.distrust). */
+  distrust?(ids: Iterable<string>): void;
   packInfo(packId: string): PackInfo | undefined;
   /** Packs that are already durable in storage, as one batch. */
   addPacks(packs: IndexedPack[]): void;

@@ -34,6 +34,8 @@ export class RepoIndex implements Index {
   private readonly byId = new Map<string, IndexEntry>();
   private readonly packMap = new Map<string, PackInfo>();
   private pending: IndexedPack[] = [];
+  /** Ids the caller no longer trusts (found corrupt elsewhere): not usable until this process stores them again. */
+  private readonly distrusted = new Set<string>();
   /** Index objects this process has seen (loaded or written): prune rewrites exactly these. */
   readonly objects = new Set<string>();
 
@@ -75,10 +77,20 @@ export class RepoIndex implements Index {
     return !cur || (this.condemned.has(cur.pack) && !this.condemned.has(pack));
   }
 
-  /** Indexed in a pack that is not condemned: safe to deduplicate against. */
+  /** Indexed in a pack that is not condemned, and not distrusted: safe to deduplicate against. */
   usable(id: string): boolean {
     const e = this.byId.get(id);
-    return e !== undefined && !this.condemned.has(e.pack);
+    return e !== undefined && !this.condemned.has(e.pack) && !this.distrusted.has(id);
+  }
+
+  /**
+   * Treat these ids as not stored even though the index has them (the service
+   * found their stored copies corrupt): backups read and upload them again, and
+   * unchanged files that reference them are re-read. Lasts until a pack holding
+   * a fresh copy is added; that copy then replaces the old entry.
+   */
+  distrust(ids: Iterable<string>): void {
+    for (const id of ids) this.distrusted.add(id);
   }
 
   lookup(id: string) {
@@ -105,7 +117,7 @@ export class RepoIndex implements Index {
       this.packMap.set(p.id, { id: p.id, salt: p.salt, size: p.size });
       for (const b of p.blobs) {
         const id = toHex(b.id);
-        if (this.better(id, p.id)) this.byId.set(id, { pack: p.id, type: b.type, offset: b.offset, length: b.length, rawLength: b.rawLength });
+        if (this.distrusted.delete(id) || this.better(id, p.id)) this.byId.set(id, { pack: p.id, type: b.type, offset: b.offset, length: b.length, rawLength: b.rawLength });
       }
       this.pending.push(p);
     }
