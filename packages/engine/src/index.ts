@@ -1,17 +1,21 @@
 /** Public API of the engine (see README.md for the on-storage format). */
 export { Repository, configSchema, MAX_PACK_SIZE, MIN_PACK_SIZE, TRASH_PREFIX, type InitOptions, type RepoConfig } from "./repository";
 export { EngineError, CorruptionError, RepositoryError, WrongPasswordError } from "./errors";
-export { deriveKeys, DEFAULT_SCRYPT, type RepoKeys, type ScryptParams, type Unlock, type KeyFile } from "./crypto/keys";
+export { deriveKeys, wrapWithKek, DEFAULT_SCRYPT, type RepoKeys, type ScryptParams, type Unlock, type KeyFile } from "./crypto/keys";
+// Sealed objects, index objects and pack internals: the agent re-seals subsets of packs and writes their index objects.
+export { sealObject, openObject } from "./crypto/aead";
+export { parseTrailer, openBlob, type ParsedPack } from "./pack/reader";
+export { PackWriter, type FinishedPack } from "./pack/writer";
 export { contentId, toHex, fromHex } from "./id";
 export { DEFAULT_CHUNKER, FastCdc, gearTable, type ChunkerParams } from "./chunker/fastcdc";
 export { DEFAULT_BLOCK_SIZE, readBlocks, isAllZero } from "./chunker/fixed";
 export { BLOB_DATA, BLOB_TREE, packKeyName, packIdFromKeyName, type BlobType, type PackBlob } from "./pack/format";
 export type { Index, IndexEntry, IndexedPack, PackInfo } from "./index/index";
-export { RepoIndex } from "./index/repo-index";
+export { RepoIndex, writeIndexObject, INDEX_PREFIX } from "./index/repo-index";
 export { rebuildIndex, type RebuildReport } from "./index/rebuild";
 export { BlobSaver, type SaverStats } from "./blob-saver";
 export { encodeTree, decodeTree, isSafeName, type Tree, type TreeNode } from "./tree";
-export { snapshotSchema, type Snapshot, type SnapshotStats, type VolumeRef } from "./snapshot";
+export { snapshotSchema, SNAPSHOT_PREFIX, type Snapshot, type SnapshotStats, type VolumeRef } from "./snapshot";
 export { backup, type BackupOptions, type BackupProgress, type BackupResult } from "./backup/backup";
 export { backupVolumes, loadVolumeMap, type VolumeBlockRef } from "./backup/volume";
 export { EncoderPool } from "./backup/encoder-pool";
