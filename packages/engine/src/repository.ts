@@ -55,6 +55,30 @@ export interface InitOptions {
   kekId?: string;
 }
 
+/** An existing repository's settings as handed out by the service (`v` and `created` may be omitted). */
+export type RepoConfigInput = Omit<RepoConfig, "v" | "created"> & { v?: 1; created?: string };
+
+function newConfig(opts: InitOptions): RepoConfig {
+  const chunker = opts.chunker ?? DEFAULT_CHUNKER;
+  validateChunkerParams(chunker);
+  return configSchema.parse({
+    v: 1,
+    id: randomBytes(16).toString("hex"),
+    created: new Date().toISOString(),
+    chunker,
+    packSize: opts.packSize ?? 16 * 1024 * 1024,
+    zstdLevel: opts.zstdLevel ?? DEFAULT_ZSTD_LEVEL,
+    blockSize: opts.blockSize ?? DEFAULT_BLOCK_SIZE,
+  });
+}
+
+function adoptConfig(input: RepoConfigInput): RepoConfig {
+  const parsed = configSchema.safeParse({ ...input, v: 1, created: input.created ?? new Date().toISOString() });
+  if (!parsed.success) throw new RepositoryError(`repository config is invalid: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+  validateChunkerParams(parsed.data.chunker);
+  return parsed.data;
+}
+
 const KEYS_PREFIX = "keys/";
 export const TRASH_PREFIX = "trash/";
 const CONFIG_KEY = "config";
@@ -76,19 +100,21 @@ export class Repository {
   }
 
   static async init(store: BlobStore, secret: Unlock, opts: InitOptions = {}): Promise<Repository> {
+    return Repository.initWithMasterKey(store, newMasterKey(), secret, opts);
+  }
+
+  /**
+   * Creates a repository around a master key the caller already holds (the
+   * service hands every machine of a customer the same key; the agent's spool
+   * must use it too). `opts.config` adopts an existing repository's settings
+   * and id exactly (a spool mirrors the customer's container); without it a
+   * new config is made from the other options. The key file wraps `master`
+   * with `secret`; the config is written last.
+   */
+  static async initWithMasterKey(store: BlobStore, master: Uint8Array, secret: Unlock, opts: InitOptions & { config?: RepoConfigInput } = {}): Promise<Repository> {
+    if (master.length !== 32) throw new RepositoryError(`a master key is 32 bytes, got ${master.length}`);
+    const config = opts.config ? adoptConfig(opts.config) : newConfig(opts);
     if (await store.head(CONFIG_KEY)) throw new RepositoryError(`a repository already exists at ${store.description}`);
-    const chunker = opts.chunker ?? DEFAULT_CHUNKER;
-    validateChunkerParams(chunker);
-    const config: RepoConfig = configSchema.parse({
-      v: 1,
-      id: randomBytes(16).toString("hex"),
-      created: new Date().toISOString(),
-      chunker,
-      packSize: opts.packSize ?? 16 * 1024 * 1024,
-      zstdLevel: opts.zstdLevel ?? DEFAULT_ZSTD_LEVEL,
-      blockSize: opts.blockSize ?? DEFAULT_BLOCK_SIZE,
-    });
-    const master = newMasterKey();
     const keyFile = "password" in secret ? await wrapWithPassword(master, secret.password, opts.scrypt) : wrapWithKek(master, secret.kek, opts.kekId ?? "default");
     const keys = deriveKeys(master);
     const keyBytes = Buffer.from(JSON.stringify(keyFile));
