@@ -8,6 +8,8 @@ import { z } from "zod";
 export const API_PREFIX = "/api/agent/v1";
 
 /** Keyed SHA-256 chunk id, lower-case hex (engine format). */
+/** At most this many heal requests per heartbeat: the rest follow on later heartbeats. */
+export const MAX_HEAL_IDS = 10_000;
 export const chunkIdSchema = z.string().regex(/^[0-9a-f]{64}$/, "must be 64 lower-case hex digits");
 /** Packs are named by the SHA-256 of their bytes. */
 export const packIdSchema = chunkIdSchema;
@@ -116,6 +118,12 @@ export const heartbeatResponseSchema = z.object({
   serverTime: isoTimeSchema,
   /** The current policy ETag: a change tells the agent to re-fetch. */
   policyEtag: shortText(200),
+  /**
+   * Self-heal: chunks the server found corrupt or missing in storage. The agent re-reads the
+   * files that contain them on its next cycle and uploads them again even if it believes they are
+   * stored. Empty when nothing needs healing; older servers omit it.
+   */
+  healChunkIds: z.array(chunkIdSchema).max(MAX_HEAL_IDS).default([]),
 });
 
 export const policyResponseSchema = z.object({ etag: shortText(200), policy: policySchema });

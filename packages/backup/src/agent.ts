@@ -15,8 +15,9 @@ import type {
   RestoreResultReport,
   UploadSession,
 } from "@tidemark/agent-protocol";
+import { MAX_HEAL_IDS } from "@tidemark/agent-protocol";
 import { type Tx, schema, scopeToCustomer } from "@tidemark/db";
-import { and, asc, eq, inArray } from "drizzle-orm";
+import { and, asc, eq, inArray, isNull } from "drizzle-orm";
 import { conflict, notFound, unprocessable } from "./errors";
 import { packObjectName, snapshotObjectName } from "./layout";
 import type { MachineContext } from "./machine-auth";
@@ -47,7 +48,13 @@ export async function heartbeat(svc: AgentServices, m: MachineContext, req: Hear
       .where(and(eq(schema.machines.id, m.machineId), scopeToCustomer(schema.machines, m)));
   });
   const { etag } = await effectivePolicy(db, m);
-  return { serverTime: now.toISOString(), policyEtag: etag };
+  // Self-heal: every machine of the customer is asked; whichever still has the data re-uploads it.
+  const bad = await db
+    .select({ chunkId: schema.badChunks.chunkId })
+    .from(schema.badChunks)
+    .where(and(scopeToCustomer(schema.badChunks, m), isNull(schema.badChunks.healedAt)))
+    .limit(MAX_HEAL_IDS);
+  return { serverTime: now.toISOString(), policyEtag: etag, healChunkIds: bad.map((r) => r.chunkId.toString("hex")) };
 }
 
 /** Create/write/add/read on the machine's own customer container only; never delete or list. */

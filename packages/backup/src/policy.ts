@@ -31,6 +31,11 @@ export async function effectivePolicy(db: DbOrTx, machine: MachineContext): Prom
           rescanEveryHours: chosen.rescanEveryHours,
           // The wire floor is 16 MiB; a smaller stored value would make the whole policy unreadable to the agent.
           spoolLimitBytes: Math.max(16 * 1024 * 1024, chosen.spoolLimitBytes),
+          volumeIntervalSeconds: chosen.volumeIntervalSeconds,
+          vss: chosen.vss,
+          preFreezeCommand: chosen.preFreezeCommand ?? undefined,
+          postThawCommand: chosen.postThawCommand ?? undefined,
+          hookTimeoutSeconds: chosen.hookTimeoutSeconds,
           retention: {
             keepAllHours: chosen.retention.keepWithinHours,
             keepHourly: chosen.retention.hourly,

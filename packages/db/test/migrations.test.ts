@@ -70,6 +70,8 @@ describe("migrations", () => {
         "audit_events", "customers", "enrollment_tokens", "invitations", "machines", "memberships", "policies", "policy_assignments",
         // backup domain
         "agent_events", "chunk_index", "customer_keys", "machine_agents", "packs", "recovery_points", "restore_jobs",
+        // verification and alerts
+        "bad_chunks", "restore_tests", "repository_checks", "alerts", "alert_channels", "alert_deliveries",
       ].sort(),
     );
     for (const t of tables) {

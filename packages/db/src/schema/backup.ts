@@ -104,10 +104,18 @@ export const packs = pgTable(
      */
     verifyState: text("verify_state", { enum: ["pending", "verified", "bad"] }).notNull().default("pending"),
     verifiedAt: tstz("verified_at"),
+    /**
+     * The rolling scrub (issue 5): when the pack was last read back from the container and every
+     * indexed entry opened, and what it found. null: never scrubbed yet (first in line).
+     */
+    scrubbedAt: tstz("scrubbed_at"),
+    scrubState: text("scrub_state", { enum: ["ok", "corrupt", "missing"] }),
     createdAt: createdAt(),
   },
   (t) => [
     primaryKey({ name: "packs_pk", columns: [t.customerId, t.packId] }),
+    // The scrub's pick: per customer, least recently scrubbed first (nulls first).
+    index("packs_scrub_order_idx").on(t.customerId, t.scrubbedAt),
     index("packs_msp_id_idx").on(t.mspId),
     // The sweep's scan: only the few packs still waiting for the worker.
     index("packs_verify_pending_idx").on(t.createdAt).where(sql`${t.verifyState} = 'pending'`),
@@ -149,6 +157,8 @@ const machineRef = () =>
 
 export type PointStats = Record<string, number>;
 export type PointError = { path: string; error: string };
+/** Why a point is damaged: hex chunk ids that are bad or missing, and the files that need them. */
+export type PointDamage = { chunkIds: string[]; files: string[]; detectedAt: string; healedAt?: string };
 
 /** An immutable recovery point as committed by the agent. */
 export const recoveryPoints = pgTable(
@@ -167,9 +177,16 @@ export const recoveryPoints = pgTable(
     consistency: text("consistency", { enum: ["crash", "application"] }).notNull(),
     stats: jsonb("stats").$type<PointStats>().notNull().default({}),
     errors: jsonb("errors").$type<PointError[]>().notNull().default([]),
+    /**
+     * ok → damaged (a chunk it needs is bad or missing in storage; `damage` lists them and the
+     * files affected) → healed (every such chunk is indexed again in a verified pack).
+     */
+    health: text("health", { enum: ["ok", "damaged", "healed"] }).notNull().default("ok"),
+    damage: jsonb("damage").$type<PointDamage>(),
     createdAt: createdAt(),
   },
   (t) => [
+    index("recovery_points_damaged_idx").on(t.customerId).where(sql`${t.health} = 'damaged'`),
     unique("recovery_points_client_id_uq").on(t.machineId, t.clientPointId),
     index("recovery_points_msp_id_idx").on(t.mspId),
     index("recovery_points_customer_id_idx").on(t.customerId),

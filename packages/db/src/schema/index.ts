@@ -6,3 +6,5 @@ export * from "./policies";
 export * from "./audit";
 export * from "./outbox";
 export * from "./backup";
+export * from "./verification";
+export * from "./alerts";

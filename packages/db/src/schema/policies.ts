@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { bigint, check, index, integer, jsonb, pgTable, text, unique, uuid } from "drizzle-orm/pg-core";
+import { bigint, boolean, check, index, integer, jsonb, pgTable, text, unique, uuid } from "drizzle-orm/pg-core";
 import { createdAt, id, updatedAt } from "./columns";
 import { machines } from "./machines";
 import { customerRef, mspRef } from "./tenants";
@@ -28,6 +28,21 @@ export const policies = pgTable(
     restoreTestEveryHours: integer("restore_test_every_hours").notNull().default(24),
     rescanEveryHours: integer("rescan_every_hours").notNull().default(24),
     spoolLimitBytes: bigint("spool_limit_bytes", { mode: "number" }).notNull().default(10 * 1024 ** 3),
+    /** Volume images are taken on their own, slower interval than file capture. */
+    volumeIntervalSeconds: integer("volume_interval_seconds").notNull().default(3600),
+    /** Windows: a VSS snapshot per cycle (application-consistent points). */
+    vss: boolean("vss").notNull().default(true),
+    /** Run on the machine before the snapshot / after it (e.g. flush a database); null: none. */
+    preFreezeCommand: text("pre_freeze_command"),
+    postThawCommand: text("post_thaw_command"),
+    hookTimeoutSeconds: integer("hook_timeout_seconds").notNull().default(60),
+    /** Every pack of the customer's container is read and verified at least once per this period. */
+    scrubPeriodDays: integer("scrub_period_days").notNull().default(7),
+    /** Index ↔ container consistency check (every indexed chunk's pack exists). */
+    repoCheckEveryHours: integer("repo_check_every_hours").notNull().default(24),
+    /** Alert thresholds: agent silent this long → offline; no point within factor × RPO → RPO missed. */
+    offlineAlertMinutes: integer("offline_alert_minutes").notNull().default(30),
+    rpoMissedFactor: integer("rpo_missed_factor").notNull().default(3),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },

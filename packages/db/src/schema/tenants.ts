@@ -1,4 +1,4 @@
-import { boolean, index, pgTable, text, uuid } from "drizzle-orm/pg-core";
+import { bigint, boolean, index, pgTable, text, uuid } from "drizzle-orm/pg-core";
 import { createdAt, id, updatedAt } from "./columns";
 
 export const msps = pgTable("msps", {
@@ -22,6 +22,8 @@ export const customers = pgTable(
     id: id(),
     mspId: mspRef(),
     name: text("name").notNull(),
+    /** Bytes stored in the customer's container above which a quota alert opens; null: no quota. */
+    storageQuotaBytes: bigint("storage_quota_bytes", { mode: "number" }),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
