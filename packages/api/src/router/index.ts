@@ -1,4 +1,5 @@
 import { router } from "../trpc";
+import { alertsRouter } from "./alerts";
 import { auditRouter } from "./audit";
 import { customersRouter } from "./customers";
 import { enrollmentRouter } from "./enrollment";
@@ -12,6 +13,7 @@ import { onboardingRouter } from "./onboarding";
 import { pointsRouter } from "./points";
 import { policiesRouter } from "./policies";
 import { restoresRouter } from "./restores";
+import { verificationRouter } from "./verification";
 
 export const appRouter = router({
   me: meRouter,
@@ -27,6 +29,8 @@ export const appRouter = router({
   points: pointsRouter,
   files: filesRouter,
   restores: restoresRouter,
+  alerts: alertsRouter,
+  verification: verificationRouter,
 });
 
 export type AppRouter = typeof appRouter;
