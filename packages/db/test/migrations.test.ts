@@ -71,7 +71,7 @@ describe("migrations", () => {
         // backup domain
         "agent_events", "chunk_index", "customer_keys", "machine_agents", "packs", "recovery_points", "restore_jobs",
         // verification and alerts
-        "bad_chunks", "restore_tests", "repository_checks", "alerts", "alert_channels", "alert_deliveries",
+        "bad_chunks", "restore_tests", "repository_checks", "verification_requests", "alerts", "alert_channels", "alert_deliveries",
       ].sort(),
     );
     for (const t of tables) {

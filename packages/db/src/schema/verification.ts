@@ -89,3 +89,33 @@ export const repositoryChecks = pgTable(
   },
   (t) => [index("repository_checks_msp_id_idx").on(t.mspId), index("repository_checks_customer_started_idx").on(t.customerId, t.startedAt)],
 );
+
+/**
+ * "Verify now" / "run a restore test now" from the portal. The API cannot reach the
+ * worker's queue (it may run in another process), so it records the request here;
+ * the worker polls for unclaimed requests every few seconds and runs them.
+ */
+export const verificationRequests = pgTable(
+  "verification_requests",
+  {
+    id: id(),
+    mspId: mspRef(),
+    customerId: customerRef().notNull(),
+    kind: text("kind", { enum: ["scrub", "restore_test", "repository_check"] }).notNull(),
+    machineId: uuid("machine_id").references(() => machines.id, { onDelete: "cascade" }),
+    recoveryPointId: uuid("recovery_point_id").references(() => recoveryPoints.id, { onDelete: "cascade" }),
+    requestedByUserId: text("requested_by_user_id"),
+    state: text("state", { enum: ["queued", "running", "done", "failed"] }).notNull().default("queued"),
+    claimedAt: tstz("claimed_at"),
+    finishedAt: tstz("finished_at"),
+    /** What the run found (scrub: packs/bytes read, bad chunks; restore test: its id). */
+    result: jsonb("result").$type<Record<string, unknown>>(),
+    error: text("error"),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    index("verification_requests_msp_id_idx").on(t.mspId),
+    index("verification_requests_customer_id_idx").on(t.customerId),
+    index("verification_requests_queued_idx").on(t.createdAt).where(sql`${t.state} = 'queued'`),
+  ],
+);
