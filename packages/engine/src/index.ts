@@ -1,5 +1,5 @@
 /** Public API of the engine (see README.md for the on-storage format). */
-export { Repository, configSchema, MAX_PACK_SIZE, MIN_PACK_SIZE, TRASH_PREFIX, type InitOptions, type RepoConfig } from "./repository";
+export { Repository, configSchema, MAX_PACK_SIZE, MIN_PACK_SIZE, TRASH_PREFIX, type InitOptions, type RepoConfig, type RepoConfigInput } from "./repository";
 export { EngineError, CorruptionError, RepositoryError, WrongPasswordError } from "./errors";
 export { deriveKeys, wrapWithKek, DEFAULT_SCRYPT, type RepoKeys, type ScryptParams, type Unlock, type KeyFile } from "./crypto/keys";
 // Sealed objects, index objects and pack internals: the agent re-seals subsets of packs and writes their index objects.
@@ -14,9 +14,9 @@ export type { Index, IndexEntry, IndexedPack, PackInfo } from "./index/index";
 export { RepoIndex, writeIndexObject, INDEX_PREFIX } from "./index/repo-index";
 export { rebuildIndex, type RebuildReport } from "./index/rebuild";
 export { BlobSaver, type SaverStats } from "./blob-saver";
-export { encodeTree, decodeTree, isSafeName, type Tree, type TreeNode } from "./tree";
+export { encodeTree, decodeTree, isSafeName, isWindowsPath, recordPathParts, formatRecordPath, treePathParts, type Tree, type TreeNode } from "./tree";
 export { snapshotSchema, SNAPSHOT_PREFIX, type Snapshot, type SnapshotStats, type VolumeRef } from "./snapshot";
-export { backup, type BackupOptions, type BackupProgress, type BackupResult } from "./backup/backup";
+export { backup, type BackupSource, type BackupOptions, type BackupProgress, type BackupResult } from "./backup/backup";
 export { backupVolumes, loadVolumeMap, type VolumeBlockRef } from "./backup/volume";
 export { EncoderPool } from "./backup/encoder-pool";
 export { restore, RestoreTargetError, type RestoreOptions, type RestoreProgress, type RestoreResult } from "./restore/restore";
@@ -25,5 +25,5 @@ export { check, type CheckOptions, type CheckReport, type AffectedPoint, type Da
 export { applyRetention, parseDuration, isEmptyPolicy, type RetentionPolicy, type RetentionDecision, type PointInfo } from "./retention";
 export { prune, markUsed, DEFAULT_GRACE_MS, type PruneOptions, type PruneReport } from "./prune";
 export { diffTrees, type DiffEntry } from "./diff";
-export { listTree, splitPointRef, type ListedNode } from "./ls";
+export { listTree, findChild, splitPointRef, type ListedNode } from "./ls";
 export { repoStats, type RepoStats } from "./stats";

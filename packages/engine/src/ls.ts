@@ -1,7 +1,7 @@
 /** Listing a point (or a path inside it), recursively. */
 import { EngineError } from "./errors";
 import type { Repository } from "./repository";
-import type { TreeNode } from "./tree";
+import { isWindowsPath, treePathParts, type TreeNode } from "./tree";
 
 export interface ListedNode {
   path: string;
@@ -16,12 +16,26 @@ export function splitPointRef(ref: string): { point: string; path?: string } {
   return path ? { point: ref.slice(0, i), path } : { point: ref.slice(0, i) };
 }
 
+/**
+ * Finds a child by name. Windows lookups ("C:\Users\a") fall back to a
+ * case-insensitive match when exactly one entry matches, as Windows itself would.
+ */
+export function findChild(nodes: readonly TreeNode[], name: string, ignoreCase: boolean): TreeNode | undefined {
+  const exact = nodes.find((x) => x.name === name);
+  if (exact || !ignoreCase) return exact;
+  const lower = name.toLowerCase();
+  const matches = nodes.filter((x) => x.name.toLowerCase() === lower);
+  return matches.length === 1 ? matches[0] : undefined;
+}
+
+/** `path`: "/home/a", or a recorded Windows path ("C:\Users\a") or its tree form ("/C/Users/a"). */
 export async function* listTree(repo: Repository, rootTree: string, path = "/"): AsyncGenerator<ListedNode> {
-  const parts = path.split("/").filter(Boolean);
+  const parts = treePathParts(path);
+  const ignoreCase = isWindowsPath(path);
   let tree = rootTree;
   let prefix = "";
   for (let i = 0; i < parts.length; i++) {
-    const n = (await repo.loadTree(tree)).nodes.find((x) => x.name === parts[i]);
+    const n = findChild((await repo.loadTree(tree)).nodes, parts[i]!, ignoreCase);
     if (!n) throw new EngineError(`path not found in recovery point: /${parts.slice(0, i + 1).join("/")}`);
     prefix += `/${n.name}`;
     if (n.type !== "dir" || !n.subtree) {

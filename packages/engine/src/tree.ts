@@ -57,3 +57,49 @@ export function decodeTree(data: Buffer): Tree {
 export function isSafeName(name: string): boolean {
   return name !== "" && name !== "." && name !== ".." && !name.includes("/") && !name.includes("\\") && !name.includes("\0") && !/^[A-Za-z]:/.test(name);
 }
+
+/** A recorded path in Windows form: "C:\…", "C:/…", "C:", "\\server\share\…" or "\\?\…". */
+export function isWindowsPath(p: string): boolean {
+  return /^[A-Za-z]:([\\/]|$)/.test(p) || p.startsWith("\\\\");
+}
+
+/**
+ * The tree components an absolute recorded path is stored under. POSIX paths
+ * split on "/". Windows paths split on both separators; the drive becomes its
+ * own upper-case component without the colon ("C:\Users\a" → C, Users, a),
+ * because restore refuses names that carry a drive letter; a share becomes
+ * UNC, server, share, …; a "\\?\" prefix is dropped.
+ */
+export function recordPathParts(p: string): string[] {
+  let parts: string[];
+  if (isWindowsPath(p)) {
+    let rest = p.replace(/^\\\\\?\\/, "");
+    if (/^UNC\\/i.test(rest)) rest = `\\\\${rest.slice(4)}`;
+    const drive = /^([A-Za-z]):([\\/]|$)/.exec(rest);
+    if (drive) parts = [drive[1]!.toUpperCase(), ...rest.slice(2).split(/[\\/]/)];
+    else if (rest.startsWith("\\\\")) parts = ["UNC", ...rest.slice(2).split(/[\\/]/)];
+    else throw new Error(`not an absolute Windows path: ${JSON.stringify(p)}`);
+  } else {
+    if (!p.startsWith("/")) throw new Error(`a recorded path must be absolute: ${JSON.stringify(p)}`);
+    parts = p.split("/");
+  }
+  parts = parts.filter((x) => x !== "" && x !== ".");
+  if (parts.some((x) => x === ".." || x.includes("\0"))) throw new Error(`a recorded path may not contain ".." or NUL: ${JSON.stringify(p)}`);
+  return parts;
+}
+
+/** The canonical text of a recorded path: "C:\Users\a", "\\server\share\x" or "/home/a". */
+export function formatRecordPath(parts: string[], windows: boolean): string {
+  if (!windows) return `/${parts.join("/")}`;
+  if (parts[0] === "UNC") return `\\\\${parts.slice(1).join("\\")}`;
+  return `${parts[0]}:\\${parts.slice(1).join("\\")}`;
+}
+
+/**
+ * Components of a path to look up inside a point: a Windows path as recorded
+ * ("C:\Users\a") or its tree form ("/C/Users/a", "C/Users/a").
+ */
+export function treePathParts(p: string): string[] {
+  if (isWindowsPath(p)) return recordPathParts(p);
+  return p.split("/").filter((x) => x !== "" && x !== ".");
+}

@@ -1,24 +1,26 @@
 /**
  * File backup: walk → chunk → id → dedup → compress+encrypt → pack → upload.
  *
- * The root tree mirrors each source's absolute path (like restic), so a point
- * restores to TARGET/<absolute path>. Unchanged files (same size, mtime and
+ * The root tree mirrors each source's recorded absolute path (like restic), so
+ * a point restores to TARGET/<absolute path>. A source may be read at one path
+ * and recorded at another (a VSS shadow read, the live `C:\…` recorded); a
+ * Windows path is stored under its drive letter ("C:\Users" → /C/Users). Unchanged files (same size, mtime and
  * inode as in the parent point, and every chunk still indexed) reuse their
  * chunk lists without being read. Unreadable entries are recorded in the
  * point, never fatal. The point is written only after flush() has made all
  * its packs and index objects durable.
  */
 import { lstatSync, readdirSync, readlinkSync } from "node:fs";
-import { lstat } from "node:fs/promises";
+import { lstat, stat } from "node:fs/promises";
 import type { BigIntStats } from "node:fs";
 import { hostname } from "node:os";
-import { basename, resolve, sep } from "node:path";
+import { basename, dirname, isAbsolute, resolve, sep } from "node:path";
 import type { BlobSaver } from "../blob-saver";
 import { RepositoryError } from "../errors";
 import { BLOB_DATA, BLOB_TREE } from "../pack/format";
 import type { Repository } from "../repository";
 import type { Snapshot, SnapshotStats } from "../snapshot";
-import { encodeTree, type Tree, type TreeNode } from "../tree";
+import { encodeTree, formatRecordPath, isWindowsPath, recordPathParts, type Tree, type TreeNode } from "../tree";
 import type { EncoderPool } from "./encoder-pool";
 import { mapLimit } from "../index/repo-index";
 
@@ -31,8 +33,18 @@ export interface BackupProgress {
   current?: string;
 }
 
+/**
+ * A path read and recorded as itself, or `{ read, record }`: content is read
+ * below `read` while the point records `record` (an absolute POSIX or Windows
+ * path, e.g. read a VSS shadow, record `C:\Users`).
+ */
+export type BackupSource = string | { read: string; record: string };
+
 export interface BackupOptions {
-  paths: string[];
+  /** Sources read and recorded at the same (resolved) path. */
+  paths?: string[];
+  /** More sources, optionally mapped (see BackupSource). Recorded paths must be distinct. */
+  sources?: BackupSource[];
   host?: string;
   tags?: string[];
   /** A point id, "auto" (latest point of this host with the same paths; the default) or "none". */
@@ -51,21 +63,84 @@ export interface BackupResult {
 }
 
 interface PendingFile {
+  /** Where the content is read. */
   path: string;
+  /** What the point records (errors and progress name this). */
+  record: string;
   node: TreeNode;
   /** Position in the directory's node list (to drop it if unreadable). */
   slot: number;
 }
 
+interface Source {
+  read: string;
+  /** Canonical recorded path (what the point's `paths` lists). */
+  record: string;
+  parts: string[];
+  windows: boolean;
+}
+
 interface VDir {
   children: Map<string, VDir>;
   /** Set when this path is itself a backup source: everything below is captured. */
-  source?: string;
+  source?: Source;
+  /** A source below this directory: where its metadata is read from. */
+  under?: { source: Source; depth: number };
+}
+
+function resolveSources(opts: BackupOptions): Source[] {
+  const bySource = new Map<string, Source>();
+  const all: BackupSource[] = [...(opts.paths ?? []), ...(opts.sources ?? [])];
+  for (const s of all) {
+    const read = typeof s === "string" ? resolve(s) : isAbsolute(s.read) ? s.read : resolve(s.read);
+    const rawRecord = typeof s === "string" ? read : s.record;
+    const windows = isWindowsPath(rawRecord);
+    let parts: string[];
+    try {
+      parts = recordPathParts(rawRecord);
+    } catch (e) {
+      throw new RepositoryError((e as Error).message);
+    }
+    if (parts.length === 0 && typeof s !== "string") throw new RepositoryError(`a source cannot be recorded as the root: ${JSON.stringify(s.record)}`);
+    const record = formatRecordPath(parts, windows);
+    const seen = bySource.get(record);
+    if (seen && seen.read !== read) throw new RepositoryError(`two sources are recorded as ${record}`);
+    bySource.set(record, { read, record, parts, windows });
+  }
+  return [...bySource.values()].sort((a, b) => (a.record < b.record ? -1 : a.record > b.record ? 1 : 0));
+}
+
+/** One entry on both sides of a (possibly mapped) source. */
+interface Place {
+  read: string;
+  record: string;
+  windows: boolean;
+}
+
+function childPlace(at: Place, name: string): Place {
+  return { read: readChild(at.read, name), record: recordChild(at.record, name, at.windows), windows: at.windows };
+}
+
+/** `dir` + one name, on the read side (keeps a root such as "/" or "C:\" intact). */
+function readChild(dir: string, name: string): string {
+  return dir.endsWith(sep) || dir.endsWith("/") ? dir + name : dir + sep + name;
+}
+
+/** Same on the recorded side, in the source's own convention (for error reports and progress). */
+function recordChild(dir: string, name: string, windows: boolean): string {
+  const s = windows ? "\\" : "/";
+  return dir.endsWith(s) ? dir + name : dir + s + name;
+}
+
+/** Metadata for a directory above a mapped source that has no counterpart on the read side. */
+function syntheticDir(name: string): TreeNode {
+  return { name, type: "dir", mode: 0o40755, uid: 0, gid: 0, mtimeNs: "0", size: 0 };
 }
 
 export async function backup(repo: Repository, opts: BackupOptions): Promise<BackupResult> {
   const started = Date.now();
-  const paths = [...new Set(opts.paths.map((p) => resolve(p)))].sort();
+  const sources = resolveSources(opts);
+  const paths = sources.map((s) => s.record);
   if (paths.length === 0 && !opts.volumes?.length) throw new RepositoryError("nothing to back up: give at least one path");
   const host = opts.host ?? hostname();
   const parent = await findParent(repo, host, paths, opts.parent ?? "auto");
@@ -73,14 +148,16 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
   const run = new BackupRun(repo, saver, repo.encoderPool(opts.workers), opts);
 
   const root: VDir = { children: new Map() };
-  for (const p of paths) {
+  for (const src of sources) {
     let d = root;
-    for (const part of p.split(sep).filter(Boolean)) {
+    src.parts.forEach((part, depth) => {
       let c = d.children.get(part);
       if (!c) d.children.set(part, (c = { children: new Map() }));
+      // Metadata of a directory above a source comes from the matching ancestor of its read path.
+      c.under ??= { source: src, depth: depth + 1 };
       d = c;
-    }
-    d.source = p;
+    });
+    d.source = src;
   }
   const rootTree = await run.saveVirtual(root, "/", parent ? parent.snapshot.tree : undefined);
   await saver.flush();
@@ -182,23 +259,44 @@ class BackupRun {
       const full = path === "/" ? `/${name}` : `${path}/${name}`;
       const prev = parentNodes.get(name);
       if (child.source) {
-        const n = await this.saveEntry(full, name, prev);
+        const src = child.source;
+        const n = await this.saveEntry({ read: src.read, record: src.record, windows: src.windows }, src.parts.at(-1)!, prev);
         if (n) nodes.push(n);
         continue;
       }
-      let st: BigIntStats;
-      try {
-        st = await lstat(full, { bigint: true });
-      } catch (e) {
-        this.fail(full, e);
-        continue;
-      }
-      const node = metaNode(name, st);
-      node.type = "dir";
+      const node = await this.virtualMeta(name, child, full);
+      if (!node) continue;
       node.subtree = await this.saveVirtual(child, full, prev?.type === "dir" ? prev.subtree : undefined);
       nodes.push(node);
     }
     return this.saveTree(nodes);
+  }
+
+  /**
+   * A directory above a source. Read as itself, it is lstat'ed (a failure
+   * drops that branch, as before). Mapped, it is the matching ancestor of the
+   * read path (a shadow's root stands for the drive), or synthetic when there
+   * is none: the live path is not what is being read.
+   */
+  private async virtualMeta(name: string, d: VDir, full: string): Promise<TreeNode | undefined> {
+    const { source, depth } = d.under!;
+    const mapped = source.read !== source.record;
+    let read = source.read;
+    for (let i = source.parts.length; i > depth; i--) {
+      const up = dirname(read);
+      if (up === read) return mapped ? syntheticDir(name) : undefined;
+      read = up;
+    }
+    try {
+      // A mapped read root may be reached through a link (a shadow's device path, a mount): follow it.
+      const node = metaNode(name, mapped ? await stat(read, { bigint: true }) : await lstat(read, { bigint: true }));
+      node.type = "dir";
+      return node;
+    } catch (e) {
+      if (mapped) return syntheticDir(name);
+      this.fail(full, e);
+      return undefined;
+    }
   }
 
   private async saveTree(nodes: TreeNode[]): Promise<string> {
@@ -208,29 +306,30 @@ class BackupRun {
     return id;
   }
 
-  private async saveDir(path: string, parentTreeId: string | undefined): Promise<string> {
+  private async saveDir(at: Place, parentTreeId: string | undefined): Promise<string> {
     let names: string[];
     try {
-      names = readdirSync(path).sort();
+      names = readdirSync(at.read).sort();
     } catch (e) {
-      this.fail(path, e);
+      this.fail(at.record, e);
       return this.saveTree([]);
     }
     const parentNodes = await this.parentTree(parentTreeId);
     const nodes: Array<TreeNode | undefined> = new Array(names.length);
     const toRead: PendingFile[] = [];
-    const subdirs: Array<{ node: TreeNode; path: string; prev: TreeNode | undefined }> = [];
+    const subdirs: Array<{ node: TreeNode; at: Place; prev: TreeNode | undefined }> = [];
     names.forEach((name, i) => {
-      const r = this.inspect(`${path}/${name}`, name, parentNodes.get(name));
+      const child = childPlace(at, name);
+      const r = this.inspect(child, name, parentNodes.get(name));
       if (!r) return;
       nodes[i] = r.node;
-      if (r.read) toRead.push({ path: `${path}/${name}`, node: r.node, slot: i });
-      if (r.node.type === "dir") subdirs.push({ node: r.node, path: `${path}/${name}`, prev: parentNodes.get(name) });
+      if (r.read) toRead.push({ path: child.read, record: child.record, node: r.node, slot: i });
+      if (r.node.type === "dir") subdirs.push({ node: r.node, at: child, prev: parentNodes.get(name) });
     });
     // Files go to the encoder pool while the walk descends (one subdirectory at a time keeps the walk bounded).
     const reading = this.readFiles(toRead, (slot) => (nodes[slot] = undefined));
     try {
-      for (const d of subdirs) d.node.subtree = await this.saveDir(d.path, d.prev?.type === "dir" ? d.prev.subtree : undefined);
+      for (const d of subdirs) d.node.subtree = await this.saveDir(d.at, d.prev?.type === "dir" ? d.prev.subtree : undefined);
     } finally {
       await reading;
     }
@@ -242,12 +341,12 @@ class BackupRun {
    * Synchronous: a cached lstat is a few µs, a thread-pool round trip far more,
    * and the walk visits every file of the machine.
    */
-  private inspect(path: string, name: string, prev: TreeNode | undefined): { node: TreeNode; read: boolean } | undefined {
+  private inspect(at: Place, name: string, prev: TreeNode | undefined): { node: TreeNode; read: boolean } | undefined {
     let st: BigIntStats;
     try {
-      st = lstatSync(path, { bigint: true });
+      st = lstatSync(at.read, { bigint: true });
     } catch (e) {
-      this.fail(path, e);
+      this.fail(at.record, e);
       return undefined;
     }
     const node = metaNode(name, st);
@@ -257,9 +356,9 @@ class BackupRun {
     }
     if (node.type === "symlink") {
       try {
-        node.target = readlinkSync(path);
+        node.target = readlinkSync(at.read);
       } catch (e) {
-        this.fail(path, e);
+        this.fail(at.record, e);
         return undefined;
       }
       return { node, read: false };
@@ -269,19 +368,19 @@ class BackupRun {
     this.progress.bytes += node.size;
     if (prev && prev.type === "file" && prev.size === node.size && prev.mtimeNs === node.mtimeNs && prev.inode === node.inode && prev.content?.every((c) => this.repo.index.usable(c))) {
       node.content = prev.content;
-      this.report(path);
+      this.report(at.record);
       return { node, read: false };
     }
     return { node, read: true };
   }
 
   /** A backup source itself (file or directory). */
-  private async saveEntry(path: string, name: string, prev: TreeNode | undefined): Promise<TreeNode | undefined> {
-    const r = this.inspect(path, name || basename(path), prev);
+  private async saveEntry(at: Place, name: string, prev: TreeNode | undefined): Promise<TreeNode | undefined> {
+    const r = this.inspect(at, name || basename(at.read), prev);
     if (!r) return undefined;
-    if (r.node.type === "dir") r.node.subtree = await this.saveDir(path, prev?.type === "dir" ? prev.subtree : undefined);
+    if (r.node.type === "dir") r.node.subtree = await this.saveDir(at, prev?.type === "dir" ? prev.subtree : undefined);
     let failed = false;
-    if (r.read) await this.readFiles([{ path, node: r.node, slot: 0 }], () => (failed = true));
+    if (r.read) await this.readFiles([{ path: at.read, record: at.record, node: r.node, slot: 0 }], () => (failed = true));
     return failed ? undefined : r.node;
   }
 
@@ -300,7 +399,7 @@ class BackupRun {
         results.forEach((r, i) => {
           const f = batch[i]!;
           if ("error" in r) {
-            this.fail(f.path, { code: r.error });
+            this.fail(f.record, { code: r.error });
             dropped(f.slot);
             return;
           }
@@ -308,7 +407,7 @@ class BackupRun {
           // The file may have changed while being read: the tree describes what was captured.
           f.node.size = r.bytes;
         });
-        this.report(batch.at(-1)!.path);
+        this.report(batch.at(-1)!.record);
       }),
     );
   }
