@@ -17,6 +17,7 @@ export { BlobSaver, type SaverStats } from "./blob-saver";
 export { encodeTree, decodeTree, isSafeName, isWindowsPath, recordPathParts, formatRecordPath, treePathParts, type Tree, type TreeNode } from "./tree";
 export { snapshotSchema, SNAPSHOT_PREFIX, type Snapshot, type SnapshotStats, type VolumeRef } from "./snapshot";
 export { backup, type BackupSource, type BackupOptions, type BackupProgress, type BackupResult } from "./backup/backup";
+export { compileExcludes, type ExcludeMatcher } from "./backup/excludes";
 export { backupVolumes, loadVolumeMap, type VolumeBlockRef } from "./backup/volume";
 export { EncoderPool } from "./backup/encoder-pool";
 export { restore, RestoreTargetError, type RestoreOptions, type RestoreProgress, type RestoreResult } from "./restore/restore";

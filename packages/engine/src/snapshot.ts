@@ -45,6 +45,8 @@ export const snapshotSchema = z.object({
   consistency: z.enum(["crash", "application"]).default("crash"),
   parent: z.string().optional(),
   tags: z.array(z.string()).default([]),
+  /** Exclude patterns the walk applied (absent: none). */
+  excludes: z.array(z.string()).optional(),
   stats: statsSchema,
   /** Files that could not be read: recorded, not fatal. */
   errors: z.array(z.object({ path: z.string(), error: z.string() })).default([]),

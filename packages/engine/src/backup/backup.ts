@@ -23,6 +23,7 @@ import type { Snapshot, SnapshotStats } from "../snapshot";
 import { encodeTree, formatRecordPath, isWindowsPath, recordPathParts, type Tree, type TreeNode } from "../tree";
 import type { EncoderPool } from "./encoder-pool";
 import { mapLimit } from "../index/repo-index";
+import { compileExcludes, type ExcludeMatcher } from "./excludes";
 
 export interface BackupProgress {
   files: number;
@@ -45,6 +46,13 @@ export interface BackupOptions {
   paths?: string[];
   /** More sources, optionally mapped (see BackupSource). Recorded paths must be distinct. */
   sources?: BackupSource[];
+  /**
+   * Glob patterns over recorded paths (syntax: backup/excludes.ts, README "API for embedders").
+   * Excluded entries are neither read nor recorded, and the walk does not descend into them.
+   */
+  excludes?: string[];
+  /** Case-insensitive excludes. Default: on when any source is recorded as a Windows path. */
+  excludeIgnoreCase?: boolean;
   host?: string;
   tags?: string[];
   /** A point id, "auto" (latest point of this host with the same paths; the default) or "none". */
@@ -114,11 +122,18 @@ function resolveSources(opts: BackupOptions): Source[] {
 interface Place {
   read: string;
   record: string;
+  /** `record` with "/" separators: what exclude patterns see. */
+  match: string;
   windows: boolean;
 }
 
+function placeOf(src: Source): Place {
+  return { read: src.read, record: src.record, match: src.windows ? src.record.replace(/\\/g, "/") : src.record, windows: src.windows };
+}
+
 function childPlace(at: Place, name: string): Place {
-  return { read: readChild(at.read, name), record: recordChild(at.record, name, at.windows), windows: at.windows };
+  const record = recordChild(at.record, name, at.windows);
+  return { read: readChild(at.read, name), record, match: at.windows ? recordChild(at.match, name, false) : record, windows: at.windows };
 }
 
 /** `dir` + one name, on the read side (keeps a root such as "/" or "C:\" intact). */
@@ -145,7 +160,7 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
   const host = opts.host ?? hostname();
   const parent = await findParent(repo, host, paths, opts.parent ?? "auto");
   const saver = repo.newSaver();
-  const run = new BackupRun(repo, saver, repo.encoderPool(opts.workers), opts);
+  const run = new BackupRun(repo, saver, repo.encoderPool(opts.workers), opts, sources.some((s) => s.windows));
 
   const root: VDir = { children: new Map() };
   for (const src of sources) {
@@ -182,6 +197,7 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
     consistency: opts.consistency ?? "crash",
     ...(parent ? { parent: parent.id } : {}),
     tags: opts.tags ?? [],
+    ...(opts.excludes?.length ? { excludes: opts.excludes } : {}),
     stats,
     errors: run.errors,
   };
@@ -221,7 +237,23 @@ class BackupRun {
     private readonly saver: BlobSaver,
     private readonly pool: EncoderPool,
     private readonly opts: BackupOptions,
-  ) {}
+    windowsSources: boolean,
+  ) {
+    this.excludes = compileExcludes(opts.excludes ?? [], opts.excludeIgnoreCase ?? windowsSources);
+  }
+
+  private readonly excludes: ExcludeMatcher | undefined;
+
+  private isExcluded(at: Place): boolean {
+    if (!this.excludes) return false;
+    return this.excludes.excluded(at.match, () => {
+      try {
+        return lstatSync(at.read).isDirectory();
+      } catch {
+        return false;
+      }
+    });
+  }
 
   private report(current?: string) {
     if (!this.opts.onProgress) return;
@@ -260,7 +292,9 @@ class BackupRun {
       const prev = parentNodes.get(name);
       if (child.source) {
         const src = child.source;
-        const n = await this.saveEntry({ read: src.read, record: src.record, windows: src.windows }, src.parts.at(-1)!, prev);
+        const at = placeOf(src);
+        if (this.isExcluded(at)) continue;
+        const n = await this.saveEntry(at, src.parts.at(-1)!, prev);
         if (n) nodes.push(n);
         continue;
       }
@@ -320,6 +354,7 @@ class BackupRun {
     const subdirs: Array<{ node: TreeNode; at: Place; prev: TreeNode | undefined }> = [];
     names.forEach((name, i) => {
       const child = childPlace(at, name);
+      if (this.isExcluded(child)) return;
       const r = this.inspect(child, name, parentNodes.get(name));
       if (!r) return;
       nodes[i] = r.node;
