@@ -1,6 +1,8 @@
 "use client";
 import { useQuery } from "@tanstack/react-query";
+import { VerdictBadge } from "~/components/alert-badges";
 import { ErrorBanner } from "~/components/form";
+import { formatDuration, type RestoreTestRow } from "~/components/restore-tests-table";
 import { errorMessage } from "~/lib/errors";
 import { formatBytes } from "~/lib/format";
 import { useTRPC } from "~/lib/trpc";
@@ -29,7 +31,69 @@ function Changes({ pointId }: { pointId: string }) {
   );
 }
 
-export function PointDetails({ pointId, canBrowse }: { pointId: string; canBrowse: boolean }) {
+/** What verification knows about a point: damaged/healed with the files that need the bad chunks. */
+export type PointHealth = {
+  health: "ok" | "damaged" | "healed" | string;
+  damage?: { chunkIds: string[]; files: string[]; detectedAt: string; healedAt?: string } | null;
+};
+
+function HealthRows({ health, tests }: { health?: PointHealth; tests?: RestoreTestRow[] }) {
+  const h = health?.health ?? "ok";
+  const damage = health?.damage;
+  const latest = tests?.[0];
+  return (
+    <>
+      <tr>
+        <th>Health</th>
+        <td data-testid="point-health">
+          <span className={`badge ${h === "damaged" ? "bad" : "ok"}`}>{h}</span>
+          {damage && h === "damaged" ? (
+            <>
+              {" "}
+              <span className="muted">
+                since {new Date(damage.detectedAt).toLocaleString()}: {damage.chunkIds.length} bad or missing chunk{damage.chunkIds.length === 1 ? "" : "s"}; the
+                agent re-uploads them where the source still has the data.
+              </span>
+              <div>Affected files:</div>
+              <ul data-testid="point-damaged-files">
+                {damage.files.slice(0, 200).map((f) => (
+                  <li key={f}>
+                    <code>{f}</code>
+                  </li>
+                ))}
+                {damage.files.length > 200 ? <li className="muted">… and {damage.files.length - 200} more</li> : null}
+              </ul>
+            </>
+          ) : null}
+          {damage && h === "healed" && damage.healedAt ? <span className="muted"> healed {new Date(damage.healedAt).toLocaleString()}</span> : null}
+        </td>
+      </tr>
+      <tr>
+        <th>Verified restore</th>
+        <td data-testid="point-restore-test">
+          {latest ? (
+            <>
+              <VerdictBadge state={latest.state} /> <span className="muted">{new Date(latest.startedAt ?? Date.now()).toLocaleString()} · {formatDuration(latest.durationMs)} · {latest.files} files</span>
+              {latest.findings?.length ? (
+                <ul>
+                  {latest.findings.map((f, i) => (
+                    <li key={i} className="field-error">
+                      {f.path ? <code>{f.path}</code> : null} {f.problem}
+                    </li>
+                  ))}
+                </ul>
+              ) : null}
+            </>
+          ) : (
+            <span className="muted">not restore-tested</span>
+          )}
+        </td>
+      </tr>
+    </>
+  );
+}
+
+export function PointDetails({ pointId, canBrowse, health, tests }: { pointId: string; canBrowse: boolean; health?: PointHealth; tests?: RestoreTestRow[] }) {
   const trpc = useTRPC();
   const p = useQuery(trpc.points.get.queryOptions({ pointId }));
   const d = p.data;
@@ -45,6 +109,7 @@ export function PointDetails({ pointId, canBrowse }: { pointId: string; canBrows
               <th>Time</th>
               <td data-testid="point-time">{new Date(d.time).toLocaleString()}</td>
             </tr>
+            <HealthRows health={health} tests={tests} />
             <tr>
               <th>Consistency</th>
               <td>

@@ -21,7 +21,18 @@ function label(d: Date, zoom: Zoom): string {
   return d.toLocaleTimeString();
 }
 
-export function Timeline({ machineId, selected, onSelect }: { machineId: string; selected: string | null; onSelect: (id: string) => void }) {
+export function Timeline({
+  machineId,
+  selected,
+  onSelect,
+  damaged,
+}: {
+  machineId: string;
+  selected: string | null;
+  onSelect: (id: string) => void;
+  /** Points the verification found damaged (a chunk they need is bad or missing): drawn in red. */
+  damaged?: ReadonlySet<string>;
+}) {
   const trpc = useTRPC();
   const [zoom, setZoom] = useState<Zoom>("day");
   // null: the window ends now and follows new points live.
@@ -76,10 +87,11 @@ export function Timeline({ machineId, selected, onSelect }: { machineId: string;
             key={p.id}
             type="button"
             className={`tick${p.id === selected ? " selected" : ""}${p.errorCount > 0 ? " errors" : ""}`}
-            style={{ left: `${p.x}%` }}
-            title={`${new Date(p.time).toLocaleString()} · ${p.consistency}${p.errorCount ? ` · ${p.errorCount} unreadable` : ""}`}
-            aria-label={`Recovery point ${new Date(p.time).toLocaleString()}`}
+            style={{ left: `${p.x}%`, ...(damaged?.has(p.id) ? { background: "var(--danger)" } : {}) }}
+            title={`${new Date(p.time).toLocaleString()} · ${p.consistency}${p.errorCount ? ` · ${p.errorCount} unreadable` : ""}${damaged?.has(p.id) ? " · DAMAGED" : ""}`}
+            aria-label={`Recovery point ${new Date(p.time).toLocaleString()}${damaged?.has(p.id) ? " (damaged)" : ""}`}
             data-testid="timeline-point"
+            data-damaged={damaged?.has(p.id) ? "true" : undefined}
             onClick={() => onSelect(p.id)}
           />
         ))}
@@ -100,7 +112,8 @@ export function Timeline({ machineId, selected, onSelect }: { machineId: string;
             {list.map((p) => (
               <option key={p.id} value={p.id}>
                 {new Date(p.time).toLocaleString()} ({p.consistency}
-                {p.errorCount ? `, ${p.errorCount} unreadable` : ""})
+                {p.errorCount ? `, ${p.errorCount} unreadable` : ""}
+                {damaged?.has(p.id) ? ", DAMAGED" : ""})
               </option>
             ))}
           </select>

@@ -1,0 +1,88 @@
+import type { ReactNode } from "react";
+
+/**
+ * An alert's `details` are condition-specific JSON (files, points, packs…).
+ * Known shapes get links and lists; anything else is still shown, as text, so a
+ * new detail never disappears from the page.
+ */
+type Item = Record<string, unknown>;
+
+const labels: Record<string, string> = {
+  files: "Affected files",
+  affectedFiles: "Affected files",
+  points: "Affected recovery points",
+  recoveryPoints: "Affected recovery points",
+  pointIds: "Affected recovery points",
+  packs: "Packs",
+  packIds: "Packs",
+  chunkIds: "Chunks",
+  findings: "Findings",
+};
+
+const isPointKey = (key: string) => /points?(Ids)?$/i.test(key) || key === "recoveryPoints";
+
+function pointLink(item: unknown, machineId: string | null): ReactNode {
+  const p = typeof item === "string" ? { id: item } : (item as Item);
+  const id = typeof p.id === "string" ? p.id : typeof p.pointId === "string" ? p.pointId : null;
+  const machine = typeof p.machineId === "string" ? p.machineId : machineId;
+  const when = p.time ? new Date(String(p.time)).toLocaleString() : id?.slice(0, 8);
+  const name = typeof p.machineName === "string" ? `${p.machineName}: ` : "";
+  if (!id) return <code>{JSON.stringify(item)}</code>;
+  return machine ? (
+    <a href={`/machines/${machine}?point=${id}`} data-testid="alert-point">
+      {name}
+      {when}
+    </a>
+  ) : (
+    <code>{id}</code>
+  );
+}
+
+function itemText(item: unknown): ReactNode {
+  if (typeof item === "string" || typeof item === "number") return <code>{item}</code>;
+  const o = item as Item;
+  if (typeof o?.path === "string") return (
+    <>
+      <code>{o.path}</code>
+      {typeof o.problem === "string" ? `: ${o.problem}` : null}
+    </>
+  );
+  if (typeof o?.problem === "string") return o.problem;
+  return <code>{JSON.stringify(item)}</code>;
+}
+
+function Value({ name, value, machineId }: { name: string; value: unknown; machineId: string | null }) {
+  if (Array.isArray(value)) {
+    if (value.length === 0) return <span className="muted">none</span>;
+    const shown = value.slice(0, 100);
+    return (
+      <ul data-testid={`alert-detail-${name}`}>
+        {shown.map((item, i) => (
+          <li key={i}>{isPointKey(name) ? pointLink(item, machineId) : itemText(item)}</li>
+        ))}
+        {value.length > shown.length ? <li className="muted">… and {value.length - shown.length} more</li> : null}
+      </ul>
+    );
+  }
+  if (value !== null && typeof value === "object") return <code>{JSON.stringify(value)}</code>;
+  return <span data-testid={`alert-detail-${name}`}>{String(value)}</span>;
+}
+
+export function AlertDetails({ details, machineId }: { details: Record<string, unknown>; machineId: string | null }) {
+  const entries = Object.entries(details ?? {}).filter(([, v]) => v !== undefined && v !== null && v !== "");
+  if (entries.length === 0) return <p className="muted">No further details.</p>;
+  return (
+    <table className="details" data-testid="alert-details">
+      <tbody>
+        {entries.map(([k, v]) => (
+          <tr key={k}>
+            <th>{labels[k] ?? k}</th>
+            <td>
+              <Value name={k} value={v} machineId={machineId} />
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}

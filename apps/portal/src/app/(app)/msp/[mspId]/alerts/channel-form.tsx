@@ -1,0 +1,165 @@
+"use client";
+import { useState } from "react";
+import { channelKinds, severities } from "~/components/alert-badges";
+import { ErrorBanner, Field } from "~/components/form";
+
+export type ChannelKind = (typeof channelKinds)[number];
+export type Severity = (typeof severities)[number];
+
+/** A channel as the settings page lists it; the webhook secret only as "set" or not. */
+export type ChannelRow = {
+  id: string;
+  customerId: string | null;
+  customerName?: string | null;
+  kind: ChannelKind;
+  name: string;
+  targets: string[];
+  secretSet: boolean;
+  minSeverity: Severity;
+  enabled: boolean;
+};
+
+export type ChannelValues = {
+  kind: ChannelKind;
+  name: string;
+  customerId: string | null;
+  targets: string[];
+  /** Omitted: keep the stored secret. */
+  secret?: string;
+  minSeverity: Severity;
+  enabled: boolean;
+};
+
+const targetsLabel: Record<ChannelKind, string> = {
+  email: "Email addresses (one per line)",
+  sms: "Phone numbers in E.164, e.g. +14155550123 (one per line)",
+  webhook: "Webhook URL",
+};
+
+const lines = (s: string) =>
+  s
+    .split(/[\n,]/)
+    .map((l) => l.trim())
+    .filter(Boolean);
+
+/**
+ * Create or edit one channel. The webhook secret is write-only: the page never
+ * has it, so an empty field on edit means "keep it".
+ */
+export function ChannelForm({
+  initial,
+  customers,
+  errors,
+  formError,
+  pending,
+  onSubmit,
+  onCancel,
+}: {
+  initial?: ChannelRow;
+  customers: { id: string; name: string }[];
+  errors: Record<string, string>;
+  formError?: string | null;
+  pending: boolean;
+  onSubmit: (values: ChannelValues) => void;
+  onCancel: () => void;
+}) {
+  const [kind, setKind] = useState<ChannelKind>(initial?.kind ?? "email");
+  const editing = Boolean(initial);
+  return (
+    <form
+      className="card"
+      data-testid="channel-form"
+      noValidate
+      onSubmit={(e) => {
+        e.preventDefault();
+        const f = new FormData(e.currentTarget);
+        const secret = String(f.get("secret") ?? "");
+        onSubmit({
+          kind,
+          name: String(f.get("name") ?? "").trim(),
+          customerId: String(f.get("scope") ?? "") || null,
+          targets: lines(String(f.get("targets") ?? "")),
+          ...(kind === "webhook" && secret ? { secret } : {}),
+          minSeverity: String(f.get("minSeverity")) as Severity,
+          enabled: f.get("enabled") === "on",
+        });
+      }}
+    >
+      <h2 style={{ marginTop: 0 }}>{editing ? `Edit ${initial!.name}` : "New channel"}</h2>
+      <ErrorBanner message={formError} />
+      <div className="grid2">
+        <div className="field">
+          <label htmlFor="channel-kind">Kind</label>
+          <select id="channel-kind" name="kind" value={kind} disabled={editing} onChange={(e) => setKind(e.target.value as ChannelKind)}>
+            {channelKinds.map((k) => (
+              <option key={k} value={k}>
+                {k === "sms" ? "SMS" : k}
+              </option>
+            ))}
+          </select>
+          {errors.kind ? <small className="field-error">{errors.kind}</small> : null}
+        </div>
+        <div className="field">
+          <label htmlFor="channel-scope">Applies to</label>
+          <select id="channel-scope" name="scope" defaultValue={initial?.customerId ?? ""} disabled={editing}>
+            <option value="">All customers (MSP default)</option>
+            {customers.map((c) => (
+              <option key={c.id} value={c.id}>
+                {c.name} only (override)
+              </option>
+            ))}
+          </select>
+          {errors.customerId ? <small className="field-error">{errors.customerId}</small> : null}
+        </div>
+      </div>
+      <Field label="Channel name" name="name" id="channel-name" defaultValue={initial?.name ?? ""} error={errors.name} />
+      {kind === "webhook" ? (
+        <>
+          <Field label={targetsLabel.webhook} name="targets" id="targets" type="url" defaultValue={initial?.targets[0] ?? ""} error={errors.targets} hint="JSON POST; also fits Slack and Teams incoming webhooks." />
+          <Field
+            label="Signing secret"
+            name="secret"
+            id="secret"
+            type="password"
+            autoComplete="new-password"
+            error={errors.secret}
+            placeholder={initial?.secretSet ? "set — leave empty to keep it" : ""}
+            hint={initial?.secretSet ? "A secret is set. It is never shown again; type a new one to replace it." : "HMAC-SHA-256 signs every request with it. Stored encrypted, never shown again."}
+          />
+        </>
+      ) : (
+        <div className="field">
+          <label htmlFor="targets">{targetsLabel[kind]}</label>
+          <textarea id="targets" name="targets" defaultValue={initial?.targets.join("\n") ?? ""} aria-invalid={errors.targets ? true : undefined} aria-describedby={errors.targets ? "targets-error" : undefined} />
+          {errors.targets ? (
+            <small className="field-error" id="targets-error" role="alert">
+              {errors.targets}
+            </small>
+          ) : null}
+        </div>
+      )}
+      <div className="row">
+        <div className="field">
+          <label htmlFor="minSeverity">Minimum severity</label>
+          <select id="minSeverity" name="minSeverity" defaultValue={initial?.minSeverity ?? "warning"}>
+            {severities.map((s) => (
+              <option key={s} value={s}>
+                {s}
+              </option>
+            ))}
+          </select>
+        </div>
+        <label className="inline">
+          <input type="checkbox" name="enabled" defaultChecked={initial?.enabled ?? true} /> Enabled
+        </label>
+        <span style={{ flex: 1 }} />
+        <button type="button" className="secondary" onClick={onCancel}>
+          Cancel
+        </button>
+        <button type="submit" disabled={pending}>
+          {editing ? "Save channel" : "Create channel"}
+        </button>
+      </div>
+    </form>
+  );
+}
