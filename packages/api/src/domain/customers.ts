@@ -38,11 +38,14 @@ export async function createCustomer(tx: Tx, audit: Audit, mspId: string, name: 
   return row!;
 }
 
-export async function renameCustomer(tx: Tx, audit: Audit, scope: TenantScope, customerId: string, name: string) {
+export type CustomerChanges = { name?: string; storageQuotaBytes?: number | null };
+
+/** Name and storage quota (null: no quota); the audit event carries before → after of what changed. */
+export async function updateCustomer(tx: Tx, audit: Audit, scope: TenantScope, customerId: string, changes: CustomerChanges) {
   const before = await getCustomer(tx, scope, customerId);
   const [row] = await tx
     .update(schema.customers)
-    .set({ name })
+    .set(changes)
     .where(and(eq(schema.customers.id, customerId), scopeTo(customerCols, scope)))
     .returning();
   await audit({
@@ -51,7 +54,10 @@ export async function renameCustomer(tx: Tx, audit: Audit, scope: TenantScope, c
     action: "customer.update",
     targetType: "customer",
     targetId: customerId,
-    metadata: { from: before.name, to: name },
+    metadata: {
+      ...(changes.name !== undefined ? { from: before.name, to: changes.name } : {}),
+      ...(changes.storageQuotaBytes !== undefined ? { storageQuotaBytes: { from: before.storageQuotaBytes, to: changes.storageQuotaBytes } } : {}),
+    },
   });
   return row!;
 }

@@ -14,6 +14,15 @@ export type PolicyFields = {
   restoreTestEveryHours: number;
   rescanEveryHours: number;
   spoolLimitBytes: number;
+  volumeIntervalSeconds: number;
+  vss: boolean;
+  preFreezeCommand: string | null;
+  postThawCommand: string | null;
+  hookTimeoutSeconds: number;
+  scrubPeriodDays: number;
+  repoCheckEveryHours: number;
+  offlineAlertMinutes: number;
+  rpoMissedFactor: number;
 };
 
 export async function listPolicies(db: DbOrTx, scope: TenantScope) {
