@@ -3,3 +3,8 @@ export { routeAlert, type Channel } from "./routing";
 export { atLeast } from "./severity";
 export { setDeliveryKick, kickDeliveries } from "./kick";
 export { newWebhookSecret, sealWebhookSecret, openWebhookSecret, webhookSecretPattern, type SecretBox } from "./secrets";
+export { deliverDue, sendTestMessage, backoffMs, defaultRetry, nextDueAt, type DeliveryDeps, type Delivery, type DeliveryRun, type RetryPolicy } from "./deliver";
+export { signWebhook, verifyWebhookSignature, postWebhook, SIGNATURE_HEADER, TIMESTAMP_HEADER } from "./channels/webhook";
+export { sendSms, smsConfigFromEnv, twilioMessagesUrl, e164, SMS_NOT_CONFIGURED, type SmsConfig } from "./channels/sms";
+export type { Outcome } from "./channels/outcome";
+export { conditionLabels, portalLinks, renderEmail, renderSms, renderText, webhookPayload, loadAlertMessage, type AlertMessage, type AlertEvent } from "./message";

@@ -70,6 +70,15 @@ export const envSchema = z.object({
   /** Run the worker inside the portal process (embedded default). */
   TIDEMARK_INPROCESS_WORKER: z.preprocess(blank, z.enum(["0", "1"]).optional()),
   LOG_LEVEL: z.preprocess(blank, z.enum(["debug", "info", "warn", "error"]).default("info")),
+  /**
+   * Alert SMS through Twilio's Messages REST API. All three of SID, token and sender are needed;
+   * absent → SMS channels fail with a message naming these settings. The base URL is configurable
+   * (tests point it at a local stand-in that speaks the same request shape).
+   */
+  TWILIO_ACCOUNT_SID: z.preprocess(blank, z.string().regex(/^AC[0-9a-fA-F]{32}$/, "must be a Twilio Account SID (AC followed by 32 hex characters)").optional()),
+  TWILIO_AUTH_TOKEN: optionalString,
+  TWILIO_FROM: z.preprocess(blank, z.string().regex(/^\+[1-9]\d{6,14}$/, "must be an E.164 phone number such as +15551234567").optional()),
+  TWILIO_BASE_URL: z.preprocess(blank, url(["http:", "https:"]).default("https://api.twilio.com")),
 });
 
 export type Env = z.infer<typeof envSchema>;
