@@ -17,21 +17,37 @@ const labels: Record<string, string> = {
   packIds: "Packs",
   chunkIds: "Chunks",
   findings: "Findings",
+  customer: "Customer",
+  machine: "Machine",
+  machines: "Machines",
+  recoveryPoint: "Recovery point",
+  reason: "Reason",
+  badChunks: "Bad chunks",
+  problems: "Problems",
+  moreFiles: "More files not listed",
+  morePoints: "More points not listed",
+  selfHeal: "Self-heal",
+  restoreTestId: "Restore test",
+  filesVerified: "Files verified",
+  failures: "Failures",
 };
 
-const isPointKey = (key: string) => /points?(Ids)?$/i.test(key) || key === "recoveryPoints";
+const isPointKey = (key: string) => /points?(Ids)?$/i.test(key) && !key.startsWith("more");
 
 function pointLink(item: unknown, machineId: string | null): ReactNode {
   const p = typeof item === "string" ? { id: item } : (item as Item);
   const id = typeof p.id === "string" ? p.id : typeof p.pointId === "string" ? p.pointId : null;
   const machine = typeof p.machineId === "string" ? p.machineId : machineId;
   const when = p.time ? new Date(String(p.time)).toLocaleString() : id?.slice(0, 8);
-  const name = typeof p.machineName === "string" ? `${p.machineName}: ` : "";
+  const machineName = typeof p.machineName === "string" ? p.machineName : typeof p.machine === "string" ? p.machine : null;
+  const name = machineName ? `${machineName}: ` : "";
+  const files = Array.isArray(p.files) ? p.files.length : 0;
   if (!id) return <code>{JSON.stringify(item)}</code>;
   return machine ? (
     <a href={`/machines/${machine}?point=${id}`} data-testid="alert-point">
       {name}
       {when}
+      {files ? ` (${files} file${files === 1 ? "" : "s"})` : ""}
     </a>
   ) : (
     <code>{id}</code>
@@ -47,11 +63,39 @@ function itemText(item: unknown): ReactNode {
       {typeof o.problem === "string" ? `: ${o.problem}` : null}
     </>
   );
-  if (typeof o?.problem === "string") return o.problem;
+  if (typeof o?.problem === "string") return (
+    <>
+      {typeof o.packId === "string" ? <code>pack {o.packId.slice(0, 16)}</code> : null}
+      {typeof o.reason === "string" ? ` (${o.reason})` : null}
+      {typeof o.packId === "string" || typeof o.reason === "string" ? ": " : null}
+      {o.problem}
+    </>
+  );
   return <code>{JSON.stringify(item)}</code>;
 }
 
+/** `{ id, name }` of a customer or machine becomes a link to its page. */
+function entityLink(kind: "customer" | "machine", value: unknown): ReactNode {
+  const o = value as Item;
+  if (typeof o?.id !== "string") return null;
+  return <a href={`/${kind === "customer" ? "customers" : "machines"}/${o.id}`}>{typeof o.name === "string" ? o.name : o.id.slice(0, 8)}</a>;
+}
+
 function Value({ name, value, machineId }: { name: string; value: unknown; machineId: string | null }) {
+  if (name === "customer" || name === "machine") {
+    const link = entityLink(name, value);
+    if (link) return link;
+  }
+  if (name === "recoveryPoint" && value && typeof value === "object") return pointLink(value, machineId);
+  if (name === "machines" && Array.isArray(value)) {
+    return (
+      <ul data-testid="alert-detail-machines">
+        {value.map((m, i) => (
+          <li key={i}>{entityLink("machine", m) ?? itemText(m)}</li>
+        ))}
+      </ul>
+    );
+  }
   if (Array.isArray(value)) {
     if (value.length === 0) return <span className="muted">none</span>;
     const shown = value.slice(0, 100);
@@ -69,7 +113,8 @@ function Value({ name, value, machineId }: { name: string; value: unknown; machi
 }
 
 export function AlertDetails({ details, machineId }: { details: Record<string, unknown>; machineId: string | null }) {
-  const entries = Object.entries(details ?? {}).filter(([, v]) => v !== undefined && v !== null && v !== "");
+  // "moreFiles: 0" says nothing; a count of what was left out only matters when there is some.
+  const entries = Object.entries(details ?? {}).filter(([k, v]) => v !== undefined && v !== null && v !== "" && !(k.startsWith("more") && v === 0));
   if (entries.length === 0) return <p className="muted">No further details.</p>;
   return (
     <table className="details" data-testid="alert-details">

@@ -6,8 +6,8 @@ import { PointDetails } from "./point-details";
 import { RestoreJobs } from "./restore-jobs";
 import { Timeline } from "./timeline";
 
-export function MachineView(props: { machineId: string; canBrowse: boolean; canDownload: boolean; canRestore: boolean }) {
-  const [pointId, setPointId] = useState<string | null>(null);
+export function MachineView(props: { machineId: string; initialPoint?: string | null; canBrowse: boolean; canDownload: boolean; canRestore: boolean }) {
+  const [pointId, setPointId] = useState<string | null>(props.initialPoint ?? null);
   return (
     <>
       <Timeline machineId={props.machineId} selected={pointId} onSelect={setPointId} />

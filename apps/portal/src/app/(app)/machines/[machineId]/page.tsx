@@ -5,8 +5,10 @@ import { MachineView } from "./machine-view";
 
 export const dynamic = "force-dynamic";
 
-export default async function MachinePage({ params }: { params: Promise<{ machineId: string }> }) {
+export default async function MachinePage({ params, searchParams }: { params: Promise<{ machineId: string }>; searchParams: Promise<{ point?: string | string[] }> }) {
   const { machineId } = await params;
+  // Links from alerts open a recovery point directly.
+  const { point } = await searchParams;
   const caller = await serverCaller();
   const machine = await loadOrRefuse(() => caller.machines.get({ machineId }));
   if (!machine.ok) return machine.panel;
@@ -24,6 +26,7 @@ export default async function MachinePage({ params }: { params: Promise<{ machin
       </p>
       <MachineView
         machineId={machineId}
+        initialPoint={typeof point === "string" && /^[0-9a-f-]{36}$/i.test(point) ? point : null}
         canDownload={allowed(role, "files.download")}
         canBrowse={allowed(role, "files.browse")}
         // Customer users browse and download; restoring onto a server needs a customer admin or MSP staff.

@@ -31,15 +31,17 @@ function Changes({ pointId }: { pointId: string }) {
   );
 }
 
-/** What verification knows about a point: damaged/healed with the files that need the bad chunks. */
+/** What verification knows about a point (`verification.pointDamage`): damaged/healed and the files that need bad chunks. */
 export type PointHealth = {
-  health: "ok" | "damaged" | "healed" | string;
-  damage?: { chunkIds: string[]; files: string[]; detectedAt: string; healedAt?: string } | null;
+  health: "ok" | "damaged" | "healed";
+  detectedAt: string | null;
+  healedAt: string | null;
+  files: string[];
+  chunks: { total: number; open: number };
 };
 
 function HealthRows({ health, tests }: { health?: PointHealth; tests?: RestoreTestRow[] }) {
   const h = health?.health ?? "ok";
-  const damage = health?.damage;
   const latest = tests?.[0];
   return (
     <>
@@ -47,25 +49,26 @@ function HealthRows({ health, tests }: { health?: PointHealth; tests?: RestoreTe
         <th>Health</th>
         <td data-testid="point-health">
           <span className={`badge ${h === "damaged" ? "bad" : "ok"}`}>{h}</span>
-          {damage && h === "damaged" ? (
+          {health && h === "damaged" ? (
             <>
               {" "}
               <span className="muted">
-                since {new Date(damage.detectedAt).toLocaleString()}: {damage.chunkIds.length} bad or missing chunk{damage.chunkIds.length === 1 ? "" : "s"}; the
-                agent re-uploads them where the source still has the data.
+                {health.detectedAt ? `since ${new Date(health.detectedAt).toLocaleString()}: ` : ""}
+                {health.chunks.open} of {health.chunks.total} needed chunk{health.chunks.total === 1 ? "" : "s"} still bad or missing; the agent re-uploads them where
+                the source still has the data.
               </span>
               <div>Affected files:</div>
               <ul data-testid="point-damaged-files">
-                {damage.files.slice(0, 200).map((f) => (
+                {health.files.slice(0, 200).map((f) => (
                   <li key={f}>
                     <code>{f}</code>
                   </li>
                 ))}
-                {damage.files.length > 200 ? <li className="muted">… and {damage.files.length - 200} more</li> : null}
+                {health.files.length > 200 ? <li className="muted">… and {health.files.length - 200} more</li> : null}
               </ul>
             </>
           ) : null}
-          {damage && h === "healed" && damage.healedAt ? <span className="muted"> healed {new Date(damage.healedAt).toLocaleString()}</span> : null}
+          {health && h === "healed" && health.healedAt ? <span className="muted"> healed {new Date(health.healedAt).toLocaleString()}</span> : null}
         </td>
       </tr>
       <tr>
