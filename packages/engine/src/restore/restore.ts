@@ -11,12 +11,14 @@
  */
 import { chmodSync, closeSync, fchmodSync, fchownSync, ftruncateSync, futimesSync, mkdirSync, openSync, rmSync, symlinkSync, utimesSync, writeSync } from "node:fs";
 import { chown, lchown, lutimes, mkdir } from "node:fs/promises";
+import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
-import { CorruptionError, EngineError } from "../errors";
+import { EngineError } from "../errors";
 import { mapLimit } from "../index/repo-index";
 import type { IndexEntry } from "../index/index";
 import { packKeyName } from "../pack/format";
-import { openBlob } from "../pack/reader";
+import { DecodePool } from "./decode-pool";
+import type { DecodeResult } from "./decode-core";
 import type { Repository } from "../repository";
 import type { Snapshot } from "../snapshot";
 import { isSafeName, type TreeNode } from "../tree";
@@ -37,6 +39,14 @@ export interface RestoreOptions {
   /** Parallel ranged reads. */
   concurrency?: number;
   onProgress?: (p: RestoreProgress) => void;
+  /**
+   * Decode worker threads (decrypt + decompress + verify off the main thread).
+   * Default: cores − 1 (at most 4) when the restore holds more than
+   * DECODE_WORKERS_FROM bytes, otherwise 0 (in-thread: a worker's start-up costs more).
+   */
+  decodeWorkers?: number;
+  /** Worker module for decoding when the engine runs bundled (the bundle's decode-worker.js). */
+  decodeWorkerEntry?: string | URL;
 }
 
 export interface RestoreResult {
@@ -50,6 +60,8 @@ export interface RestoreResult {
 const RUN_BYTES = 16 * 1024 * 1024;
 /** Reading a small gap is cheaper than another request. */
 const MAX_GAP = 256 * 1024;
+/** Below this a decode worker's start-up (~0.1–0.3 s) costs more than it saves. */
+const DECODE_WORKERS_FROM = 64 * 1024 * 1024;
 
 interface FilePlan {
   path: string;
@@ -224,10 +236,16 @@ class Restorer {
       }
       if (run.length) runs.push(run);
     }
-    await mapLimit(runs, this.opts.concurrency ?? 4, (run) => this.readRun(run));
+    const workers = this.opts.decodeWorkers ?? (this.totalBytes >= DECODE_WORKERS_FROM ? Math.min(4, availableParallelism() - 1) : 0);
+    const pool = new DecodePool(this.repo.keys.id, { workers: Math.max(0, workers), entry: this.opts.decodeWorkerEntry });
+    try {
+      await mapLimit(runs, this.opts.concurrency ?? 4, (run) => this.readRun(run, pool));
+    } finally {
+      await pool.close();
+    }
   }
 
-  private async readRun(run: Array<{ id: string; e: IndexEntry }>): Promise<void> {
+  private async readRun(run: Array<{ id: string; e: IndexEntry }>, pool: DecodePool): Promise<void> {
     const pack = run[0]!.e.pack;
     const start = run[0]!.e.offset;
     const last = run.at(-1)!.e;
@@ -238,23 +256,23 @@ class Restorer {
     } catch (e) {
       readError = `pack ${pack} unreadable: ${(e as Error).message}`;
     }
-    const info = this.repo.index.packInfo(pack)!;
-    const key = this.repo.packKey(pack, info.salt);
-    for (const { id, e } of run) {
-      const targets = this.chunkTargets.get(id)!;
-      let data: Buffer | undefined;
-      let err = readError;
-      if (bytes) {
-        const rel = e.offset - start;
-        if (rel + e.length > bytes.length) err = `pack ${pack}: chunk ${id} is truncated`;
-        else {
-          try {
-            data = openBlob(this.repo.keys, pack, key, { type: e.type, id: Buffer.from(id, "hex"), offset: e.offset }, bytes.subarray(rel, rel + e.length));
-          } catch (x) {
-            err = x instanceof CorruptionError ? x.message : String(x);
-          }
-        }
+    let decoded: { out: Buffer; results: DecodeResult[] } | undefined;
+    if (bytes) {
+      const info = this.repo.index.packInfo(pack)!;
+      const blobs = run.map(({ id, e }) => ({ type: e.type, id, offset: e.offset, length: e.length, rawLength: e.rawLength }));
+      try {
+        const res = await pool.decode({ pack, key: this.repo.packKey(pack, info.salt), start, sealed: bytes, blobs });
+        decoded = { out: Buffer.from(res.out), results: res.results };
+      } catch (x) {
+        readError = `pack ${pack}: decoding failed: ${(x as Error).message}`;
       }
+    }
+    for (let i = 0; i < run.length; i++) {
+      const { id } = run[i]!;
+      const targets = this.chunkTargets.get(id)!;
+      const r = decoded?.results[i];
+      const data = r && "at" in r ? decoded!.out.subarray(r.at, r.at + r.length) : undefined;
+      const err = r && "error" in r ? r.error : readError;
       for (const t of targets) {
         if (!data) t.file.failed ??= err;
         else if (!t.file.failed) this.writeAt(t.file, t.offset, data);

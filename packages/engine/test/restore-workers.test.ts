@@ -1,0 +1,130 @@
+import { describe, expect, it } from "vitest";
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { backup } from "../src/backup/backup";
+import { restore } from "../src/restore/restore";
+import { DecodePool } from "../src/restore/decode-pool";
+import { decodeRun } from "../src/restore/decode-core";
+import { packKeyName } from "../src/pack/format";
+import { memRepo, randomData, tempDir, textBytes } from "./helpers";
+import { describeTree, makeCorpus } from "./fs-helpers";
+
+async function corpusWithBigFiles(dir: string) {
+  await makeCorpus(dir);
+  await writeFile(join(dir, "big-text.txt"), textBytes(900_000, 7));
+  await writeFile(join(dir, "big-random.bin"), randomData(700_000));
+}
+
+describe("restore with decode workers", () => {
+  it("restores byte-identical trees through worker threads", async () => {
+    const src = await tempDir();
+    const out = await tempDir();
+    try {
+      await corpusWithBigFiles(src.dir);
+      const { repo } = await memRepo();
+      const r = await backup(repo, { paths: [src.dir] });
+      const res = await restore(repo, r, { target: out.dir, decodeWorkers: 2 });
+      expect(res.failures).toEqual([]);
+      expect(await describeTree(join(out.dir, src.dir))).toEqual(await describeTree(src.dir));
+    } finally {
+      await src.cleanup();
+      await out.cleanup();
+    }
+  });
+
+  it("a worker decodes exactly what the in-thread path decodes, and reports the same errors", async () => {
+    const src = await tempDir();
+    try {
+      await corpusWithBigFiles(src.dir);
+      const { store, repo } = await memRepo();
+      await backup(repo, { paths: [src.dir] });
+      const all = [...repo.index.entries()];
+      const pack = [...repo.index.packs()].map((p) => p.id).find((id) => all.filter(([, e]) => e.pack === id).length > 3);
+      expect(pack).toBeDefined();
+      const blobs = all.filter(([, e]) => e.pack === pack).sort((a, b) => a[1].offset - b[1].offset);
+      const start = blobs[0]![1].offset;
+      const last = blobs.at(-1)![1];
+      const sealed = await store.get(packKeyName(pack!), { offset: start, length: last.offset + last.length - start });
+      sealed[blobs[1]![1].offset - start + 5]! ^= 0x10; // one damaged chunk in the run
+      const info = repo.index.packInfo(pack!)!;
+      const req = {
+        pack: pack!,
+        key: repo.packKey(pack!, info.salt),
+        start,
+        blobs: blobs.map(([id, e]) => ({ type: e.type, id, offset: e.offset, length: e.length, rawLength: e.rawLength })),
+      };
+      const inThread = decodeRun(repo.keys.id, { ...req, runId: 0, sealed: Buffer.from(sealed) });
+      const pool = new DecodePool(repo.keys.id, { workers: 1 });
+      try {
+        expect(await pool.workers()).toBe(1);
+        const viaWorker = await pool.decode({ ...req, sealed: Buffer.from(sealed) });
+        expect(viaWorker.results).toEqual(inThread.results);
+        expect(Buffer.from(viaWorker.out).equals(Buffer.from(inThread.out))).toBe(true);
+        expect(viaWorker.results[1]).toEqual({ error: `pack ${pack}: chunk ${blobs[1]![0]} failed authentication` });
+        expect(viaWorker.results.filter((x) => "error" in x)).toHaveLength(1);
+      } finally {
+        await pool.close();
+      }
+    } finally {
+      await src.cleanup();
+    }
+  });
+
+  it("a corrupt chunk decoded in a worker fails only the files that need it", async () => {
+    const src = await tempDir();
+    const out = await tempDir();
+    try {
+      await corpusWithBigFiles(src.dir);
+      const { store, repo } = await memRepo();
+      const r = await backup(repo, { paths: [src.dir] });
+      const root = await repo.loadTree(r.snapshot.tree);
+      let t = root;
+      for (const part of src.dir.split("/").filter(Boolean)) t = await repo.loadTree(t.nodes.find((n) => n.name === part)!.subtree!);
+      const big = t.nodes.find((n) => n.name === "big-text.txt")!;
+      expect(big.content!.length).toBeGreaterThan(3);
+      const e = repo.index.lookup(big.content![2]!)!;
+      const key = packKeyName(e.pack);
+      const bytes = Buffer.from(await store.get(key));
+      bytes[e.offset + 7]! ^= 0x01;
+      await store.put(key, bytes);
+
+      // Every file holding the damaged chunk (dedup may share it), and only those.
+      const affected: string[] = [];
+      const walk = async (id: string, rel: string) => {
+        for (const n of (await repo.loadTree(id)).nodes) {
+          if (n.subtree) await walk(n.subtree, `${rel}/${n.name}`);
+          else if (n.content?.includes(big.content![2]!)) affected.push(`${rel}/${n.name}`.slice(1));
+        }
+      };
+      await walk(r.snapshot.tree, "");
+      expect(affected).toContain(`${src.dir.slice(1)}/big-text.txt`);
+      const res = await restore(repo, r, { target: out.dir, decodeWorkers: 1 });
+      expect(res.failures).toEqual(affected.sort().map((path) => ({ path, error: `pack ${e.pack}: chunk ${big.content![2]} failed authentication` })));
+      await expect(readFile(join(out.dir, src.dir, "big-text.txt"))).rejects.toThrow(/ENOENT/);
+      expect((await readFile(join(out.dir, src.dir, "big-random.bin"))).equals(await readFile(join(src.dir, "big-random.bin")))).toBe(true);
+      expect((await readFile(join(out.dir, src.dir, "docs/a.txt"))).equals(await readFile(join(src.dir, "docs/a.txt")))).toBe(true);
+    } finally {
+      await src.cleanup();
+      await out.cleanup();
+    }
+  });
+
+  it("falls back to in-thread decoding when the worker module cannot start", async () => {
+    const src = await tempDir();
+    const out = await tempDir();
+    try {
+      await corpusWithBigFiles(src.dir);
+      const { repo } = await memRepo();
+      const r = await backup(repo, { paths: [src.dir] });
+      const pool = new DecodePool(repo.keys.id, { workers: 1, entry: join(src.dir, "no-such-worker.js") });
+      expect(await pool.workers()).toBe(0);
+      await pool.close();
+      const res = await restore(repo, r, { target: out.dir, decodeWorkers: 1, decodeWorkerEntry: join(src.dir, "no-such-worker.js") });
+      expect(res.failures).toEqual([]);
+      expect(await describeTree(join(out.dir, src.dir))).toEqual(await describeTree(src.dir));
+    } finally {
+      await src.cleanup();
+      await out.cleanup();
+    }
+  });
+});
