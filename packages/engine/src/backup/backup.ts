@@ -53,6 +53,22 @@ export interface BackupOptions {
   excludes?: string[];
   /** Case-insensitive excludes. Default: on when any source is recorded as a Windows path. */
   excludeIgnoreCase?: boolean;
+  /**
+   * Incremental walk: the recorded paths that changed since the parent point
+   * (created, modified, deleted or renamed — both names). Only directories on
+   * the way to a changed path are read again; every other subtree of the parent
+   * is reused without being walked. A changed directory is walked in full. The
+   * set must be complete: a change not listed is not seen (run without
+   * `changedPaths` — a rescan — to catch what events missed). Ignored (full
+   * walk) without a parent point, or when the parent used other excludes.
+   */
+  changedPaths?: Iterable<string>;
+  /**
+   * Self-heal: chunk ids whose stored copies are bad. A file whose previous
+   * chunk list names any of them is read again instead of reused, and those
+   * chunks are stored again even though the index has them.
+   */
+  rereadChunks?: ReadonlySet<string>;
   host?: string;
   tags?: string[];
   /** A point id, "auto" (latest point of this host with the same paths; the default) or "none". */
@@ -78,6 +94,12 @@ interface PendingFile {
   node: TreeNode;
   /** Position in the directory's node list (to drop it if unreadable). */
   slot: number;
+}
+
+/** A directory as saved: its tree id and what it holds. */
+interface Dir {
+  id: string;
+  sum: Summary;
 }
 
 interface Source {
@@ -161,6 +183,11 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
   const parent = await findParent(repo, host, paths, opts.parent ?? "auto");
   const saver = repo.newSaver();
   const run = new BackupRun(repo, saver, repo.encoderPool(opts.workers), opts, sources.some((s) => s.windows));
+  const sameExcludes = JSON.stringify(parent?.snapshot.excludes ?? []) === JSON.stringify(opts.excludes ?? []);
+  // Built (and so validated) even when unused: a bad changed path is a caller bug either way.
+  const changes = opts.changedPaths ? buildChanges(opts.changedPaths) : undefined;
+  if (changes && parent && sameExcludes) run.changes = changes;
+  if (opts.rereadChunks?.size) repo.index.distrust?.(opts.rereadChunks);
 
   const root: VDir = { children: new Map() };
   for (const src of sources) {
@@ -213,6 +240,89 @@ async function findParent(repo: Repository, host: string, paths: string[], ref: 
   return all.filter((s) => s.snapshot.host === host && JSON.stringify([...s.snapshot.paths].sort()) === key).at(-1);
 }
 
+/** Which recorded paths changed, as a tree of (case-folded for Windows) names. */
+interface Change {
+  children: Map<string, Change>;
+  /** This path itself changed: walk it in full. */
+  whole: boolean;
+}
+
+const NO_CHANGE: Change = { children: new Map(), whole: false };
+
+const changeKey = (name: string, windows: boolean) => (windows ? name.toLowerCase() : name);
+
+function buildChanges(paths: Iterable<string>): Change {
+  const root: Change = { children: new Map(), whole: false };
+  for (const p of paths) {
+    const windows = isWindowsPath(p);
+    let parts: string[];
+    try {
+      parts = recordPathParts(p);
+    } catch (e) {
+      throw new RepositoryError(`changed path: ${(e as Error).message}`);
+    }
+    let c = root;
+    for (const part of parts) {
+      const k = changeKey(part, windows);
+      let n = c.children.get(k);
+      if (!n) c.children.set(k, (n = { children: new Map(), whole: false }));
+      c = n;
+    }
+    c.whole = true;
+  }
+  return root;
+}
+
+/** The changes below a source; null: walk it in full (it, or a directory above it, changed). */
+function changesAt(root: Change, src: Source): Change | null {
+  let c = root;
+  if (c.whole) return null;
+  for (const part of src.parts) {
+    const n = c.children.get(changeKey(part, src.windows));
+    if (!n) return NO_CHANGE;
+    if (n.whole) return null;
+    c = n;
+  }
+  return c;
+}
+
+/** What a subtree holds (not counting its own directory): added to the point's stats when it is reused. */
+interface Summary {
+  files: number;
+  dirs: number;
+  bytes: number;
+}
+
+/** Per repository, by tree id: lets an incremental point count reused subtrees without loading them. */
+const summaries = new WeakMap<Repository, Map<string, Summary>>();
+const MAX_SUMMARIES = 50_000;
+
+function rememberSummary(repo: Repository, id: string, sum: Summary) {
+  let m = summaries.get(repo);
+  if (!m) summaries.set(repo, (m = new Map()));
+  if (m.size >= MAX_SUMMARIES) m.clear();
+  m.set(id, sum);
+}
+
+function summarize(nodes: readonly TreeNode[], sub: (n: TreeNode) => Summary | undefined): Summary {
+  const s: Summary = { files: 0, dirs: 0, bytes: 0 };
+  for (const n of nodes) {
+    if (n.type === "file") {
+      s.files++;
+      s.bytes += n.size;
+    } else if (n.type === "dir") {
+      s.dirs++;
+      const c = sub(n);
+      if (c) {
+        s.files += c.files;
+        s.dirs += c.dirs;
+        s.bytes += c.bytes;
+      }
+    }
+  }
+  return s;
+}
+
 function metaNode(name: string, st: BigIntStats): TreeNode {
   return {
     name,
@@ -240,9 +350,68 @@ class BackupRun {
     windowsSources: boolean,
   ) {
     this.excludes = compileExcludes(opts.excludes ?? [], opts.excludeIgnoreCase ?? windowsSources);
+    this.reread = opts.rereadChunks?.size ? opts.rereadChunks : undefined;
+    this.verifyReuse = this.reread !== undefined || repo.condemned.size > 0;
+  }
+
+  private reusable(content: readonly string[] | undefined): boolean {
+    if (!content) return false;
+    for (const c of content) if (!this.repo.index.usable(c) || this.reread?.has(c)) return false;
+    return true;
+  }
+
+  /** Every chunk and tree below `id` is still usable (not condemned, not to be re-read). */
+  private isSound(id: string): Promise<boolean> {
+    let p = this.sound.get(id);
+    if (!p) {
+      p = (async () => {
+        if (!this.repo.index.usable(id)) return false;
+        const t = await this.repo.loadTree(id);
+        for (const n of t.nodes) {
+          if (n.type === "file" && !this.reusable(n.content ?? [])) return false;
+          if (n.type === "dir" && n.subtree && !(await this.isSound(n.subtree))) return false;
+        }
+        return true;
+      })().catch(() => false);
+      this.sound.set(id, p);
+    }
+    return p;
+  }
+
+  private async summaryOf(id: string): Promise<Summary> {
+    const known = summaries.get(this.repo)?.get(id);
+    if (known) return known;
+    const t = await this.repo.loadTree(id);
+    const subs = new Map<string, Summary>();
+    for (const n of t.nodes) if (n.type === "dir" && n.subtree) subs.set(n.subtree, await this.summaryOf(n.subtree));
+    const sum = summarize(t.nodes, (n) => (n.subtree ? subs.get(n.subtree) : undefined));
+    rememberSummary(this.repo, id, sum);
+    return sum;
+  }
+
+  /** An untouched subtree of the parent point, taken as it is; undefined when it cannot be (walk it instead). */
+  private async reuseSubtree(id: string): Promise<Dir | undefined> {
+    try {
+      if (!this.repo.index.usable(id)) return undefined;
+      if (this.verifyReuse && !(await this.isSound(id))) return undefined;
+      const sum = await this.summaryOf(id);
+      this.progress.files += sum.files;
+      this.progress.dirs += sum.dirs;
+      this.progress.bytes += sum.bytes;
+      return { id, sum };
+    } catch {
+      // A damaged parent only costs walking: never fail the backup for it.
+      return undefined;
+    }
   }
 
   private readonly excludes: ExcludeMatcher | undefined;
+  /** Set for an incremental walk (see BackupOptions.changedPaths). */
+  changes: Change | undefined;
+  private readonly reread: ReadonlySet<string> | undefined;
+  /** Reused subtrees are checked only when something may have made their chunks unusable. */
+  private readonly verifyReuse: boolean;
+  private readonly sound = new Map<string, Promise<boolean>>();
 
   private isExcluded(at: Place): boolean {
     if (!this.excludes) return false;
@@ -294,7 +463,7 @@ class BackupRun {
         const src = child.source;
         const at = placeOf(src);
         if (this.isExcluded(at)) continue;
-        const n = await this.saveEntry(at, src.parts.at(-1)!, prev);
+        const n = await this.saveEntry(at, src.parts.at(-1)!, prev, this.changes ? changesAt(this.changes, src) : null);
         if (n) nodes.push(n);
         continue;
       }
@@ -333,42 +502,65 @@ class BackupRun {
     }
   }
 
-  private async saveTree(nodes: TreeNode[]): Promise<string> {
+  private async saveTree(nodes: TreeNode[]): Promise<string>;
+  private async saveTree(nodes: TreeNode[], sub: (n: TreeNode) => Summary | undefined): Promise<Dir>;
+  private async saveTree(nodes: TreeNode[], sub?: (n: TreeNode) => Summary | undefined): Promise<string | Dir> {
     const data = encodeTree(nodes);
     const id = this.repo.id(data);
     await this.saver.save(BLOB_TREE, id, data);
-    return id;
+    if (!sub) return id;
+    const sum = summarize(nodes, sub);
+    rememberSummary(this.repo, id, sum);
+    return { id, sum };
   }
 
-  private async saveDir(at: Place, parentTreeId: string | undefined): Promise<string> {
+  /** `change`: null walks everything below; otherwise only what it lists (the rest is reused from the parent). */
+  private async saveDir(at: Place, parentTreeId: string | undefined, change: Change | null): Promise<Dir> {
+    if (change && change.children.size === 0 && parentTreeId) {
+      const reused = await this.reuseSubtree(parentTreeId);
+      if (reused) return reused;
+      change = null;
+    }
     let names: string[];
     try {
       names = readdirSync(at.read).sort();
     } catch (e) {
       this.fail(at.record, e);
-      return this.saveTree([]);
+      return this.saveTree([], () => undefined);
     }
     const parentNodes = await this.parentTree(parentTreeId);
     const nodes: Array<TreeNode | undefined> = new Array(names.length);
     const toRead: PendingFile[] = [];
-    const subdirs: Array<{ node: TreeNode; at: Place; prev: TreeNode | undefined }> = [];
+    const subdirs: Array<{ node: TreeNode; at: Place; prev: TreeNode | undefined; change: Change | null }> = [];
     names.forEach((name, i) => {
       const child = childPlace(at, name);
       if (this.isExcluded(child)) return;
-      const r = this.inspect(child, name, parentNodes.get(name));
+      const prev = parentNodes.get(name);
+      const r = this.inspect(child, name, prev);
       if (!r) return;
       nodes[i] = r.node;
       if (r.read) toRead.push({ path: child.read, record: child.record, node: r.node, slot: i });
-      if (r.node.type === "dir") subdirs.push({ node: r.node, at: child, prev: parentNodes.get(name) });
+      if (r.node.type === "dir") {
+        const c = change === null ? null : (change.children.get(changeKey(name, at.windows)) ?? NO_CHANGE);
+        subdirs.push({ node: r.node, at: child, prev, change: c && !c.whole ? c : null });
+      }
     });
     // Files go to the encoder pool while the walk descends (one subdirectory at a time keeps the walk bounded).
     const reading = this.readFiles(toRead, (slot) => (nodes[slot] = undefined));
+    const subSums = new Map<TreeNode, Summary>();
     try {
-      for (const d of subdirs) d.node.subtree = await this.saveDir(d.at, d.prev?.type === "dir" ? d.prev.subtree : undefined);
+      for (const d of subdirs) {
+        const sub = await this.saveDir(d.at, d.prev?.type === "dir" ? d.prev.subtree : undefined, d.change);
+        d.node.subtree = sub.id;
+        subSums.set(d.node, sub.sum);
+      }
     } finally {
       await reading;
     }
-    return this.saveTree(nodes.filter((n): n is TreeNode => n !== undefined));
+    return this.saveTree(
+      nodes.filter((n): n is TreeNode => n !== undefined),
+      (n) => subSums.get(n),
+    );
   }
 
   /**
@@ -401,7 +593,7 @@ class BackupRun {
     if (node.type !== "file") return { node, read: false };
     this.progress.files++;
     this.progress.bytes += node.size;
-    if (prev && prev.type === "file" && prev.size === node.size && prev.mtimeNs === node.mtimeNs && prev.inode === node.inode && prev.content?.every((c) => this.repo.index.usable(c))) {
+    if (prev && prev.type === "file" && prev.size === node.size && prev.mtimeNs === node.mtimeNs && prev.inode === node.inode && this.reusable(prev.content)) {
       node.content = prev.content;
       this.report(at.record);
       return { node, read: false };
@@ -410,10 +602,10 @@ class BackupRun {
   }
 
   /** A backup source itself (file or directory). */
-  private async saveEntry(at: Place, name: string, prev: TreeNode | undefined): Promise<TreeNode | undefined> {
+  private async saveEntry(at: Place, name: string, prev: TreeNode | undefined, change: Change | null): Promise<TreeNode | undefined> {
     const r = this.inspect(at, name || basename(at.read), prev);
     if (!r) return undefined;
-    if (r.node.type === "dir") r.node.subtree = await this.saveDir(at, prev?.type === "dir" ? prev.subtree : undefined);
+    if (r.node.type === "dir") r.node.subtree = (await this.saveDir(at, prev?.type === "dir" ? prev.subtree : undefined, change)).id;
     let failed = false;
     if (r.read) await this.readFiles([{ path: at.read, record: at.record, node: r.node, slot: 0 }], () => (failed = true));
     return failed ? undefined : r.node;

@@ -1,0 +1,148 @@
+import { describe, expect, it } from "vitest";
+import { mkdir, rm, writeFile, appendFile } from "node:fs/promises";
+import { join } from "node:path";
+import { backup } from "../src/backup/backup";
+import { RepositoryError } from "../src/errors";
+import type { Repository } from "../src/repository";
+import { memRepo, tempDir, textBytes } from "./helpers";
+import { makeCorpus } from "./fs-helpers";
+
+async function corpus(d: string) {
+  await makeCorpus(d);
+  for (const sub of ["proj/a/b/c", "proj/a/x", "proj/d", "other/deep/er"]) await mkdir(join(d, sub), { recursive: true });
+  await writeFile(join(d, "proj/a/b/c/f1"), textBytes(20_000, 5));
+  await writeFile(join(d, "proj/a/x/f2"), "f2");
+  await writeFile(join(d, "proj/d/gone"), "soon deleted");
+  await writeFile(join(d, "proj/d/stays"), "stays");
+  await writeFile(join(d, "other/deep/er/f3"), textBytes(10_000, 6));
+}
+
+/**
+ * The source's own node (metadata + subtree id). Root trees are not compared:
+ * the directories above a temp dir (/tmp) change while other tests run.
+ */
+async function sourceNode(repo: Repository, rootTree: string, path: string) {
+  let t = await repo.loadTree(rootTree);
+  const parts = path.split("/").filter(Boolean);
+  for (const part of parts.slice(0, -1)) t = await repo.loadTree(t.nodes.find((n) => n.name === part)!.subtree!);
+  return t.nodes.find((n) => n.name === parts.at(-1))!;
+}
+
+const sumOf = (s: { files: number; dirs: number; bytes: number }) => ({ files: s.files, dirs: s.dirs, bytes: s.bytes });
+
+describe("incremental walk (changedPaths)", () => {
+  it("with a complete change set, produces the same tree and stats as a full walk", async () => {
+    const src = await tempDir();
+    try {
+      const d = src.dir;
+      await corpus(d);
+      const { repo } = await memRepo();
+      const p1 = await backup(repo, { paths: [d], host: "h" });
+
+      await appendFile(join(d, "proj/a/b/c/f1"), "more");
+      await writeFile(join(d, "proj/a/x/new"), "new file");
+      await rm(join(d, "proj/d/gone"));
+      await mkdir(join(d, "proj/e/new"), { recursive: true });
+      await writeFile(join(d, "proj/e/new/g"), "in a new directory");
+      const changed = [join(d, "proj/a/b/c/f1"), join(d, "proj/a/x/new"), join(d, "proj/d/gone"), join(d, "proj/e")];
+
+      const inc = await backup(repo, { paths: [d], host: "h", parent: p1.id, changedPaths: changed });
+      const full = await backup(repo, { paths: [d], host: "h", parent: p1.id });
+      expect(await sourceNode(repo, inc.snapshot.tree, d)).toEqual(await sourceNode(repo, full.snapshot.tree, d));
+      expect((await sourceNode(repo, inc.snapshot.tree, d)).subtree).not.toBe((await sourceNode(repo, p1.snapshot.tree, d)).subtree);
+      expect(sumOf(inc.snapshot.stats)).toEqual(sumOf(full.snapshot.stats));
+      expect(inc.snapshot.stats.readBytes).toBe(20_004 + "new file".length + "in a new directory".length);
+
+      // Nothing changed: the incremental point equals the previous one without walking.
+      const same = await backup(repo, { paths: [d], host: "h", parent: inc.id, changedPaths: [] });
+      expect(await sourceNode(repo, same.snapshot.tree, d)).toEqual(await sourceNode(repo, inc.snapshot.tree, d));
+      expect(sumOf(same.snapshot.stats)).toEqual(sumOf(full.snapshot.stats));
+    } finally {
+      await src.cleanup();
+    }
+  });
+
+  it("does not walk untouched subtrees (an unreported change stays unseen until a rescan)", async () => {
+    const src = await tempDir();
+    try {
+      const d = src.dir;
+      await corpus(d);
+      const { repo } = await memRepo();
+      const p1 = await backup(repo, { paths: [d], host: "h" });
+      await writeFile(join(d, "other/deep/er/f3"), "silently changed");
+      await writeFile(join(d, "proj/a/x/f2"), "reported");
+      const inc = await backup(repo, { paths: [d], host: "h", parent: p1.id, changedPaths: [join(d, "proj/a/x/f2")] });
+      expect(inc.snapshot.stats.readBytes).toBe("reported".length);
+      const rescan = await backup(repo, { paths: [d], host: "h", parent: inc.id });
+      expect(rescan.snapshot.stats.readBytes).toBe("silently changed".length);
+      expect((await sourceNode(repo, rescan.snapshot.tree, d)).subtree).not.toBe((await sourceNode(repo, inc.snapshot.tree, d)).subtree);
+    } finally {
+      await src.cleanup();
+    }
+  });
+
+  it("walks in full without a parent, or when the parent used other excludes; a changed source is walked in full", async () => {
+    const src = await tempDir();
+    try {
+      const d = src.dir;
+      await corpus(d);
+      const { repo } = await memRepo();
+      const none = await backup(repo, { paths: [d], host: "h", parent: "none", changedPaths: [] });
+      expect(none.snapshot.stats.files).toBe(11);
+      const ex = await backup(repo, { paths: [d], host: "h", parent: none.id, changedPaths: [], excludes: ["proj"] });
+      expect(ex.snapshot.stats.files).toBe(7);
+      await writeFile(join(d, "other/deep/er/f3"), "changed");
+      const whole = await backup(repo, { paths: [d], host: "h", parent: ex.id, changedPaths: [d], excludes: ["proj"] });
+      expect(whole.snapshot.stats.readBytes).toBe("changed".length);
+      await expect(backup(repo, { paths: [d], host: "h", parent: whole.id, changedPaths: ["relative/path"] })).rejects.toBeInstanceOf(RepositoryError);
+    } finally {
+      await src.cleanup();
+    }
+  });
+
+  it("Windows-recorded sources match changed paths case-insensitively", async () => {
+    const src = await tempDir();
+    try {
+      const d = src.dir;
+      await corpus(d);
+      const { repo } = await memRepo();
+      const sources = [{ read: join(d, "proj"), record: "C:\\Proj" }];
+      const p1 = await backup(repo, { sources, host: "w" });
+      await writeFile(join(d, "proj/a/x/f2"), "changed!");
+      const inc = await backup(repo, { sources, host: "w", parent: p1.id, changedPaths: ["c:\\PROJ\\A\\x\\F2"] });
+      expect(inc.snapshot.stats.readBytes).toBe("changed!".length);
+      const full = await backup(repo, { sources, host: "w", parent: p1.id });
+      // Recorded under C:\ (its metadata is the test dir's, which nothing else touches): the roots compare.
+      expect(inc.snapshot.tree).toBe(full.snapshot.tree);
+    } finally {
+      await src.cleanup();
+    }
+  });
+});
+
+describe("rereadChunks (self-heal)", () => {
+  it("re-reads a file naming a listed chunk and stores the chunk again, also inside a reused subtree", async () => {
+    const src = await tempDir();
+    try {
+      const d = src.dir;
+      await corpus(d);
+      const { repo } = await memRepo();
+      const p1 = await backup(repo, { paths: [d], host: "h" });
+      let t = await repo.loadTree(p1.snapshot.tree);
+      for (const part of join(d, "other/deep/er").split("/").filter(Boolean)) t = await repo.loadTree(t.nodes.find((n) => n.name === part)!.subtree!);
+      const ids = t.nodes.find((n) => n.name === "f3")!.content!;
+      const packBefore = repo.index.lookup(ids[0]!)!.pack;
+
+      const control = await backup(repo, { paths: [d], host: "h", parent: p1.id, changedPaths: [] });
+      expect(control.snapshot.stats.readBytes).toBe(0);
+
+      const healed = await backup(repo, { paths: [d], host: "h", parent: p1.id, changedPaths: [], rereadChunks: new Set([ids[0]!]) });
+      expect(healed.snapshot.stats.readBytes).toBe(10_000);
+      expect(healed.snapshot.stats.newChunks).toBeGreaterThanOrEqual(1);
+      expect(repo.index.lookup(ids[0]!)!.pack).not.toBe(packBefore);
+      expect(await sourceNode(repo, healed.snapshot.tree, d)).toEqual(await sourceNode(repo, p1.snapshot.tree, d));
+    } finally {
+      await src.cleanup();
+    }
+  });
+});
