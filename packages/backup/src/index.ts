@@ -39,3 +39,4 @@ export { verifyIndexedPack, verifyReportedPack, pendingPacks, packVerifier, type
 export { PointFiles, customerFiles, pointRoot, fileVersions, diffPoints, previousPointRoot, splitPath, PathNotFound, type FileEntry, type FileVersion, type PointChange } from "./browse";
 export { zipStream, ZipLimitError, type ZipEntry } from "./zip";
 export { openDownload, type Download } from "./download";
+export * from "./verification";

@@ -13,6 +13,8 @@ import { and, asc, eq, inArray, lte, sql } from "drizzle-orm";
 import { type BlobType, deriveKeys, openBlob, packKey, packKeyName, parsePack, type RepoKeys } from "./engine";
 import { type CustomerScope, customerDataKey } from "./kek";
 import type { AgentServices } from "./services";
+import { type AlertSink, noAlerts } from "./verification/alerts";
+import { healChunks } from "./verification/heal";
 
 export type PackVerification = { packId: string; ok: boolean; problems: string[] };
 
@@ -57,7 +59,14 @@ export async function verifyIndexedPack(db: DbOrTx, store: BlobStore, keys: Repo
 // ── the worker's job: verify every entry an agent reported ──────────────────
 
 export type PackRef = CustomerScope & { packId: string };
-export type ReportedPackResult = { state: "verified" | "bad" | "skipped"; checked: number; removed: string[]; problems: string[] };
+export type ReportedPackResult = {
+  state: "verified" | "bad" | "skipped";
+  checked: number;
+  removed: string[];
+  problems: string[];
+  /** Bad chunks (found by the scrub) this pack brought back. */
+  healed?: number;
+};
 
 /**
  * Opens every indexed entry of a reported pack at the offset the agent
@@ -69,7 +78,11 @@ export type ReportedPackResult = { state: "verified" | "bad" | "skipped"; checke
  * a bad pack: they were proven readable one by one. Idempotent: a pack that
  * is no longer pending is skipped.
  */
-export async function verifyReportedPack(svc: Pick<AgentServices, "database" | "kek" | "blobs">, ref: PackRef): Promise<ReportedPackResult> {
+export async function verifyReportedPack(
+  svc: Pick<AgentServices, "database" | "kek" | "blobs">,
+  ref: PackRef,
+  opts: { alerts?: AlertSink } = {},
+): Promise<ReportedPackResult> {
   const { db } = svc.database;
   const scope = { mspId: ref.mspId, customerId: ref.customerId };
   const p = schema.packs;
@@ -136,10 +149,15 @@ export async function verifyReportedPack(svc: Pick<AgentServices, "database" | "
     return true;
   });
   if (!done) return { state: "skipped", checked: 0, removed: [], problems: [] };
-  return { state, checked: rows.length, removed: bad, problems };
+  // Self-heal: entries proven readable here may be fresh copies of chunks the scrub found bad.
+  const badSet = new Set(bad);
+  const proven = rows.map((r) => r.id).filter((id) => !badSet.has(id));
+  const heal = await healChunks(db, scope, proven, opts.alerts ?? noAlerts);
+  return { state, checked: rows.length, removed: bad, problems, healed: heal.healed.length };
 }
 
-function entryProblem(
+/** Why an indexed entry does not open at its offset in these pack bytes, or null when it does (shared with the scrub). */
+export function entryProblem(
   keys: RepoKeys,
   packId: string,
   key: Buffer,
@@ -168,9 +186,9 @@ export async function pendingPacks(db: DbOrTx, olderThan: Date, limit: number): 
 }
 
 /** The worker's `packVerifier` option (apps/worker `startWorker`), over these services. */
-export function packVerifier(svc: Pick<AgentServices, "database" | "kek" | "blobs">, opts: { graceMs?: number } = {}) {
+export function packVerifier(svc: Pick<AgentServices, "database" | "kek" | "blobs">, opts: { graceMs?: number; alerts?: AlertSink } = {}) {
   return {
-    verify: (ref: PackRef) => verifyReportedPack(svc, ref),
+    verify: (ref: PackRef) => verifyReportedPack(svc, ref, { alerts: opts.alerts }),
     pending: (olderThan: Date, limit: number) => pendingPacks(svc.database.db, olderThan, limit),
     graceMs: opts.graceMs,
   };
