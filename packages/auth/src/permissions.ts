@@ -20,17 +20,22 @@ export const permissions = [
   "audit.read",
   "files.browse",
   "files.download",
+  "alerts.read",
+  "alerts.manage",
+  "alertChannels.manage",
 ] as const;
 export type Permission = (typeof permissions)[number];
 
-const read: Permission[] = ["msp.read", "customers.read", "machines.read", "policies.read", "members.read", "audit.read"];
-const operate: Permission[] = [...read, "machines.enroll", "restores.request", "files.browse", "files.download"];
+const read: Permission[] = ["msp.read", "customers.read", "machines.read", "policies.read", "members.read", "audit.read", "alerts.read"];
+// alerts.manage: acknowledge and resolve alerts (the on-call technician's job).
+const operate: Permission[] = [...read, "machines.enroll", "restores.request", "files.browse", "files.download", "alerts.manage"];
 const administer: Permission[] = [
   ...operate,
   "customers.write",
   "policies.write",
   "members.invite",
   "members.manage",
+  "alertChannels.manage",
 ];
 
 export const rolePermissions: Record<Role, readonly Permission[]> = {
@@ -39,7 +44,7 @@ export const rolePermissions: Record<Role, readonly Permission[]> = {
   technician: operate,
   read_only: read,
   // Customer roles act on their own customer only (enforced by the API's scope).
-  customer_admin: ["customers.read", "machines.read", "restores.request", "files.browse", "files.download", "members.read", "members.invite", "members.manage", "audit.read"],
+  customer_admin: ["customers.read", "machines.read", "restores.request", "files.browse", "files.download", "members.read", "members.invite", "members.manage", "audit.read", "alerts.read"],
   customer_user: ["customers.read", "machines.read", "files.browse", "files.download"],
 };
 
