@@ -1,6 +1,7 @@
 import { formatBytes } from "~/lib/format";
 import { VerdictBadge } from "./alert-badges";
 import { DataTable } from "./data-table";
+import { formatDuration } from "./durations";
 
 type When = Date | string | null | undefined;
 
@@ -21,13 +22,6 @@ export type RestoreTestRow = {
 };
 
 const time = (d: When) => (d ? new Date(d).toLocaleString() : "—");
-
-export function formatDuration(ms: number | null | undefined): string {
-  if (ms === null || ms === undefined) return "—";
-  if (ms < 1000) return `${ms} ms`;
-  if (ms < 120_000) return `${(ms / 1000).toFixed(1)} s`;
-  return `${Math.round(ms / 60_000)} min`;
-}
 
 /** Restore test history: which point was restored, the verdict, and what the check found. */
 export function RestoreTestsTable({ rows, onPickPoint }: { rows: readonly RestoreTestRow[] | undefined; onPickPoint?: (pointId: string) => void }) {

@@ -2,7 +2,8 @@
 import { useQuery } from "@tanstack/react-query";
 import { VerdictBadge } from "~/components/alert-badges";
 import { ErrorBanner } from "~/components/form";
-import { formatDuration, type RestoreTestRow } from "~/components/restore-tests-table";
+import { formatDuration } from "~/components/durations";
+import type { RestoreTestRow } from "~/components/restore-tests-table";
 import { errorMessage } from "~/lib/errors";
 import { formatBytes } from "~/lib/format";
 import { useTRPC } from "~/lib/trpc";
