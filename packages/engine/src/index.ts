@@ -18,7 +18,7 @@ export { encodeTree, decodeTree, isSafeName, isWindowsPath, recordPathParts, for
 export { snapshotSchema, SNAPSHOT_PREFIX, type Snapshot, type SnapshotStats, type VolumeRef } from "./snapshot";
 export { backup, type BackupSource, type BackupOptions, type BackupProgress, type BackupResult } from "./backup/backup";
 export { compileExcludes, type ExcludeMatcher } from "./backup/excludes";
-export { backupVolumes, loadVolumeMap, type VolumeBlockRef } from "./backup/volume";
+export { backupVolumes, loadVolumeMap, loadVolumeMapBytes, decodeVolumeMap, type VolumeBlockRef, type VolumeMapBytes } from "./backup/volume";
 export { EncoderPool } from "./backup/encoder-pool";
 export { restore, RestoreTargetError, type RestoreOptions, type RestoreProgress, type RestoreResult } from "./restore/restore";
 export { restoreVolume, type VolumeRestoreResult } from "./restore/volume";

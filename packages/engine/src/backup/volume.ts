@@ -11,7 +11,7 @@ import { stat } from "node:fs/promises";
 import { basename, resolve } from "node:path";
 import { z } from "zod";
 import { readBlocks } from "../chunker/fixed";
-import { CorruptionError } from "../errors";
+import { CorruptionError, RepositoryError } from "../errors";
 import { BLOB_DATA } from "../pack/format";
 import type { Repository } from "../repository";
 import type { VolumeRef } from "../snapshot";
@@ -35,36 +35,73 @@ export interface VolumeBackupStats {
   newBlocks: number;
 }
 
-export async function loadVolumeMap(repo: Repository, mapId: string): Promise<VolumeBlockRef[]> {
+/** A block map in its stored form: 40 bytes per block (chunk id, all-zero for a hole; xxh3-64 LE). */
+export interface VolumeMapBytes {
+  blockSize: number;
+  map: Buffer;
+}
+
+/** The raw entries of a stored map (what `prevMaps` takes). */
+export async function loadVolumeMapBytes(repo: Repository, mapId: string): Promise<Buffer> {
   const idx = mapIndexSchema.safeParse(JSON.parse((await repo.readBlob(mapId, BLOB_DATA)).toString("utf8")));
   if (!idx.success) throw new CorruptionError(`volume map ${mapId} is malformed`, undefined, mapId);
+  const pieces: Buffer[] = [];
+  for (const piece of idx.data.pieces) pieces.push(await repo.readBlob(piece, BLOB_DATA));
+  const map = Buffer.concat(pieces);
+  if (map.length !== idx.data.blocks * ENTRY) throw new CorruptionError(`volume map ${mapId} lists ${Math.floor(map.length / ENTRY)} blocks, expected ${idx.data.blocks}`, undefined, mapId);
+  return map;
+}
+
+export function decodeVolumeMap(map: Buffer): VolumeBlockRef[] {
   const out: VolumeBlockRef[] = [];
-  for (const piece of idx.data.pieces) {
-    const b = await repo.readBlob(piece, BLOB_DATA);
-    for (let o = 0; o + ENTRY <= b.length; o += ENTRY) {
-      const id = b.subarray(o, o + 32);
-      out.push({ id: id.equals(ZERO_ID) ? null : id.toString("hex"), fast: b.readBigUInt64LE(o + 32) });
-    }
+  for (let o = 0; o + ENTRY <= map.length; o += ENTRY) {
+    const id = map.subarray(o, o + 32);
+    out.push({ id: id.equals(ZERO_ID) ? null : id.toString("hex"), fast: map.readBigUInt64LE(o + 32) });
   }
-  if (out.length !== idx.data.blocks) throw new CorruptionError(`volume map ${mapId} lists ${out.length} blocks, expected ${idx.data.blocks}`, undefined, mapId);
   return out;
+}
+
+export async function loadVolumeMap(repo: Repository, mapId: string): Promise<VolumeBlockRef[]> {
+  return decodeVolumeMap(await loadVolumeMapBytes(repo, mapId));
 }
 
 /** Backs up each image/device; the caller flushes the saver before writing the point. */
 export async function backupVolumes(
   repo: Repository,
   sources: string[],
-  opts: { host: string; blockSize?: number; onBlock?: (done: number) => void },
+  opts: {
+    host: string;
+    blockSize?: number;
+    onBlock?: (done: number) => void;
+    /**
+     * The previous maps by (resolved) source, as `onMap` gave them. When given, the
+     * previous point's map is not read from the repository at all (the agent trims
+     * data packs from its spool); a source without an entry (or with another block
+     * size) is hashed in full.
+     */
+    prevMaps?: ReadonlyMap<string, VolumeMapBytes>;
+    /** Each source's new map, to keep for the next call's `prevMaps`. */
+    onMap?: (source: string, map: VolumeMapBytes) => void;
+  },
 ): Promise<VolumeRef[]> {
+  for (const [source, m] of opts.prevMaps ?? []) {
+    if (m.map.length % ENTRY !== 0) throw new RepositoryError(`previous volume map of ${source} is ${m.map.length} bytes, not a multiple of ${ENTRY}`);
+  }
   const saver = repo.newSaver();
-  const prevPoints = (await repo.listSnapshots()).filter((s) => s.snapshot.host === opts.host).reverse();
+  const prevPoints = opts.prevMaps ? [] : (await repo.listSnapshots()).filter((s) => s.snapshot.host === opts.host).reverse();
   const refs: VolumeRef[] = [];
   for (const src of sources) {
     const source = resolve(src);
     const blockSize = opts.blockSize ?? repo.config.blockSize;
-    const prevRef = prevPoints.map((p) => p.snapshot.volumes.find((v) => v.source === source && v.blockSize === blockSize)).find(Boolean);
-    let prev: VolumeBlockRef[] = [];
-    if (prevRef) prev = await loadVolumeMap(repo, prevRef.map).catch(() => []);
+    let prev: Buffer = Buffer.alloc(0);
+    if (opts.prevMaps) {
+      const m = opts.prevMaps.get(source);
+      if (m && m.blockSize === blockSize) prev = m.map;
+    } else {
+      const prevRef = prevPoints.map((p) => p.snapshot.volumes.find((v) => v.source === source && v.blockSize === blockSize)).find(Boolean);
+      // Unreadable (e.g. packs trimmed): only costs re-hashing, never re-uploading.
+      if (prevRef) prev = await loadVolumeMapBytes(repo, prevRef.map).catch(() => Buffer.alloc(0));
+    }
     const entries: Buffer[] = [];
     let size = 0;
     for await (const block of readBlocks(source, blockSize)) {
@@ -72,9 +109,10 @@ export async function backupVolumes(
       const e = Buffer.alloc(ENTRY);
       e.writeBigUInt64LE(block.fast, 32);
       if (!block.zero) {
-        const p = prev[block.index];
+        const o = block.index * ENTRY;
+        const prevId = o + ENTRY <= prev.length && !prev.subarray(o, o + 32).equals(ZERO_ID) ? prev.toString("hex", o, o + 32) : undefined;
         let id: string;
-        if (p && p.id && p.fast === block.fast && repo.index.usable(p.id)) id = p.id;
+        if (prevId && prev.readBigUInt64LE(o + 32) === block.fast && repo.index.usable(prevId)) id = prevId;
         else {
           id = repo.id(block.data);
           await saver.save(BLOB_DATA, id, block.data);
@@ -84,6 +122,7 @@ export async function backupVolumes(
       entries.push(e);
       opts.onBlock?.(block.index + 1);
     }
+    opts.onMap?.(source, { blockSize, map: Buffer.concat(entries) });
     const pieces: string[] = [];
     for (let i = 0; i < entries.length; i += MAP_PIECE_BLOCKS) {
       const piece = Buffer.concat(entries.slice(i, i + MAP_PIECE_BLOCKS));
