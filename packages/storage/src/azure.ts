@@ -13,18 +13,13 @@
  *   which owns backoff, jitter and per-attempt timeouts for the whole stack.
  * - Errors are rebuilt from status + code. SDK messages can embed request
  *   URLs, and those may carry SAS signatures, so they are never forwarded raw.
+ * - The SDK is imported on first use, not with this module: it costs ~0.25 s
+ *   of start-up that local repositories (the CLI, tests) should not pay.
+ *   Options are still validated in the constructor.
  */
 import { createHash, randomBytes } from "node:crypto";
 import { isIP } from "node:net";
-import {
-  BlobServiceClient,
-  ContainerClient,
-  ContainerSASPermissions,
-  SASProtocol,
-  StorageSharedKeyCredential,
-  generateBlobSASQueryParameters,
-  type StoragePipelineOptions,
-} from "@azure/storage-blob";
+import type { BlobServiceClient, ContainerClient, StoragePipelineOptions } from "@azure/storage-blob";
 import { z } from "zod";
 import type { BlobMeta, BlobStore, GetOptions, PutOptions } from "./blob-store";
 import {
@@ -41,6 +36,14 @@ import { validateKey, validatePrefix } from "./keys";
 import { md5, sameBytes } from "./md5";
 
 const MiB = 1024 * 1024;
+
+type AzureSdk = typeof import("@azure/storage-blob");
+let sdk: Promise<AzureSdk> | undefined;
+
+/** Loads @azure/storage-blob once, when a store first talks to Azure. */
+export function loadAzureSdk(): Promise<AzureSdk> {
+  return (sdk ??= import("@azure/storage-blob"));
+}
 
 export const azureStoreOptionsSchema = z
   .object({
@@ -137,12 +140,50 @@ function parseSasUrl(sasUrl: string): { container: string | undefined; url: URL 
   return { container: rest[0] === undefined ? undefined : decodeURIComponent(rest[0]), url };
 }
 
+const DEV_ACCOUNT = "devstoreaccount1";
+
+/** The account a blob URL names, as the SDK reads it: path-style for IPs and localhost, else the first host label. */
+function accountFromUrl(url: URL): string | undefined {
+  const pathStyle = isIP(url.hostname) !== 0 || url.hostname === "localhost";
+  const name = pathStyle ? url.pathname.split("/").filter(Boolean)[0] : url.hostname.split(".")[0];
+  return name ? decodeURIComponent(name) : undefined;
+}
+
+/**
+ * Enough of a connection string to name the account without loading the SDK
+ * (which parses it again, authoritatively, on first use).
+ */
+function accountFromConnectionString(cs: string): string | undefined {
+  const fields = new Map<string, string>();
+  for (const part of cs.split(";")) {
+    const eq = part.indexOf("=");
+    if (eq > 0) fields.set(part.slice(0, eq).trim().toLowerCase(), part.slice(eq + 1).trim());
+  }
+  if (fields.get("usedevelopmentstorage")?.toLowerCase() === "true") return DEV_ACCOUNT;
+  const named = fields.get("accountname");
+  if (named) return named;
+  const endpoint = fields.get("blobendpoint");
+  if (!endpoint) return undefined;
+  try {
+    return accountFromUrl(new URL(endpoint));
+  } catch {
+    return undefined;
+  }
+}
+
+interface Clients {
+  sdk: AzureSdk;
+  service: BlobServiceClient | undefined;
+  container: ContainerClient;
+}
+
 export class AzureBlobStore implements BlobStore {
   readonly description: string;
   readonly container: string;
-  readonly containerClient: ContainerClient;
-  private readonly service: BlobServiceClient | undefined;
   private readonly opts: z.output<typeof azureStoreOptionsSchema>;
+  private readonly sasUrl: URL | undefined;
+  private clients: Promise<Clients> | undefined;
+  private connected: Clients | undefined;
 
   constructor(options: AzureStoreOptions) {
     const parsed = azureStoreOptionsSchema.safeParse(options);
@@ -151,8 +192,8 @@ export class AzureBlobStore implements BlobStore {
     }
     const o = parsed.data;
     this.opts = o;
-    const pipeline: StoragePipelineOptions = { retryOptions: { maxTries: o.sdkMaxTries } };
     let container = o.container;
+    let account: string | undefined;
     if (o.sasUrl) {
       let sas;
       try {
@@ -165,19 +206,16 @@ export class AzureBlobStore implements BlobStore {
           throw new StorageError(`sasUrl is for container "${sas.container}", not "${container}"`, { backend: "azure" });
         }
         container = sas.container;
-        this.containerClient = new ContainerClient(sas.url.toString(), undefined, pipeline);
-      } else {
-        this.service = new BlobServiceClient(sas.url.toString(), undefined, pipeline);
       }
+      this.sasUrl = sas.url;
+      account = accountFromUrl(sas.url);
     } else if (o.connectionString) {
-      try {
-        this.service = BlobServiceClient.fromConnectionString(o.connectionString, pipeline);
-      } catch (err) {
-        throw new StorageError(`invalid Azure connection string: ${redact((err as Error).message)}`, { backend: "azure" });
+      account = accountFromConnectionString(o.connectionString);
+      if (account === undefined) {
+        throw new StorageError("invalid Azure connection string: it names no AccountName, BlobEndpoint or UseDevelopmentStorage", { backend: "azure" });
       }
     } else {
-      const endpoint = o.endpoint ?? `https://${o.account}.blob.core.windows.net`;
-      this.service = new BlobServiceClient(endpoint, new StorageSharedKeyCredential(o.account!, o.accountKey!), pipeline);
+      account = o.account;
     }
     if (container === undefined) {
       throw new StorageError("a container is required (or a container SAS URL)", { backend: "azure" });
@@ -189,14 +227,46 @@ export class AzureBlobStore implements BlobStore {
       );
     }
     this.container = container;
-    this.containerClient ??= this.service!.getContainerClient(container);
-    this.description = `azure:${this.containerClient.accountName}/${container}`;
+    this.description = `azure:${account ?? "?"}/${container}`;
+  }
+
+  /** The SDK clients, created on first use (the SDK is loaded then). */
+  private connect(): Promise<Clients> {
+    this.clients ??= (async () => {
+      const sdk = await loadAzureSdk();
+      const o = this.opts;
+      const pipeline: StoragePipelineOptions = { retryOptions: { maxTries: o.sdkMaxTries } };
+      let service: BlobServiceClient | undefined;
+      if (this.sasUrl) {
+        if (parseSasUrl(this.sasUrl.toString()).container !== undefined) {
+          return { sdk, service, container: new sdk.ContainerClient(this.sasUrl.toString(), undefined, pipeline) };
+        }
+        service = new sdk.BlobServiceClient(this.sasUrl.toString(), undefined, pipeline);
+      } else if (o.connectionString) {
+        try {
+          service = sdk.BlobServiceClient.fromConnectionString(o.connectionString, pipeline);
+        } catch (err) {
+          throw new StorageError(`invalid Azure connection string: ${redact((err as Error).message)}`, { backend: "azure" });
+        }
+      } else {
+        const endpoint = o.endpoint ?? `https://${o.account}.blob.core.windows.net`;
+        service = new sdk.BlobServiceClient(endpoint, new sdk.StorageSharedKeyCredential(o.account!, o.accountKey!), pipeline);
+      }
+      return { sdk, service, container: service.getContainerClient(this.container) };
+    })();
+    return this.clients.then((c) => (this.connected = c));
+  }
+
+  /** The SDK's client for this container; available once the store has been used (e.g. after ensureContainer). */
+  get containerClient(): ContainerClient {
+    if (!this.connected) throw new StorageError(`${this.description} has not connected yet: call an operation first`, { backend: this.description });
+    return this.connected.container;
   }
 
   /** Creates the container when missing (needs an account-level credential). */
   async ensureContainer(): Promise<void> {
     try {
-      await this.containerClient.createIfNotExists();
+      await (await this.connect()).container.createIfNotExists();
     } catch (err) {
       throw this.mapError(err, "creating container", undefined);
     }
@@ -218,7 +288,9 @@ export class AzureBlobStore implements BlobStore {
     if (!isValidContainerName(container)) {
       throw new StorageError(`invalid container name "${container}"`, { backend: this.description });
     }
-    const credential = this.service?.credential;
+    const { sdk, service } = await this.connect();
+    const { ContainerSASPermissions, SASProtocol, StorageSharedKeyCredential, generateBlobSASQueryParameters } = sdk;
+    const credential = service?.credential;
     if (!(credential instanceof StorageSharedKeyCredential)) {
       throw new StorageError("creating a SAS needs the account key (connection string with AccountKey, or account + key)", {
         backend: this.description,
@@ -226,7 +298,7 @@ export class AzureBlobStore implements BlobStore {
     }
     const now = Date.now();
     const expiresOn = new Date(now + parsed.data.expiresInMinutes * 60_000);
-    const client = this.service!.getContainerClient(container);
+    const client = service!.getContainerClient(container);
     const permissions = ContainerSASPermissions.parse("racw").toString();
     const sas = generateBlobSASQueryParameters(
       {
@@ -245,10 +317,10 @@ export class AzureBlobStore implements BlobStore {
   async put(key: string, data: Uint8Array, opts: PutOptions = {}): Promise<void> {
     validateKey(this.description, key);
     throwIfAborted(opts.signal);
-    const blob = this.containerClient.getBlockBlobClient(key);
     const body = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     const conditions = opts.ifNotExists ? { ifNoneMatch: "*" } : undefined;
     try {
+      const blob = (await this.connect()).container.getBlockBlobClient(key);
       if (body.length <= this.opts.singleShotLimit) {
         await blob.upload(body, body.length, {
           conditions,
@@ -301,8 +373,8 @@ export class AzureBlobStore implements BlobStore {
     // The SDK reads count 0 as "to the end", and Azure answers a range that
     // starts at the end with 416: settle those cases from the object's size.
     if (length === 0) return this.emptyRange(key, offset);
-    const blob = this.containerClient.getBlobClient(key);
     try {
+      const blob = (await this.connect()).container.getBlobClient(key);
       const res = await blob.download(offset, length, { abortSignal: opts.signal });
       const total = totalFromContentRange(res.contentRange);
       if (total !== undefined && offset > total) throw rangeError(this.description, key, beyondEnd(offset, total));
@@ -325,7 +397,7 @@ export class AzureBlobStore implements BlobStore {
   async head(key: string): Promise<BlobMeta | null> {
     validateKey(this.description, key);
     try {
-      const p = await this.containerClient.getBlobClient(key).getProperties();
+      const p = await (await this.connect()).container.getBlobClient(key).getProperties();
       return {
         key,
         size: p.contentLength ?? 0,
@@ -341,7 +413,13 @@ export class AzureBlobStore implements BlobStore {
 
   async *list(prefix: string): AsyncIterable<BlobMeta> {
     validatePrefix(this.description, prefix);
-    const pages = this.containerClient
+    let client: ContainerClient;
+    try {
+      client = (await this.connect()).container;
+    } catch (err) {
+      throw this.mapError(err, "listing", prefix);
+    }
+    const pages = client
       .listBlobsFlat({ prefix: prefix === "" ? undefined : prefix })
       .byPage({ maxPageSize: this.opts.listPageSize });
     while (true) {
@@ -368,7 +446,7 @@ export class AzureBlobStore implements BlobStore {
   async delete(key: string): Promise<void> {
     validateKey(this.description, key);
     try {
-      await this.containerClient.getBlobClient(key).deleteIfExists({ deleteSnapshots: "include" });
+      await (await this.connect()).container.getBlobClient(key).deleteIfExists({ deleteSnapshots: "include" });
     } catch (err) {
       if ((err as SdkError).statusCode === 404) return;
       throw this.mapError(err, "deleting", key);
