@@ -67,6 +67,12 @@ const auditCases: Record<string, AuditCase> = {
     customer: (w) => w.a1.id,
   },
   "restores.cancel": { action: "restore.cancel", run: (w) => w.ownerA.caller.restores.cancel({ jobId: restoreJobId }), customer: (w) => w.a1.id },
+  "verification.verifyNow": { action: "verification.verify_now", run: (w) => w.ownerA.caller.verification.verifyNow({ customerId: w.a1.id }), customer: (w) => w.a1.id },
+  "verification.runRestoreTest": {
+    action: "verification.restore_test",
+    run: (w) => w.ownerA.caller.verification.runRestoreTest({ machineId: w.a1Machine.id, pointId: w.a1Point.id }),
+    customer: (w) => w.a1.id,
+  },
   "machines.revoke": { action: "machine.revoke", run: (w) => w.ownerA.caller.machines.revoke({ machineId: w.a1Machine.id }), customer: (w) => w.a1.id },
 };
 let restoreJobId = "";

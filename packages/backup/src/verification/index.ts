@@ -14,6 +14,7 @@ export {
   listRepositoryChecks,
   pointDamage,
   machineVerificationSummary,
+  damagedPoints,
   type VerificationRequest,
   type VerificationRequestKind,
   type PointDamageView,

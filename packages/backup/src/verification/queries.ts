@@ -232,3 +232,22 @@ export async function machineVerificationSummary(db: DbOrTx, scope: TenantScope,
     pendingRequests: pending,
   };
 }
+
+/** Points that are (or were) damaged, newest first: the portal lists them with their files. */
+export async function damagedPoints(db: DbOrTx, scope: TenantScope, filter: { customerId: string; machineId?: string; includeHealed?: boolean }) {
+  const rp = schema.recoveryPoints;
+  return db
+    .select({ id: rp.id, machineId: rp.machineId, machineName: schema.machines.name, time: rp.time, health: rp.health, damage: rp.damage })
+    .from(rp)
+    .innerJoin(schema.machines, eq(schema.machines.id, rp.machineId))
+    .where(
+      and(
+        scopeTo(rp, scope),
+        eq(rp.customerId, filter.customerId),
+        ...(filter.machineId ? [eq(rp.machineId, filter.machineId)] : []),
+        filter.includeHealed ? inArray(rp.health, ["damaged", "healed"]) : eq(rp.health, "damaged"),
+      ),
+    )
+    .orderBy(desc(rp.time))
+    .limit(500);
+}
