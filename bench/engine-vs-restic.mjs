@@ -80,7 +80,8 @@ const files = walkFiles(corpus);
 const logicalBytes = du(corpus);
 console.error(`corpus: ${files.length} files, ${(logicalBytes / 1e9).toFixed(2)} GB`);
 
-const tidemarkCli = [join(root, "node_modules/.bin/tsx"), join(root, "packages/engine/src/cli/main.ts")];
+// The bundled CLI, as `pnpm tidemark` runs it (rebuilt first if any source changed).
+const tidemarkCli = [process.execPath, join(root, "packages/engine/src/cli/bin.mjs")];
 const tm = (args) => [tidemarkCli[0], [tidemarkCli[1], ...args]];
 const repos = { restic: join(work, "repo-restic"), tidemark: join(work, "repo-tidemark") };
 

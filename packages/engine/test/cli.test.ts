@@ -1,17 +1,13 @@
 import { describe, expect, it, beforeAll, afterAll } from "vitest";
 import { spawn } from "node:child_process";
-import { mkdir, readFile, writeFile, readdir, stat } from "node:fs/promises";
+import { mkdir, readFile, rm, writeFile, readdir, stat } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
 import { join, resolve } from "node:path";
-import { createRequire } from "node:module";
-import { pathToFileURL } from "node:url";
 import { tempDir } from "./helpers";
 import { makeCorpus } from "./fs-helpers";
 
-const MAIN = resolve(__dirname, "../src/cli/main.ts");
-// Node itself with tsx's loader (not the tsx wrapper, which forks a second process that SIGKILL would miss).
-const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
-const NODE_ARGS = ["--import", TSX_LOADER, MAIN];
+// What `pnpm tidemark` runs: node on the bundled CLI (rebuilt from these sources when stale), in one process SIGKILL reaches.
+const NODE_ARGS = [resolve(__dirname, "../src/cli/bin.mjs")];
 
 interface Run {
   code: number;
@@ -103,6 +99,20 @@ describe("tidemark CLI end to end (local repository)", { timeout: 240_000 }, () 
     expect((await cli(["frobnicate"])).code).toBe(2);
     expect((await cli(["check", "--repo", repo, "--subset", "150%", "--read-data"])).stderr).toMatch(/--subset must be/);
     expect((await cli(["points", "--repo", join(work.dir, "nothing-here")])).stderr).toMatch(/no repository at/);
+  });
+
+  it("a prune while another prune holds the repository lock exits 11 with one clear line", async () => {
+    const lock = join(repo, "locks", "prune-0000000001");
+    await mkdir(join(repo, "locks"), { recursive: true });
+    await writeFile(lock, JSON.stringify({ host: "other-host", pid: 4242, time: new Date().toISOString(), token: "t" }));
+    const r = await cli(["prune", "--repo", repo]);
+    expect(r.code).toBe(11);
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    expect(r.stderr).toMatch(/^tidemark: another prune is running on this repository \(host other-host, pid 4242/);
+    await rm(lock);
+    const ok = await cli(["prune", "--repo", repo, "--json"]);
+    expect(ok.code).toBe(0);
+    expect(await readdir(join(repo, "locks"))).toEqual([]);
   });
 
   it("check --read-data names a flipped bit and restore of unaffected files still works (exit 1 for the rest)", async () => {
