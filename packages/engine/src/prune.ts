@@ -15,11 +15,15 @@
  *     unindexed pack, never an index entry pointing nowhere.
  *
  * Assumption, as in kopia: a backup finishes within the grace period.
+ *
+ * Only one prune runs at a time: see PruneLock.
  */
+import { hostname } from "node:os";
+import { randomBytes } from "node:crypto";
 import { z } from "zod";
-import { BlobExistsError } from "@tidemark/storage";
+import { BlobExistsError, type BlobStore } from "@tidemark/storage";
 import { loadVolumeMap } from "./backup/volume";
-import { RepositoryError } from "./errors";
+import { EngineError, RepositoryError } from "./errors";
 import type { IndexedPack } from "./index/index";
 import { mapLimit, writeIndexObject } from "./index/repo-index";
 import { BLOB_DATA, packKeyName, type PackBlob } from "./pack/format";
@@ -35,6 +39,8 @@ export interface PruneOptions {
   /** Repack a pack whose used bytes are below this fraction of its size. */
   repackBelow?: number;
   dryRun?: boolean;
+  /** A prune lock not refreshed for this long is stale and may be taken over (default 30 min; refreshed every quarter of it). */
+  lockStaleMs?: number;
 }
 
 export interface PruneReport {
@@ -53,6 +59,111 @@ export interface PruneReport {
 }
 
 const trashSchema = z.object({ time: z.string() });
+
+export const LOCK_PREFIX = "locks/prune-";
+export const DEFAULT_LOCK_STALE_MS = 30 * 60_000;
+const lockSchema = z.object({ host: z.string(), pid: z.number(), time: z.string(), token: z.string() });
+
+/** Another prune holds the repository's prune lock. */
+export class PruneLockedError extends EngineError {}
+
+/**
+ * Two prunes at once could each condemn, repack and delete on a different
+ * view of the index. The lock is a generation of create-only objects
+ * `locks/prune-<n>`: the holder of the highest generation owns it and
+ * rewrites it (refresh) every quarter of the stale timeout. A lock not
+ * refreshed for that long is taken over by creating generation n+1 —
+ * create-only again, so of two prunes racing for a stale lock exactly one
+ * wins. A holder that sees a newer generation has lost the lock and stops
+ * before deleting anything.
+ */
+export class PruneLock {
+  lost = false;
+  private timer: NodeJS.Timeout | undefined;
+
+  private constructor(
+    private readonly store: BlobStore,
+    readonly key: string,
+    private readonly gen: number,
+    private readonly token: string,
+    staleMs: number,
+  ) {
+    this.timer = setInterval(() => void this.refresh().catch(() => undefined), Math.max(1000, staleMs / 4));
+    this.timer.unref();
+  }
+
+  static async acquire(store: BlobStore, staleMs = DEFAULT_LOCK_STALE_MS): Promise<PruneLock> {
+    const gens = await lockGenerations(store);
+    const top = gens.at(-1);
+    let next = 1;
+    if (top !== undefined) {
+      const held = await readLock(store, top);
+      const age = held ? Date.now() - Date.parse(held.time) : Infinity;
+      if (held && age < staleMs) {
+        throw new PruneLockedError(
+          `another prune is running on this repository (host ${held.host}, pid ${held.pid}, lock refreshed ${Math.round(age / 1000)} s ago); ` +
+            `try again when it has finished (a lock not refreshed for ${Math.round(staleMs / 60_000)} min is taken over)`,
+        );
+      }
+      next = top + 1;
+    }
+    const token = randomBytes(12).toString("hex");
+    const key = lockKey(next);
+    try {
+      await store.put(key, lockBody(token), { ifNotExists: true });
+    } catch (e) {
+      if (e instanceof BlobExistsError) throw new PruneLockedError("another prune took the repository lock at the same moment; try again when it has finished");
+      throw e;
+    }
+    // Older generations are stale by now: tidy them up (best effort; only the highest counts).
+    for (const g of gens) await store.delete(lockKey(g)).catch(() => undefined);
+    return new PruneLock(store, key, next, token, staleMs);
+  }
+
+  /** Rewrites the lock's time, unless a newer generation shows the lock was taken over. */
+  async refresh(): Promise<void> {
+    if (this.lost) return;
+    const top = (await lockGenerations(this.store)).at(-1);
+    if (top !== this.gen) {
+      this.lost = true;
+      return;
+    }
+    await this.store.put(this.key, lockBody(this.token));
+  }
+
+  /** Throws when the lock was taken over (this prune stalled past the stale timeout). */
+  async ensureHeld(): Promise<void> {
+    await this.refresh();
+    if (this.lost) throw new PruneLockedError("prune lost the repository lock to another prune (this one stalled past the stale timeout); nothing more was deleted");
+  }
+
+  async release(): Promise<void> {
+    clearInterval(this.timer);
+    if (!this.lost) await this.store.delete(this.key);
+  }
+}
+
+const lockKey = (gen: number) => `${LOCK_PREFIX}${String(gen).padStart(10, "0")}`;
+const lockBody = (token: string) => Buffer.from(JSON.stringify({ host: hostname(), pid: process.pid, time: new Date().toISOString(), token }));
+
+async function lockGenerations(store: BlobStore): Promise<number[]> {
+  const gens: number[] = [];
+  for await (const m of store.list(LOCK_PREFIX)) {
+    const g = Number(m.key.slice(LOCK_PREFIX.length));
+    if (Number.isSafeInteger(g) && g > 0) gens.push(g);
+  }
+  return gens.sort((a, b) => a - b);
+}
+
+/** The lock's holder, or null when it is unreadable (treated as stale: a half-written lock must not block prune forever). */
+async function readLock(store: BlobStore, gen: number): Promise<z.infer<typeof lockSchema> | null> {
+  try {
+    const r = lockSchema.safeParse(JSON.parse((await store.get(lockKey(gen))).toString("utf8")));
+    return r.success ? r.data : null;
+  } catch {
+    return null;
+  }
+}
 
 /** Every blob id reachable from any point. Throws if a tree cannot be read: deciding on partial knowledge would delete live data. */
 export async function markUsed(repo: Repository): Promise<{ used: Set<string>; points: number }> {
@@ -81,6 +192,15 @@ export async function markUsed(repo: Repository): Promise<{ used: Set<string>; p
 }
 
 export async function prune(repo: Repository, opts: PruneOptions = {}): Promise<PruneReport> {
+  const lock = await PruneLock.acquire(repo.store, opts.lockStaleMs);
+  try {
+    return await pruneLocked(repo, opts, lock);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function pruneLocked(repo: Repository, opts: PruneOptions, lock: PruneLock): Promise<PruneReport> {
   const now = (opts.now ?? (() => new Date()))();
   const grace = opts.graceMs ?? DEFAULT_GRACE_MS;
   const repackBelow = opts.repackBelow ?? 0.5;
@@ -134,6 +254,7 @@ export async function prune(repo: Repository, opts: PruneOptions = {}): Promise<
     return report;
   }
 
+  await lock.ensureHeld();
   // Mark before copying: from here on no new backup relies on these packs.
   for (const pack of toCondemn) {
     try {
@@ -161,6 +282,7 @@ export async function prune(repo: Repository, opts: PruneOptions = {}): Promise<
     await saver.flush();
   }
 
+  await lock.ensureHeld();
   if (toDelete.length) {
     const deleting = new Set(toDelete);
     for (const id of used) {
@@ -196,6 +318,7 @@ export async function prune(repo: Repository, opts: PruneOptions = {}): Promise<
   }
 
   // Packs no index names: leftovers of interrupted backups once they are older than the grace period.
+  await lock.ensureHeld();
   for await (const m of store.list("data/")) {
     const pack = m.key.slice(m.key.lastIndexOf("/") + 1);
     if (repo.index.packInfo(pack)) continue;

@@ -4,10 +4,12 @@
  *
  * Exit codes: 0 success; 1 the operation failed or found damage (check
  * errors, files not restored); 2 usage, configuration or wrong password;
- * 3 backup completed but some files could not be read (like restic).
+ * 3 backup completed but some files could not be read (like restic);
+ * 11 the repository is locked by another prune (restic's code for a lock failure).
  */
 import { parseArgs } from "node:util";
 import { EngineError, WrongPasswordError } from "../errors";
+import { PruneLockedError } from "../prune";
 import { UsageError } from "./context";
 import { closeRepositories, COMMANDS, HELP } from "./commands";
 
@@ -83,6 +85,10 @@ function report(e: unknown): number {
   if (e instanceof WrongPasswordError) {
     process.stderr.write(`tidemark: ${e.message}\n`);
     return 2;
+  }
+  if (e instanceof PruneLockedError) {
+    process.stderr.write(`tidemark: ${e.message}\n`);
+    return 11;
   }
   if (e instanceof UsageError) {
     process.stderr.write(`tidemark: ${e.message}\n`);
