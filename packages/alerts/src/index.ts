@@ -8,3 +8,5 @@ export { signWebhook, verifyWebhookSignature, postWebhook, SIGNATURE_HEADER, TIM
 export { sendSms, smsConfigFromEnv, twilioMessagesUrl, e164, SMS_NOT_CONFIGURED, type SmsConfig } from "./channels/sms";
 export type { Outcome } from "./channels/outcome";
 export { conditionLabels, portalLinks, renderEmail, renderSms, renderText, webhookPayload, loadAlertMessage, type AlertMessage, type AlertEvent } from "./message";
+export { listAlerts, getAlert, countAlerts, listDeliveries, type AlertFilters, type AlertView, type AlertCounts, type DeliveryFilters } from "./queries";
+export { listChannels, createChannel, updateChannel, deleteChannel, targetsSchema, webhookSecret, channelName, type ChannelView, type NewChannel, type ChannelChanges } from "./channel-admin";

@@ -1,6 +1,7 @@
 import { enableTotp } from "@tidemark/auth/testing";
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { MFA_REQUIRED_MESSAGE } from "../src";
+import { type AlertSeed, seedAlerts } from "./alerts-seed";
 import { callerFor, callPath, grant, procedurePaths, person, refused, useSeededWorld, type World } from "./fixtures";
 
 /** A valid call on MSP A's own objects for every mutation: read_only must be refused on all of them. */
@@ -20,12 +21,23 @@ const ownMutations: Record<string, (w: World) => unknown> = {
   "machines.revoke": (w) => ({ machineId: w.a1Machine.id }),
   "restores.create": (w) => ({ machineId: w.a1Machine.id, pointId: w.a1Point.id, paths: ["data"], destination: "original", conflict: "overwrite" }),
   "restores.cancel": (w) => ({ jobId: w.a1Job.id }),
+  "alerts.acknowledge": () => ({ alertId: alertSeed.alertId }),
+  "alerts.resolve": () => ({ alertId: alertSeed.alertId }),
+  "alerts.channelCreate": (w) => ({ mspId: w.mspA.id, kind: "email", name: "x", targets: ["x@a.test"] }),
+  "alerts.channelUpdate": () => ({ channelId: alertSeed.a1ChannelId, name: "x" }),
+  "alerts.channelDelete": () => ({ channelId: alertSeed.a1ChannelId }),
+  "alerts.sendTest": () => ({ channelId: alertSeed.mspChannelId }),
 };
+/** Alert objects live outside the shared world; seeded once per run below. */
+let alertSeed: AlertSeed;
 /** Mutations that are not tenant-addressed, so a role cannot apply to them. */
 const notRoleGated = ["onboarding.createMsp", "invitations.accept"];
 
 describe("roles", () => {
   const world = useSeededWorld();
+  beforeAll(async () => {
+    alertSeed = await seedAlerts(world.stack, world.w);
+  });
 
   it("read_only can read but every tenant mutation is refused", async () => {
     const mutations = procedurePaths("mutation").filter((k) => !notRoleGated.includes(k));

@@ -1,0 +1,19 @@
+import { deleteChannel } from "@tidemark/alerts";
+import { z } from "zod";
+import { transact } from "../../audit";
+import { alertsCall } from "./errors";
+import { ownedProcedure } from "./gate";
+import { channelId } from "./inputs";
+
+export const deleteChannelInput = z.object({ channelId });
+
+/** Its delivery log goes with it; alerts stay. */
+export const channelDelete = ownedProcedure("channelId", "msp", "alertChannels.manage", deleteChannelInput).mutation(({ ctx, input }) =>
+  transact(ctx, (tx, audit) =>
+    alertsCall(async () => {
+      const c = await deleteChannel(tx, ctx.tenant.scope, input.channelId);
+      await audit({ mspId: c.mspId, customerId: c.customerId, action: "alert_channel.delete", targetType: "alert_channel", targetId: c.id, metadata: { kind: c.kind, name: c.name } });
+      return { id: c.id };
+    }),
+  ),
+);
