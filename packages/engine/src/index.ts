@@ -1,5 +1,5 @@
 /** Public API of the engine (see README.md for the on-storage format). */
-export { Repository, configSchema, MAX_PACK_SIZE, MIN_PACK_SIZE, TRASH_PREFIX, type InitOptions, type RepoConfig, type RepoConfigInput } from "./repository";
+export { Repository, configSchema, DEFAULT_TREE_CACHE_BYTES, MAX_PACK_SIZE, MIN_PACK_SIZE, TRASH_PREFIX, type InitOptions, type RepoConfig, type RepoConfigInput } from "./repository";
 export { EngineError, CorruptionError, RepositoryError, WrongPasswordError } from "./errors";
 export { deriveKeys, wrapWithKek, DEFAULT_SCRYPT, type RepoKeys, type ScryptParams, type Unlock, type KeyFile } from "./crypto/keys";
 // Sealed objects, index objects and pack internals: the agent re-seals subsets of packs and writes their index objects.
@@ -28,3 +28,16 @@ export { prune, markUsed, DEFAULT_GRACE_MS, type PruneOptions, type PruneReport 
 export { diffTrees, type DiffEntry } from "./diff";
 export { listTree, findChild, splitPointRef, type ListedNode } from "./ls";
 export { repoStats, type RepoStats } from "./stats";
+export {
+  FILE_ATTRIBUTE,
+  SETTABLE_ATTRIBUTES,
+  windowsAttributeApplier,
+  windowsAttributeInvocations,
+  parseAttributeFailures,
+  defaultAttributeApplier,
+  spawnRunner,
+  type AttributeApplier,
+  type AttributeEntry,
+  type Invocation,
+  type Runner,
+} from "./win-attrs";

@@ -31,6 +31,14 @@ import { EncoderPool } from "./backup/encoder-pool";
 import type { EncodeParams } from "./backup/encode-core";
 
 export const MIN_PACK_SIZE = 64 * 1024;
+/** 32 MiB of decoded trees: at ~350 bytes per file node, the trees of ~90k files. */
+export const DEFAULT_TREE_CACHE_BYTES = 32 * 1024 * 1024;
+/**
+ * Decoded heap per byte of tree JSON: every name, id and mtime becomes its own
+ * string and every node an object. Measured 1.44× (V8 heap, 220-node trees of
+ * typical file/dir nodes); rounded up.
+ */
+const TREE_MEMORY_FACTOR = 1.5;
 export const MAX_PACK_SIZE = 64 * 1024 * 1024;
 
 export const configSchema = z.object({
@@ -85,8 +93,23 @@ const CONFIG_KEY = "config";
 
 export class Repository {
   readonly chunker: FastCdc;
-  /** Promises, so concurrent readers of one tree (prefetch + walk) share a single GET. */
-  private treeCache = new Map<string, Promise<Tree>>();
+  /**
+   * Decoded trees, least recently used first. Promises, so concurrent readers
+   * of one tree (prefetch + walk) share a single GET. Bounded by an estimate
+   * of their memory, not by count: a long-running agent keeps it for good.
+   */
+  private treeCache = new Map<string, { tree: Promise<Tree>; bytes: number }>();
+  private treeCacheBytes = 0;
+  private treeCacheMax = DEFAULT_TREE_CACHE_BYTES;
+  /** Budget of the tree cache (estimated bytes of decoded trees). Lower it to trade re-reads for memory. */
+  get treeCacheLimit(): number {
+    return this.treeCacheMax;
+  }
+  set treeCacheLimit(bytes: number) {
+    if (!(bytes >= 0)) throw new RepositoryError(`tree cache limit must be a byte count ≥ 0, got ${bytes}`);
+    this.treeCacheMax = bytes;
+    this.evictTrees(undefined);
+  }
 
   private constructor(
     readonly store: BlobStore,
@@ -208,19 +231,54 @@ export class Repository {
 
   loadTree(id: string): Promise<Tree> {
     const cached = this.treeCache.get(id);
-    if (cached) return cached;
-    const p = this.readBlob(id, BLOB_TREE).then((data) => {
+    if (cached) {
+      // Most recently used goes last: eviction takes from the front.
+      this.treeCache.delete(id);
+      this.treeCache.set(id, cached);
+      return cached.tree;
+    }
+    const entry = { tree: undefined as unknown as Promise<Tree>, bytes: 0 };
+    entry.tree = this.readBlob(id, BLOB_TREE).then((data) => {
+      let tree: Tree;
       try {
-        return decodeTree(data);
+        tree = decodeTree(data);
       } catch (e) {
         throw new CorruptionError(`tree ${id} does not decode: ${(e as Error).message}`, this.index.lookup(id)?.pack, id);
       }
+      if (this.treeCache.get(id) === entry) {
+        entry.bytes = data.length * TREE_MEMORY_FACTOR + 200;
+        this.treeCacheBytes += entry.bytes;
+        this.evictTrees(id);
+      }
+      return tree;
     });
     // Failures are not cached: a retry (or a later check) must see the error again.
-    p.catch(() => this.treeCache.delete(id));
-    if (this.treeCache.size > 10_000) this.treeCache.clear();
-    this.treeCache.set(id, p);
-    return p;
+    entry.tree.catch(() => {
+      if (this.treeCache.get(id) === entry) this.dropTree(id);
+    });
+    this.treeCache.set(id, entry);
+    return entry.tree;
+  }
+
+  /** What the tree cache holds now (entries, estimated bytes). */
+  treeCacheUsage(): { entries: number; bytes: number } {
+    return { entries: this.treeCache.size, bytes: this.treeCacheBytes };
+  }
+
+  private dropTree(id: string) {
+    const e = this.treeCache.get(id);
+    if (!e) return;
+    this.treeCache.delete(id);
+    this.treeCacheBytes -= e.bytes;
+  }
+
+  private evictTrees(keep: string | undefined) {
+    for (const id of this.treeCache.keys()) {
+      if (this.treeCacheBytes <= this.treeCacheMax) return;
+      // In-flight loads cost nothing yet and are about to be used.
+      if (id === keep || this.treeCache.get(id)!.bytes === 0) continue;
+      this.dropTree(id);
+    }
   }
 
   async saveSnapshot(s: Snapshot): Promise<string> {

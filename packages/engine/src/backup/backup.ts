@@ -69,6 +69,13 @@ export interface BackupOptions {
    * chunks are stored again even though the index has them.
    */
   rereadChunks?: ReadonlySet<string>;
+  /**
+   * Windows attributes (FILE_ATTRIBUTE_* bits) of an entry, recorded as the
+   * node's `attrs`; undefined leaves the field absent. Node's stat has none, so
+   * the caller plugs a reader on Windows (see win-attrs.ts); on Linux there is
+   * no such reader and trees carry no `attrs`.
+   */
+  attributes?: (readPath: string, st: BigIntStats) => number | undefined;
   host?: string;
   tags?: string[];
   /** A point id, "auto" (latest point of this host with the same paths; the default) or "none". */
@@ -577,6 +584,14 @@ class BackupRun {
       return undefined;
     }
     const node = metaNode(name, st);
+    if (this.opts.attributes) {
+      try {
+        const a = this.opts.attributes(at.read, st);
+        if (a !== undefined) node.attrs = a;
+      } catch {
+        // Attributes are secondary metadata: a reader failing must not cost the file.
+      }
+    }
     if (node.type === "dir") {
       this.progress.dirs++;
       return { node, read: false };
