@@ -2,30 +2,10 @@ import { describe, expect, it, beforeAll, afterAll } from "vitest";
 import { spawn } from "node:child_process";
 import { mkdir, readFile, rm, writeFile, readdir, stat } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { tempDir } from "./helpers";
+import { cli, NODE_ARGS } from "./cli-run";
 import { makeCorpus } from "./fs-helpers";
-
-// What `pnpm tidemark` runs: node on the bundled CLI (rebuilt from these sources when stale), in one process SIGKILL reaches.
-const NODE_ARGS = [resolve(__dirname, "../src/cli/bin.mjs")];
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
-  return new Promise((res, rej) => {
-    const p = spawn(process.execPath, [...NODE_ARGS, ...args], { env: { ...process.env, TIDEMARK_PASSWORD: "pw-e2e", ...env }, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    p.stdout.on("data", (d) => (stdout += d));
-    p.stderr.on("data", (d) => (stderr += d));
-    p.on("error", rej);
-    p.on("close", (code) => res({ code: code ?? -1, stdout, stderr }));
-  });
-}
 
 // Each step spawns the real CLI (≈1–2 s of start-up on an idle box, far more on a loaded one).
 describe("tidemark CLI end to end (local repository)", { timeout: 240_000 }, () => {
