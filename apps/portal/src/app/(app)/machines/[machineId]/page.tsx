@@ -26,11 +26,14 @@ export default async function MachinePage({ params, searchParams }: { params: Pr
       </p>
       <MachineView
         machineId={machineId}
+        customerId={m.customerId}
         initialPoint={typeof point === "string" && /^[0-9a-f-]{36}$/i.test(point) ? point : null}
         canDownload={allowed(role, "files.download")}
         canBrowse={allowed(role, "files.browse")}
         // Customer users browse and download; restoring onto a server needs a customer admin or MSP staff.
         canRestore={allowed(role, "restores.request")}
+        // Restore tests run on the service's side and are MSP work (the API gates them as MSP procedures).
+        canVerify={allowed(role, "restores.request") && me.memberships.some((x) => x.kind === "msp" && x.mspId === m.mspId)}
       />
     </>
   );

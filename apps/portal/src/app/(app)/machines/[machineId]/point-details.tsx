@@ -97,15 +97,20 @@ function HealthRows({ health, tests }: { health?: PointHealth; tests?: RestoreTe
   );
 }
 
-export function PointDetails({ pointId, canBrowse, health, tests }: { pointId: string; canBrowse: boolean; health?: PointHealth; tests?: RestoreTestRow[] }) {
+export function PointDetails({ pointId, canBrowse }: { pointId: string; canBrowse: boolean }) {
   const trpc = useTRPC();
   const p = useQuery(trpc.points.get.queryOptions({ pointId }));
+  const health = useQuery({ ...trpc.verification.damage.queryOptions({ pointId }), refetchInterval: 15_000 });
+  const tests = useQuery({
+    ...trpc.verification.restoreTests.queryOptions({ pointId, limit: 5 }),
+    refetchInterval: (q) => (q.state.data?.some((t) => t.state === "running") ? 2000 : 15_000),
+  });
   const d = p.data;
   const stat = (k: string) => (d ? Number(d.stats[k] ?? 0) : 0);
   return (
     <section className="card" data-testid="point-details">
       <h2 style={{ marginTop: 0 }}>Recovery point</h2>
-      <ErrorBanner message={errorMessage(p.error)} />
+      <ErrorBanner message={errorMessage(p.error ?? health.error ?? tests.error)} />
       {d ? (
         <table>
           <tbody>
@@ -113,7 +118,7 @@ export function PointDetails({ pointId, canBrowse, health, tests }: { pointId: s
               <th>Time</th>
               <td data-testid="point-time">{new Date(d.time).toLocaleString()}</td>
             </tr>
-            <HealthRows health={health} tests={tests} />
+            <HealthRows health={health.data} tests={tests.data} />
             <tr>
               <th>Consistency</th>
               <td>
