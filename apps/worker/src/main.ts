@@ -2,8 +2,11 @@
  * Standalone worker process (production): `pnpm --filter @tidemark/worker start`.
  * The embedded default runs the same worker inside the portal instead.
  */
-import { env } from "@tidemark/config";
+import { packVerifier } from "@tidemark/backup";
+import { dataDir, env } from "@tidemark/config";
 import { openDatabase } from "@tidemark/db";
+import { registerPackVerification } from "./jobs/verify-pack";
+import { registerVerification, restoreTestScratch, verificationServicesFromEnv, VerificationUnavailable } from "./verification";
 import { startWorker } from "./worker";
 
 // PGlite is single-process: a second process on the portal's data dir would corrupt it.
@@ -12,10 +15,23 @@ if (!env().DATABASE_URL) {
   process.exit(2);
 }
 
+const log = (line: string) => console.log(line);
+
 async function start() {
   const database = await openDatabase();
   try {
-    return { database, worker: await startWorker({ database, log: (line) => console.log(line) }) };
+    const worker = await startWorker({ database, log });
+    let stopVerification = () => {};
+    try {
+      const services = verificationServicesFromEnv(database, log);
+      await registerPackVerification(worker.boss, packVerifier(services, { alerts: services.alerts }), log);
+      stopVerification = (await registerVerification(worker.boss, { services, scratchRoot: restoreTestScratch(dataDir()) }, log)).stop;
+    } catch (err) {
+      // Without storage settings there is nothing to verify; the rest of the worker still runs. Say why once.
+      if (!(err instanceof VerificationUnavailable)) throw err;
+      log(`worker: verification off — ${err.message}`);
+    }
+    return { database, worker, stopVerification };
   } catch (err) {
     await database.close();
     throw err;
@@ -23,7 +39,7 @@ async function start() {
 }
 
 // One line an operator can act on ("connection refused", "password authentication failed"), not a stack.
-const { database, worker } = await start().catch((err: unknown) => {
+const { database, worker, stopVerification } = await start().catch((err: unknown) => {
   process.stderr.write(`Tidemark worker could not start: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(1);
 });
@@ -33,6 +49,7 @@ async function shutdown(signal: string) {
   if (closing) return;
   closing = true;
   console.log(`worker: ${signal}, stopping`);
+  stopVerification();
   await worker.stop();
   await database.close();
   process.exit(0);

@@ -2,6 +2,7 @@ import { dataDir, env } from "@tidemark/config";
 import { seedDemo } from "./demo-seed";
 import { packVerifier } from "@tidemark/backup";
 import { registerPackVerification } from "@tidemark/worker";
+import { alertSink, registerVerification, restoreTestScratch } from "@tidemark/worker/verification";
 import { agentServices } from "~/app/api/agent/v1/_lib/agent-api";
 import { getRuntime } from "./runtime";
 import { MissingSettingError } from "./secrets";
@@ -16,11 +17,15 @@ export async function bootPortal(): Promise<void> {
     process.stderr.write(err instanceof MissingSettingError ? `${err.message}\n` : `Tidemark could not start: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exit(err instanceof MissingSettingError ? 2 : 1);
   }
-  let verification = "off (no in-process worker; the standalone worker verifies reported packs)";
+  let verification = "off (no in-process worker; the standalone worker verifies reported packs, scrubs and runs restore tests)";
   if (runtime.worker) {
     try {
-      await registerPackVerification(runtime.worker.boss, packVerifier(await agentServices()), (line) => console.log(line));
-      verification = "on";
+      const log = (line: string) => console.log(line);
+      const svc = await agentServices();
+      const alerts = alertSink(runtime.database.db);
+      await registerPackVerification(runtime.worker.boss, packVerifier(svc, { alerts }), log);
+      await registerVerification(runtime.worker.boss, { services: { ...svc, alerts, log }, scratchRoot: restoreTestScratch(dataDir()) }, log);
+      verification = "on (pack verification, scrub, restore tests, repository check)";
     } catch (err) {
       // Without storage the agent API is unavailable too, so there is nothing to verify yet.
       verification = `off (${err instanceof Error ? err.message : String(err)})`;
