@@ -5,27 +5,34 @@
  * so nobody runs a stale CLI. Builds go to a fresh directory and are switched
  * in by an atomic rename of `current.json`: concurrent runs never see half a build.
  *
- * Layout (node_modules/.cache/tidemark-cli/<build>/): tidemark.js (the CLI),
+ * Layout (node_modules/.cache/tidemark-cli/<source tree>/<build>/): tidemark.js (the CLI),
  * encode-worker.js + encode-worker-boot.mjs and decode-worker.js (worker
  * entries the engine finds beside its own code), shared chunks, and a lazy
  * chunk for the Azure SDK. Native addons stay external and resolve from
  * packages/engine/node_modules.
  */
-import { copyFileSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { copyFileSync, mkdirSync, readFileSync, readdirSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 const engineDir = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
-const cacheDir = join(engineDir, "node_modules/.cache/tidemark-cli");
+// Keyed by the source tree: worktrees that share node_modules (a symlink) must not share builds.
+const cacheDir = join(engineDir, "node_modules/.cache/tidemark-cli", createHash("sha256").update(realpathSync(engineDir)).digest("hex").slice(0, 16));
 const pointer = join(cacheDir, "current.json");
 /** Old builds stay this long: a CLI started from one may still load its lazy chunks. */
 const KEEP_OLD_MS = 60 * 60 * 1000;
 
-function stamp(file) {
+/**
+ * size:mtime of a file. A file modified after `racyAfter` may have changed
+ * while esbuild was reading it ("racy", as git calls it): it gets a stamp that
+ * never matches, so the next run builds again.
+ */
+function stamp(file, racyAfter = Infinity) {
   try {
     const st = statSync(file);
-    return `${st.size}:${st.mtimeMs}`;
+    return st.mtimeMs >= racyAfter ? "racy" : `${st.size}:${st.mtimeMs}`;
   } catch {
     return "missing";
   }
@@ -47,6 +54,8 @@ async function build() {
   // esbuild comes with tsx (a dependency of this package), at the version tsx was tested with.
   const tsxPkg = createRequire(import.meta.url).resolve("tsx/package.json");
   const esbuild = await import(pathToFileURL(createRequire(tsxPkg).resolve("esbuild")).href);
+  // Coarse filesystem clocks: anything touched within a second of the start counts as possibly racy.
+  const started = Date.now() - 1000;
   const dir = `build-${Date.now().toString(36)}-${process.pid}`;
   const out = join(cacheDir, dir);
   mkdirSync(out, { recursive: true });
@@ -77,7 +86,7 @@ async function build() {
   // Our sources, this file, and the lockfile (which stands for every bundled dependency's version).
   const lockfile = resolve(engineDir, "../../pnpm-lock.yaml");
   for (const f of [...Object.keys(result.metafile.inputs).map((p) => resolve(p)), here, join(src, "backup/encode-worker-boot.mjs"), lockfile]) {
-    if (!f.includes("/node_modules/")) inputs[f] = stamp(f);
+    if (!f.includes("/node_modules/")) inputs[f] = stamp(f, started);
   }
   const tmp = `${pointer}.${process.pid}.tmp`;
   writeFileSync(tmp, JSON.stringify({ dir, inputs }));

@@ -12,6 +12,7 @@ import { rebuildIndex } from "../index/rebuild";
 import { applyRetention, isEmptyPolicy, parseDuration, type RetentionPolicy } from "../retention";
 import { prune, type PruneOptions, type PruneReport } from "../prune";
 import { bytes, duration, openStore, ProgressLine, readPassword, UsageError } from "./context";
+import { formatBackupProgress, scanTotals } from "./progress";
 import type { CliValues } from "./main";
 
 type Handler = (args: string[], v: CliValues) => Promise<number>;
@@ -83,6 +84,8 @@ const backupCmd: Handler = async (args, v) => {
   const repo = await openRepo(v);
   const progress = new ProgressLine();
   const started = Date.now();
+  const stopScan = new AbortController();
+  const scan = progress.enabled ? scanTotals(args, stopScan.signal) : { files: 0, bytes: 0, done: false };
   let volumes;
   if (v.volume?.length) {
     const { backupVolumes } = await import("../backup/volume");
@@ -94,11 +97,8 @@ const backupCmd: Handler = async (args, v) => {
     ...(v.tag ? { tags: v.tag } : {}),
     ...(v.parent ? { parent: v.parent } : {}),
     ...(volumes ? { volumes } : {}),
-    onProgress: (p) => {
-      const secs = (Date.now() - started) / 1000;
-      progress.update(`${p.files} files, ${bytes(p.bytes)} scanned, ${bytes(p.readBytes)} read, ${bytes(p.readBytes / Math.max(secs, 0.001))}/s, ${p.errors} errors  ${p.current ?? ""}`);
-    },
-  });
+    onProgress: (p) => progress.update(formatBackupProgress(p, scan, (Date.now() - started) / 1000)),
+  }).finally(() => stopScan.abort());
   progress.done();
   const s = r.snapshot.stats;
   out(v, { id: r.id, snapshot: r.snapshot }, () =>

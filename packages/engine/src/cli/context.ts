@@ -48,6 +48,10 @@ export async function readPassword(opts: GlobalOptions): Promise<string> {
 /** A single self-overwriting status line, only when stderr is a terminal. */
 export class ProgressLine {
   private readonly tty = Boolean(process.stderr.isTTY);
+  /** False when nothing would be shown (stderr is not a terminal): callers skip work that only feeds the line. */
+  get enabled(): boolean {
+    return this.tty;
+  }
   private last = 0;
   private shown = false;
   update(text: string) {
