@@ -81,6 +81,25 @@ describe("incremental walk (changedPaths)", () => {
     }
   });
 
+  it("retries what the parent point could not read, as if it had changed", async () => {
+    const src = await tempDir();
+    try {
+      const d = src.dir;
+      await corpus(d);
+      const { repo } = await memRepo();
+      const p1 = await backup(repo, { paths: [d], host: "h" });
+      // A parent that failed on f3 (and holds an old point's odd error path, which is ignored).
+      const failed = await repo.saveSnapshot({ ...p1.snapshot, errors: [{ path: join(d, "other/deep/er/f3"), error: "EACCES" }, { path: "not/absolute", error: "EIO" }] });
+      await writeFile(join(d, "other/deep/er/f3"), "now readable");
+      const inc = await backup(repo, { paths: [d], host: "h", parent: failed, changedPaths: [] });
+      expect(inc.snapshot.stats.readBytes).toBe("now readable".length);
+      const control = await backup(repo, { paths: [d], host: "h", parent: p1.id, changedPaths: [] });
+      expect(control.snapshot.stats.readBytes).toBe(0);
+    } finally {
+      await src.cleanup();
+    }
+  });
+
   it("walks in full without a parent, or when the parent used other excludes; a changed source is walked in full", async () => {
     const src = await tempDir();
     try {

@@ -192,7 +192,8 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
   const run = new BackupRun(repo, saver, repo.encoderPool(opts.workers), opts, sources.some((s) => s.windows));
   const sameExcludes = JSON.stringify(parent?.snapshot.excludes ?? []) === JSON.stringify(opts.excludes ?? []);
   // Built (and so validated) even when unused: a bad changed path is a caller bug either way.
-  const changes = opts.changedPaths ? buildChanges(opts.changedPaths) : undefined;
+  // What the parent could not read is retried: its trees hold nothing (or an old copy) there.
+  const changes = opts.changedPaths ? buildChanges(opts.changedPaths, parent?.snapshot.errors.map((e) => e.path) ?? []) : undefined;
   if (changes && parent && sameExcludes) run.changes = changes;
   if (opts.rereadChunks?.size) repo.index.distrust?.(opts.rereadChunks);
 
@@ -258,14 +259,17 @@ const NO_CHANGE: Change = { children: new Map(), whole: false };
 
 const changeKey = (name: string, windows: boolean) => (windows ? name.toLowerCase() : name);
 
-function buildChanges(paths: Iterable<string>): Change {
+/** `retry`: paths the parent point failed to read; taken when well-formed (older points may hold others). */
+function buildChanges(paths: Iterable<string>, retry: readonly string[]): Change {
   const root: Change = { children: new Map(), whole: false };
-  for (const p of paths) {
+  const all = [...[...paths].map((p) => ({ p, strict: true })), ...retry.map((p) => ({ p, strict: false }))];
+  for (const { p, strict } of all) {
     const windows = isWindowsPath(p);
     let parts: string[];
     try {
       parts = recordPathParts(p);
     } catch (e) {
+      if (!strict) continue;
       throw new RepositoryError(`changed path: ${(e as Error).message}`);
     }
     let c = root;
@@ -444,12 +448,13 @@ class BackupRun {
     this.errors.push({ path, error: (e as NodeJS.ErrnoException).code ?? (e as Error).message });
   }
 
-  private async parentTree(id: string | undefined): Promise<Map<string, TreeNode>> {
+  /** `walked`: which subdirectories the walk will enter (all when absent); only those are prefetched. */
+  private async parentTree(id: string | undefined, walked?: (name: string) => boolean): Promise<Map<string, TreeNode>> {
     if (!id) return new Map();
     try {
       const t: Tree = await this.repo.loadTree(id);
       // Prefetch the parent's subdirectories: the walk will want them next, one small GET each.
-      const subtrees = t.nodes.filter((n) => n.type === "dir" && n.subtree).map((n) => n.subtree!);
+      const subtrees = t.nodes.filter((n) => n.type === "dir" && n.subtree && (!walked || walked(n.name))).map((n) => n.subtree!);
       void mapLimit(subtrees, 8, (s) => this.repo.loadTree(s).then(() => undefined, () => undefined));
       return new Map(t.nodes.map((n) => [n.name, n]));
     } catch {
@@ -535,7 +540,8 @@ class BackupRun {
       this.fail(at.record, e);
       return this.saveTree([], () => undefined);
     }
-    const parentNodes = await this.parentTree(parentTreeId);
+    // An incremental walk enters only changed subdirectories: prefetching the others would load trees it reuses by id.
+    const parentNodes = await this.parentTree(parentTreeId, change ? (name) => change.children.has(changeKey(name, at.windows)) : undefined);
     const nodes: Array<TreeNode | undefined> = new Array(names.length);
     const toRead: PendingFile[] = [];
     const subdirs: Array<{ node: TreeNode; at: Place; prev: TreeNode | undefined; change: Change | null }> = [];
