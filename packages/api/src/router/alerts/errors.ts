@@ -1,6 +1,6 @@
 import { AlertError } from "@tidemark/alerts";
 import { TRPCError } from "@trpc/server";
-import { ZodError } from "zod";
+import { ZodRealError } from "zod";
 
 /** Domain errors of @tidemark/alerts become tRPC errors with the same message. */
 export async function alertsCall<T>(fn: () => Promise<T>): Promise<T> {
@@ -12,7 +12,7 @@ export async function alertsCall<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-/** A check that needs the stored row (e.g. targets vs the channel's kind) reported like input validation: per field. */
+/** A check that needs the stored row (e.g. targets vs the channel's kind) reported like input validation: per field. ZodRealError, because TRPCError keeps only Error causes and the plain ZodError of zod 4 is not one. */
 export function fieldError(field: string, message: string): TRPCError {
-  return new TRPCError({ code: "BAD_REQUEST", message, cause: new ZodError([{ code: "custom", path: [field], message, input: undefined }]) });
+  return new TRPCError({ code: "BAD_REQUEST", message, cause: new ZodRealError([{ code: "custom", path: [field], message, input: undefined }]) });
 }
