@@ -5,7 +5,12 @@
  * level 3 332 MB/s 0.444. Level 1 would cost ~4% repository size against
  * restic (target ≤ 1.02×); level 3 costs 17% throughput for 1.3%.
  */
-import { compress, decompress } from "zstd-napi";
+import { createRequire } from "node:module";
+import { decompress } from "zstd-napi";
+
+// The low-level binding compresses straight into a caller's buffer (an encoder
+// worker's outgoing batch): no result allocation, no trimming copy.
+const zstd = createRequire(import.meta.url)("zstd-napi/binding") as typeof import("zstd-napi/binding");
 
 export const COMPRESSION_NONE = 0;
 export const COMPRESSION_ZSTD = 1;
@@ -20,17 +25,44 @@ export interface Compressed {
   payload: Buffer;
 }
 
+/** Room `compressInto` needs for `n` input bytes. */
+export function maxPayload(n: number): number {
+  return Math.max(n, zstd.compressBound(n));
+}
+
+let cctx: InstanceType<typeof zstd.CCtx> | undefined;
+let probeOut: Buffer | undefined;
+
+/**
+ * Writes `data`'s payload into `dst` (≥ maxPayload(data.length) bytes): zstd
+ * when that saves at least MIN_SAVING, else the raw bytes. One compression
+ * context per thread, reused.
+ */
+export function compressInto(data: Uint8Array, dst: Uint8Array, level = DEFAULT_ZSTD_LEVEL): { flag: number; length: number } {
+  if (level > 0 && data.length >= 128) {
+    cctx ??= new zstd.CCtx();
+    // Incompressible input (media, archives, encrypted files) is common: a probe
+    // of the first 64 KiB avoids paying to compress the whole chunk for nothing.
+    let pays = true;
+    if (data.length > 4 * PROBE_BYTES) {
+      probeOut ??= Buffer.allocUnsafe(zstd.compressBound(PROBE_BYTES));
+      pays = cctx.compress(probeOut, data.subarray(0, PROBE_BYTES), level) <= PROBE_BYTES * (1 - MIN_SAVING);
+    }
+    if (pays) {
+      const n = cctx.compress(dst, data, level);
+      if (n <= data.length * (1 - MIN_SAVING)) return { flag: COMPRESSION_ZSTD, length: n };
+    }
+  }
+  dst.set(data);
+  return { flag: COMPRESSION_NONE, length: data.length };
+}
+
+/** Same decision as compressInto; an uncompressed payload is `data` itself (no copy). */
 export function maybeCompress(data: Buffer, level = DEFAULT_ZSTD_LEVEL): Compressed {
   if (level <= 0 || data.length < 128) return { flag: COMPRESSION_NONE, payload: data };
-  // Incompressible input (media, archives, encrypted files) is common: a probe
-  // of the first 64 KiB avoids paying to compress the whole chunk for nothing.
-  if (data.length > 4 * PROBE_BYTES) {
-    const probe = compress(data.subarray(0, PROBE_BYTES), { compressionLevel: level });
-    if (probe.length > PROBE_BYTES * (1 - MIN_SAVING)) return { flag: COMPRESSION_NONE, payload: data };
-  }
-  const z = compress(data, { compressionLevel: level });
-  if (z.length > data.length * (1 - MIN_SAVING)) return { flag: COMPRESSION_NONE, payload: data };
-  return { flag: COMPRESSION_ZSTD, payload: z };
+  const dst = Buffer.allocUnsafe(maxPayload(data.length));
+  const { flag, length } = compressInto(data, dst, level);
+  return flag === COMPRESSION_NONE ? { flag, payload: data } : { flag, payload: dst.subarray(0, length) };
 }
 
 export function expand(flag: number, payload: Buffer): Buffer {

@@ -28,19 +28,55 @@ export interface FileJob {
   size: number;
 }
 
-/** Streams a file's chunks; `emit` may apply backpressure. Returns bytes read, or throws the fs error. */
+// Worker ↔ pool protocol (encode-worker.ts describes it). Here, not in the worker
+// module, because importing that module outside a worker would start it.
+/** Size of a worker's batch buffers (recycled through acks); a batch is flushed at half of it. */
+export const BATCH_CAPACITY = 8 * 1024 * 1024;
+
+/** Event codes in `meta`; a chunk's code is its compression flag. */
+export const EV_CHUNK_RAW = 0;
+export const EV_CHUNK_ZSTD = 1;
+export const EV_DONE = 2;
+export const EV_ERROR = 3;
+/**
+ * Per event: code, file (index in the job), a, b, c —
+ * chunk: a = record offset in payload, b = payload length, c = raw length;
+ * done: c = bytes read; error: a = index in `errors`.
+ */
+export const EVENT_FIELDS = 5;
+
+export type ToWorker = { kind: "job"; jobId: number; files: FileJob[] } | { kind: "ack"; payload?: ArrayBuffer };
+/** In order: a file's chunks, then its done/error. `last`: the job has no more batches. */
+export type FromWorker = { kind: "batch"; jobId: number; meta: ArrayBuffer; payload: ArrayBuffer; errors: string[]; last: boolean };
+
+/** Files up to this size (most of them) are read into one reused buffer: no allocation per file. */
+const SHARED_READ_BYTES = 1024 * 1024;
+
+/** A read buffer reused across files by one sequential caller (a worker): never share it between concurrent encodes. */
+export interface ReadScratch {
+  buf?: Buffer;
+}
+
+/**
+ * Streams a file's chunks to `emit` as (view of the read buffer, keyed id);
+ * the view is only valid until `emit` returns or its promise settles, and
+ * `emit` may apply backpressure. Returns bytes read, or throws the fs error.
+ */
 export async function encodeFile(
   cdc: FastCdc,
   p: EncodeParams,
   file: FileJob,
-  emit: (c: EncodedChunk) => void | Promise<void>,
+  emit: (chunk: Buffer, id: Buffer) => void | Promise<void>,
+  scratch?: ReadScratch,
   pieceSize = 4 * 1024 * 1024,
 ): Promise<number> {
   const fd = openSync(file.path, "r");
   try {
     const { max } = p.chunker;
     // Hold at most ~2×max + one piece: read until that much is buffered, then cut.
-    let buf = Buffer.allocUnsafe(Math.min(Math.max(file.size + 1, 4096), 2 * max + pieceSize));
+    // +1: a short read then proves end of file without a second read call.
+    const want = Math.min(Math.max(file.size + 1, 4096), 2 * max + pieceSize);
+    let buf = scratch && want <= SHARED_READ_BYTES ? (scratch.buf ??= Buffer.allocUnsafe(SHARED_READ_BYTES)) : Buffer.allocUnsafe(want);
     let have = 0;
     let pos = 0;
     let eof = false;
@@ -68,7 +104,7 @@ export async function encodeFile(
       while (have - off >= max || (eof && off < have)) {
         const len = cdc.cut(buf, off, have - off);
         const chunk = buf.subarray(off, off + len);
-        await emit({ id: contentId(p.idKey, chunk).toString("hex"), rawLength: len, compressed: copyIfView(maybeCompress(chunk, p.zstdLevel), chunk) });
+        await emit(chunk, contentId(p.idKey, chunk));
         off += len;
         total += len;
       }
@@ -81,7 +117,10 @@ export async function encodeFile(
   }
 }
 
-/** An uncompressed payload is a view of the read buffer, which is about to be reused. */
-function copyIfView(c: Compressed, chunk: Buffer): Compressed {
-  return c.payload === chunk ? { flag: c.flag, payload: Buffer.from(chunk) } : c;
+/** encodeFile for callers that keep chunks: compressed payloads are owned copies, never views of the read buffer. */
+export function encodeFileOwned(cdc: FastCdc, p: EncodeParams, file: FileJob, emit: (c: EncodedChunk) => void | Promise<void>): Promise<number> {
+  return encodeFile(cdc, p, file, (chunk, id) => {
+    const c = maybeCompress(chunk, p.zstdLevel);
+    return emit({ id: id.toString("hex"), rawLength: chunk.length, compressed: c.payload === chunk ? { flag: c.flag, payload: Buffer.from(chunk) } : c });
+  });
 }

@@ -1,21 +1,22 @@
 /**
  * Worker thread: runs encode-core for batches of files and streams encoded
- * chunks back in messages of ≤ BATCH_BYTES, waiting for an ack after each
- * one so a slow upload throttles reading (bounded memory).
+ * chunks back in batches of ~BATCH_BYTES, at most MAX_UNACKED un-acked, so a
+ * slow upload throttles reading (bounded memory).
+ *
+ * A batch is two transferred ArrayBuffers, never a structured clone of
+ * per-chunk objects: `payload` holds records `id[32] ‖ payload` written in
+ * place (zstd compresses straight into it), `meta` holds EVENT_FIELDS numbers
+ * per event. The main thread hands `payload` back with its ack, so steady
+ * state allocates nothing per batch.
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { FastCdc } from "../chunker/fastcdc";
-import { encodeFile, type EncodeParams, type EncodedChunk, type FileJob } from "./encode-core";
+import { compressInto, maxPayload } from "../compress";
+import { ID_BYTES } from "../id";
+import { BATCH_CAPACITY, encodeFile, EV_DONE, EV_ERROR, type EncodeParams, type FromWorker, type ReadScratch, type ToWorker } from "./encode-core";
 
-const BATCH_BYTES = 4 * 1024 * 1024;
-
-export type ToWorker = { kind: "job"; jobId: number; files: FileJob[] } | { kind: "ack" };
-/** In order: a file's chunks, then its "done"/"error". Small files share a batch (one message, not two per file). */
-export type BatchEvent =
-  | { t: "chunk"; file: number; id: string; rawLength: number; flag: number; start: number; end: number }
-  | { t: "done"; file: number; bytes: number }
-  | { t: "error"; file: number; error: string };
-export type FromWorker = { kind: "batch"; jobId: number; events: BatchEvent[]; payload: ArrayBuffer } | { kind: "job-done"; jobId: number };
+/** Flush once a batch holds this much; buffers are BATCH_CAPACITY so a typical chunk still fits. */
+const BATCH_BYTES = BATCH_CAPACITY / 2;
 
 const params = workerData as EncodeParams;
 const cdc = new FastCdc(params.gear, params.chunker);
@@ -24,12 +25,15 @@ const port = parentPort!;
 const MAX_UNACKED = 2;
 let unacked = 0;
 const ackWaiters: Array<() => void> = [];
+const free: ArrayBuffer[] = [];
 const queue: Array<Extract<ToWorker, { kind: "job" }>> = [];
+const scratch: ReadScratch = {};
 let running = false;
 
 port.on("message", (m: ToWorker) => {
   if (m.kind === "ack") {
     unacked--;
+    if (m.payload && m.payload.byteLength === BATCH_CAPACITY && free.length < MAX_UNACKED) free.push(m.payload);
     ackWaiters.shift()?.();
     return;
   }
@@ -37,51 +41,62 @@ port.on("message", (m: ToWorker) => {
   if (!running) void run();
 });
 
-type Pending = { ev: BatchEvent; payload?: Buffer };
+const newBuffer = (n = BATCH_CAPACITY) => Buffer.from(n === BATCH_CAPACITY ? (free.pop() ?? new ArrayBuffer(n)) : new ArrayBuffer(n));
 
 async function run() {
   running = true;
   while (queue.length) {
     const job = queue.shift()!;
-    let pending: Pending[] = [];
-    let pendingBytes = 0;
-    const flush = async () => {
-      if (!pending.length) return;
-      const payload = new Uint8Array(pendingBytes);
-      let o = 0;
-      const events = pending.map(({ ev, payload: p }) => {
-        if (ev.t !== "chunk" || !p) return ev;
-        payload.set(p, o);
-        ev.start = o;
-        ev.end = o + p.length;
-        o = ev.end;
-        return ev;
-      });
-      pending = [];
-      pendingBytes = 0;
+    let buf = newBuffer();
+    let used = 0;
+    let meta: number[] = [];
+    let errors: string[] = [];
+    let posted = 0;
+    const flush = async (last: boolean) => {
+      if (!meta.length && !last) return;
       while (unacked >= MAX_UNACKED) await new Promise<void>((r) => ackWaiters.push(r));
       unacked++;
-      port.postMessage({ kind: "batch", jobId: job.jobId, events, payload: payload.buffer } satisfies FromWorker, [payload.buffer]);
+      const m = new Float64Array(meta);
+      const payload = buf.buffer as ArrayBuffer;
+      port.postMessage({ kind: "batch", jobId: job.jobId, meta: m.buffer, payload, errors, last } satisfies FromWorker, [m.buffer, payload]);
+      posted++;
+      meta = [];
+      errors = [];
+      used = 0;
+      buf = last ? buf : newBuffer();
     };
     for (let i = 0; i < job.files.length; i++) {
-      // Chunks of a file that fails are dropped unless already posted (as before batching).
-      const mark = pending.length;
+      // Chunks of a file that fails are dropped unless already posted (the main thread never references them).
+      const mark = { posted, events: meta.length, used };
       try {
-        const bytes = await encodeFile(cdc, params, job.files[i]!, async (c) => {
-          pending.push({ ev: { t: "chunk", file: i, id: c.id, rawLength: c.rawLength, flag: c.compressed.flag, start: 0, end: 0 }, payload: c.compressed.payload });
-          pendingBytes += c.compressed.payload.length;
-          if (pendingBytes >= BATCH_BYTES) await flush();
-        });
-        pending.push({ ev: { t: "done", file: i, bytes } });
+        const bytes = await encodeFile(
+          cdc,
+          params,
+          job.files[i]!,
+          async (chunk, id) => {
+            const need = ID_BYTES + maxPayload(chunk.length);
+            if (used + need > buf.length) {
+              await flush(false);
+              if (need > buf.length) buf = newBuffer(need);
+            }
+            id.copy(buf, used);
+            const { flag, length } = compressInto(chunk, buf.subarray(used + ID_BYTES, used + need), params.zstdLevel);
+            meta.push(flag, i, used, length, chunk.length);
+            used += ID_BYTES + length;
+            if (used >= BATCH_BYTES) await flush(false);
+          },
+          scratch,
+        );
+        meta.push(EV_DONE, i, 0, 0, bytes);
       } catch (e) {
-        if (pending.length > mark) {
-          for (const p of pending.splice(mark)) pendingBytes -= p.payload?.length ?? 0;
-        }
-        pending.push({ ev: { t: "error", file: i, error: (e as NodeJS.ErrnoException).code ?? (e as Error).message } });
+        // Since the last post, the batch holds only this file's chunks (or others' before `mark`).
+        meta.length = posted === mark.posted ? mark.events : 0;
+        used = posted === mark.posted ? mark.used : 0;
+        meta.push(EV_ERROR, i, errors.length, 0, 0);
+        errors.push((e as NodeJS.ErrnoException).code ?? (e as Error).message);
       }
     }
-    await flush();
-    port.postMessage({ kind: "job-done", jobId: job.jobId } satisfies FromWorker);
+    await flush(true);
   }
   running = false;
 }

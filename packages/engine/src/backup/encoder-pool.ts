@@ -12,8 +12,8 @@ import { pathToFileURL } from "node:url";
 import { dirname, join } from "node:path";
 import { Worker } from "node:worker_threads";
 import { FastCdc } from "../chunker/fastcdc";
-import { encodeFile, type EncodeParams, type EncodedChunk, type FileJob } from "./encode-core";
-import type { FromWorker, ToWorker } from "./encode-worker";
+import { ID_BYTES } from "../id";
+import { BATCH_CAPACITY, encodeFileOwned, EV_DONE, EV_ERROR, EVENT_FIELDS, type EncodeParams, type EncodedChunk, type FileJob, type FromWorker, type ToWorker } from "./encode-core";
 
 export type FileResult = { ids: string[]; bytes: number } | { error: string };
 type OnChunk = (file: number, chunk: EncodedChunk) => Promise<void>;
@@ -51,6 +51,9 @@ interface Slot {
 }
 
 const MAX_JOBS_PER_WORKER = 2;
+/** Queued (not yet dispatched) work above which `ready()` holds a walker back: enough for full jobs, bounded memory. */
+const BACKLOG_FILES = 4 * JOB_FILES;
+const BACKLOG_BYTES = 8 * JOB_BYTES;
 
 /** Where the worker's real module is, and the tsx API to register first when running from .ts sources. */
 function workerBoot(): { tsxApi?: string; entry: string } {
@@ -64,10 +67,14 @@ function workerBoot(): { tsxApi?: string; entry: string } {
 
 export class EncoderPool {
   private readonly slots: Slot[] = [];
-  private readonly queue: Entry[] = [];
+  /** Files not yet sent to a worker: `queue[queueHead…]` (shift() on a long array costs O(n) each). */
+  private queue: Entry[] = [];
+  private queueHead = 0;
   private nextId = 1;
   private readonly cdc: FastCdc;
   private failed: unknown;
+  private queuedBytes = 0;
+  private readonly readyWaiters: Array<() => void> = [];
 
   constructor(
     private readonly params: EncodeParams,
@@ -97,6 +104,7 @@ export class EncoderPool {
 
   private fail(slot: Slot, e: unknown) {
     this.failed ??= e;
+    for (const w of this.readyWaiters.splice(0)) w();
     for (const j of slot.jobs.values()) for (const en of j.entries) en.req.reject(e);
     slot.jobs.clear();
   }
@@ -104,48 +112,82 @@ export class EncoderPool {
   private async handle(slot: Slot, m: FromWorker): Promise<void> {
     const job = slot.jobs.get(m.jobId);
     if (!job) return;
-    switch (m.kind) {
-      case "batch": {
-        const payload = Buffer.from(m.payload);
-        for (const ev of m.events) {
-          const en = job.entries[ev.file]!;
-          if (ev.t === "chunk") {
-            en.ids.push(ev.id);
-            await en.req.onChunk(en.index, { id: ev.id, rawLength: ev.rawLength, compressed: { flag: ev.flag, payload: payload.subarray(ev.start, ev.end) } });
-          } else {
-            en.req.results[en.index] = ev.t === "done" ? { ids: en.ids, bytes: ev.bytes } : { error: ev.error };
-            if (--en.req.remaining === 0) en.req.resolve(en.req.results);
-          }
-        }
-        slot.worker.postMessage({ kind: "ack" } satisfies ToWorker);
-        return;
+    const payload = Buffer.from(m.payload);
+    const meta = new Float64Array(m.meta);
+    for (let e = 0; e < meta.length; e += EVENT_FIELDS) {
+      const code = meta[e]!;
+      const en = job.entries[meta[e + 1]!]!;
+      if (code === EV_DONE) {
+        this.settle(en, { ids: en.ids, bytes: meta[e + 4]! });
+      } else if (code === EV_ERROR) {
+        this.settle(en, { error: m.errors[meta[e + 2]!]! });
+      } else {
+        const at = meta[e + 2]!;
+        const id = payload.toString("hex", at, at + ID_BYTES);
+        en.ids.push(id);
+        const start = at + ID_BYTES;
+        await en.req.onChunk(en.index, { id, rawLength: meta[e + 4]!, compressed: { flag: code, payload: payload.subarray(start, start + meta[e + 3]!) } });
       }
-      case "job-done":
-        slot.jobs.delete(job.id);
-        this.dispatch();
-        return;
+    }
+    // The payload is free again once every onChunk has settled: it goes back for the worker's next batch.
+    const back = m.payload.byteLength === BATCH_CAPACITY ? m.payload : undefined;
+    slot.worker.postMessage({ kind: "ack", ...(back ? { payload: back } : {}) } satisfies ToWorker, back ? [back] : []);
+    if (m.last) {
+      slot.jobs.delete(job.id);
+      this.dispatch();
     }
   }
 
+  private settle(en: Entry, r: FileResult) {
+    en.req.results[en.index] = r;
+    if (--en.req.remaining === 0) en.req.resolve(en.req.results);
+  }
+
   private dispatch() {
-    while (this.queue.length) {
+    while (this.queueHead < this.queue.length) {
       const slot = this.slots.reduce((a, b) => (b.jobs.size < a.jobs.size ? b : a));
-      if (slot.jobs.size >= MAX_JOBS_PER_WORKER) return;
+      if (slot.jobs.size >= MAX_JOBS_PER_WORKER) break;
       const entries: Entry[] = [];
       let bytes = 0;
-      while (this.queue.length && entries.length < JOB_FILES) {
-        const next = this.queue[0]!;
+      while (this.queueHead < this.queue.length && entries.length < JOB_FILES) {
+        const next = this.queue[this.queueHead]!;
         if (entries.length && bytes + next.file.size > JOB_BYTES) break;
-        entries.push(this.queue.shift()!);
+        entries.push(next);
+        this.queueHead++;
         bytes += next.file.size;
       }
+      this.queuedBytes -= bytes;
       const job: Job = { id: this.nextId++, entries };
       slot.jobs.set(job.id, job);
       slot.worker.postMessage({ kind: "job", jobId: job.id, files: entries.map((e) => e.file) } satisfies ToWorker);
     }
+    if (this.queueHead === this.queue.length) {
+      this.queue = [];
+      this.queueHead = 0;
+    }
+    if (!this.backlogged()) for (const w of this.readyWaiters.splice(0)) w();
   }
 
-  /** Encodes files; `onChunk` is awaited for every chunk (that is where saving and backpressure happen). */
+  private backlogged(): boolean {
+    return this.queue.length - this.queueHead >= BACKLOG_FILES || this.queuedBytes >= BACKLOG_BYTES;
+  }
+
+  /**
+   * Resolves once the queue of not-yet-dispatched files is short enough to
+   * take more. A walker that does not wait for each directory's files to be
+   * encoded (so the workers never starve) awaits this to stay bounded.
+   */
+  ready(): Promise<void> {
+    if (this.failed) return Promise.reject(this.failed);
+    if (this.slots.length === 0 || !this.backlogged()) return Promise.resolve();
+    return new Promise((r) => this.readyWaiters.push(r));
+  }
+
+  /**
+   * Encodes files; `onChunk` is awaited for every chunk (that is where saving
+   * and backpressure happen). A chunk's `compressed.payload` may be a view of a
+   * worker's batch buffer: it is valid only until that onChunk settles.
+   */
   encode(files: FileJob[], onChunk: OnChunk): Promise<FileResult[]> {
     if (this.failed) return Promise.reject(this.failed);
     if (files.length === 0) return Promise.resolve([]);
@@ -153,6 +195,7 @@ export class EncoderPool {
     return new Promise((resolve, reject) => {
       const req: Request = { onChunk, results: new Array(files.length), remaining: files.length, resolve, reject };
       files.forEach((file, index) => this.queue.push({ req, index, file, ids: [] }));
+      this.queuedBytes += files.reduce((a, f) => a + f.size, 0);
       this.dispatch();
     });
   }
@@ -162,7 +205,7 @@ export class EncoderPool {
     for (let i = 0; i < files.length; i++) {
       const ids: string[] = [];
       try {
-        const bytes = await encodeFile(this.cdc, this.params, files[i]!, async (c) => {
+        const bytes = await encodeFileOwned(this.cdc, this.params, files[i]!, async (c) => {
           ids.push(c.id);
           await onChunk(i, c);
         });
