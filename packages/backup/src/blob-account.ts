@@ -4,7 +4,7 @@
  * key): an agent's upload SAS is signed with it, and a SAS URL cannot mint
  * other SAS URLs.
  */
-import { ContainerSASPermissions, SASProtocol } from "@azure/storage-blob";
+import { BlobServiceClient, ContainerSASPermissions, SASProtocol, StorageSharedKeyCredential } from "@azure/storage-blob";
 import { AzureBlobStore, type BlobStore, customerContainerName, withRetry } from "@tidemark/storage";
 
 export type BlobAccountOptions =
@@ -43,21 +43,25 @@ export function createBlobAccount(opts: BlobAccountOptions): BlobAccount {
     }
     return c;
   };
-  // Any container client carries the account URL; strip the container segment.
-  const probe = new AzureBlobStore({ ...opts, container: "tm-probe" });
-  const blobEndpoint = probe.containerClient.url.replace(/\/tm-probe\/?$/, "");
+  // Signing needs only the account credential, not a connected store (AzureBlobStore loads the SDK lazily
+  // and has no client before its first operation): one service client of our own, built synchronously.
+  const service =
+    "connectionString" in opts
+      ? BlobServiceClient.fromConnectionString(opts.connectionString)
+      : new BlobServiceClient(opts.endpoint ?? `https://${opts.account}.blob.core.windows.net`, new StorageSharedKeyCredential(opts.account, opts.accountKey));
+  const blobEndpoint = service.url.replace(/\/+$/, "");
   return {
     blobEndpoint,
     container,
     async readSas(customerId, expiresInMinutes) {
-      const { base } = container(customerId);
+      const client = service.getContainerClient(customerContainerName(customerId));
       const now = Date.now();
       const expiresOn = new Date(now + Math.min(60, Math.max(1, expiresInMinutes)) * 60_000);
-      const url = await base.containerClient.generateSasUrl({
+      const url = await client.generateSasUrl({
         permissions: ContainerSASPermissions.parse("rl"),
         startsOn: new Date(now - 5 * 60_000),
         expiresOn,
-        protocol: base.containerClient.url.startsWith("https:") ? SASProtocol.Https : SASProtocol.HttpsAndHttp,
+        protocol: client.url.startsWith("https:") ? SASProtocol.Https : SASProtocol.HttpsAndHttp,
       });
       return { url, expiresOn };
     },
