@@ -10,3 +10,4 @@ export type { Outcome } from "./channels/outcome";
 export { conditionLabels, portalLinks, renderEmail, renderSms, renderText, webhookPayload, loadAlertMessage, type AlertMessage, type AlertEvent } from "./message";
 export { listAlerts, getAlert, countAlerts, listDeliveries, type AlertFilters, type AlertView, type AlertCounts, type DeliveryFilters } from "./queries";
 export { listChannels, createChannel, updateChannel, deleteChannel, targetsSchema, webhookSecret, channelName, type ChannelView, type NewChannel, type ChannelChanges } from "./channel-admin";
+export { runMonitors, CAPTURE_ERROR_KINDS, type MonitorOptions, type MonitorRun } from "./monitors";
