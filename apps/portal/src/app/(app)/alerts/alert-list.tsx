@@ -25,6 +25,7 @@ export type AlertRow = {
   acknowledgedByEmail?: string | null;
   resolvedAt?: When;
   resolvedByEmail?: string | null;
+  resolvedAutomatically?: boolean;
 };
 
 const time = (d: When) => (d ? new Date(d).toLocaleString() : "—");
@@ -40,7 +41,7 @@ function StateLine({ a }: { a: AlertRow }) {
       ) : null}
       {a.state === "resolved" ? (
         <div className="muted">
-          {a.resolvedByEmail ? `by ${a.resolvedByEmail}` : a.resolvedAt ? "automatically" : ""} {time(a.resolvedAt)}
+          {a.resolvedAutomatically ? "automatically (the condition cleared)" : a.resolvedByEmail ? `by ${a.resolvedByEmail}` : ""} {time(a.resolvedAt)}
         </div>
       ) : null}
     </>
@@ -139,8 +140,12 @@ export function AlertList({
         openId === a.id ? (
           <div data-testid="alert-expanded">
             <AlertDetails details={a.details} machineId={a.machineId} />
-            <h3>Deliveries</h3>
-            {deliveries(a.id)}
+            {deliveries(a.id) ? (
+              <>
+                <h3>Deliveries</h3>
+                {deliveries(a.id)}
+              </>
+            ) : null}
           </div>
         ) : null
       }

@@ -14,9 +14,10 @@ export type ChannelRow = {
   kind: ChannelKind;
   name: string;
   targets: string[];
-  secretSet: boolean;
+  hasSecret: boolean;
   minSeverity: Severity;
   enabled: boolean;
+  lastDelivery?: { state: string; event: string; at: Date | string; lastError: string | null } | null;
 };
 
 export type ChannelValues = {
@@ -24,8 +25,10 @@ export type ChannelValues = {
   name: string;
   customerId: string | null;
   targets: string[];
-  /** Omitted: keep the stored secret. */
+  /** Omitted: keep the stored secret (or, on create, let the server generate one). */
   secret?: string;
+  /** Replace the secret with a generated one (shown once). */
+  rotateSecret?: boolean;
   minSeverity: Severity;
   enabled: boolean;
 };
@@ -80,6 +83,7 @@ export function ChannelForm({
           customerId: String(f.get("scope") ?? "") || null,
           targets: lines(String(f.get("targets") ?? "")),
           ...(kind === "webhook" && secret ? { secret } : {}),
+          ...(kind === "webhook" && !secret && f.get("rotateSecret") === "on" ? { rotateSecret: true } : {}),
           minSeverity: String(f.get("minSeverity")) as Severity,
           enabled: f.get("enabled") === "on",
         });
@@ -123,9 +127,18 @@ export function ChannelForm({
             type="password"
             autoComplete="new-password"
             error={errors.secret}
-            placeholder={initial?.secretSet ? "set — leave empty to keep it" : ""}
-            hint={initial?.secretSet ? "A secret is set. It is never shown again; type a new one to replace it." : "HMAC-SHA-256 signs every request with it. Stored encrypted, never shown again."}
+            placeholder={initial ? (initial.hasSecret ? "set — leave empty to keep it" : "not set") : "leave empty to generate one"}
+            hint={
+              initial
+                ? "Write-only: the stored secret is never shown. Type 64 hex characters to replace it."
+                : "64 hex characters; empty: one is generated and shown once. Every request is signed with HMAC-SHA-256; stored encrypted."
+            }
           />
+          {initial ? (
+            <label className="inline">
+              <input type="checkbox" name="rotateSecret" /> Generate a new secret (shown once)
+            </label>
+          ) : null}
         </>
       ) : (
         <div className="field">
