@@ -161,8 +161,10 @@ function placeOf(src: Source): Place {
 }
 
 function childPlace(at: Place, name: string): Place {
-  const record = recordChild(at.record, name, at.windows);
-  return { read: readChild(at.read, name), record, match: at.windows ? recordChild(at.match, name, false) : record, windows: at.windows };
+  const read = readChild(at.read, name);
+  // Unmapped POSIX sources (the common case) share one string for all three.
+  const record = !at.windows && at.read === at.record ? read : recordChild(at.record, name, at.windows);
+  return { read, record, match: at.windows ? recordChild(at.match, name, false) : record, windows: at.windows };
 }
 
 /** `dir` + one name, on the read side (keeps a root such as "/" or "C:\" intact). */
