@@ -13,9 +13,11 @@
 import { createHash } from "node:crypto";
 import { CorruptionError } from "./errors";
 import { mapLimit } from "./index/repo-index";
-import { packKeyName } from "./pack/format";
+import { BLOB_TREE, packKeyName } from "./pack/format";
 import { openBlob } from "./pack/reader";
 import type { Repository } from "./repository";
+import { readBlobs } from "./restore/blob-batch";
+import { decodeTree, type TreeNode } from "./tree";
 import type { VolumeRef } from "./snapshot";
 import { loadVolumeMap } from "./backup/volume";
 
@@ -131,6 +133,23 @@ export async function check(repo: Repository, opts: CheckOptions = {}): Promise<
     }
   }
   report.snapshots = snaps.length;
+  // Every listing, read level by level with tree blobs coalesced by pack (one ranged GET per run, not per directory).
+  const listings = new Map<string, TreeNode[] | Error>();
+  for (let level = snaps.map((s) => s.tree); level.length; ) {
+    const next: string[] = [];
+    const todo = level.filter((id) => !listings.has(id) && !damagedChunk.has(id));
+    await readBlobs(repo, todo, BLOB_TREE, (id, data) => {
+      if (data instanceof Error) return void listings.set(id, data);
+      try {
+        const nodes = decodeTree(data).nodes;
+        listings.set(id, nodes);
+        for (const n of nodes) if (n.type === "dir" && n.subtree) next.push(n.subtree);
+      } catch (e) {
+        listings.set(id, new CorruptionError(`tree ${id} does not decode: ${(e as Error).message}`, repo.index.lookup(id)?.pack, id));
+      }
+    });
+    level = next;
+  }
   const memo = new Map<string, string[]>();
   const seenTrees = new Set<string>();
   const walk = async (treeId: string): Promise<string[]> => {
@@ -143,16 +162,14 @@ export async function check(repo: Repository, opts: CheckOptions = {}): Promise<
       memo.set(treeId, bad);
       return bad;
     }
-    let nodes;
-    try {
-      nodes = (await repo.loadTree(treeId)).nodes;
-      seenTrees.add(treeId);
-    } catch (e) {
-      markChunk(treeId, repo.index.lookup(treeId)?.pack, (e as Error).message);
+    const nodes = listings.get(treeId) ?? new Error("listing was not read");
+    if (nodes instanceof Error) {
+      markChunk(treeId, repo.index.lookup(treeId)?.pack, nodes.message);
       bad.push("");
       memo.set(treeId, bad);
       return bad;
     }
+    seenTrees.add(treeId);
     for (const n of nodes) {
       if (n.type === "dir" && n.subtree) {
         for (const p of await walk(n.subtree)) bad.push(p ? `${n.name}/${p}` : `${n.name}/`);

@@ -13,15 +13,15 @@ import { chmodSync, closeSync, fchmodSync, fchownSync, ftruncateSync, futimesSyn
 import { chown, lchown, lutimes, mkdir } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
-import { EngineError } from "../errors";
+import { CorruptionError, EngineError } from "../errors";
 import { mapLimit } from "../index/repo-index";
-import type { IndexEntry } from "../index/index";
-import { packKeyName } from "../pack/format";
+import { BLOB_TREE } from "../pack/format";
+import { coalesce, readBlobs, readRunBytes, type Located } from "./blob-batch";
 import { DecodePool } from "./decode-pool";
 import type { DecodeResult } from "./decode-core";
 import type { Repository } from "../repository";
 import type { Snapshot } from "../snapshot";
-import { isSafeName, type TreeNode } from "../tree";
+import { decodeTree, isSafeName, type TreeNode } from "../tree";
 
 export class RestoreTargetError extends EngineError {}
 
@@ -57,9 +57,6 @@ export interface RestoreResult {
   failures: Array<{ path: string; error: string }>;
 }
 
-const RUN_BYTES = 16 * 1024 * 1024;
-/** Reading a small gap is cheaper than another request. */
-const MAX_GAP = 256 * 1024;
 /** Below this a decode worker's start-up (~0.1–0.3 s) costs more than it saves. */
 const DECODE_WORKERS_FROM = 64 * 1024 * 1024;
 
@@ -86,14 +83,25 @@ interface Target {
   offset: number;
 }
 
+/** A directory whose listing is still to be read. */
+interface PendingDir {
+  tree: string;
+  dir: string;
+  rel: string;
+  depth: number;
+}
+
 export async function restore(repo: Repository, snap: { id: string; snapshot: Snapshot }, opts: RestoreOptions): Promise<RestoreResult> {
   const target = resolve(opts.target);
   const r = new Restorer(repo, target, opts);
   await wrapDiskErrors(target, async () => {
     await mkdir(target, { recursive: true });
     const start = await r.locate(snap.snapshot.tree, opts.path);
-    if (start.kind === "tree") await r.planTree(start.tree, target, "");
-    else await r.planNode(start.node, join(target, start.node.name), start.node.name);
+    if (start.kind === "tree") await r.planLevels([{ tree: start.tree, dir: target, rel: "", depth: 0 }]);
+    else {
+      const sub = r.planNode(start.node, join(target, start.node.name), start.node.name);
+      if (sub) await r.planLevels([sub]);
+    }
     await r.writeData();
     await r.applyMetadata();
   });
@@ -145,28 +153,40 @@ class Restorer {
     this.result.failures.push({ path, error });
   }
 
-  async planTree(treeId: string, dir: string, rel: string, depth = 0): Promise<void> {
-    let nodes: TreeNode[];
-    try {
-      nodes = (await this.repo.loadTree(treeId)).nodes;
-    } catch (e) {
-      this.failure(rel || "/", `directory listing unreadable: ${(e as Error).message}`);
-      return;
-    }
-    // Directory listings are small ranged reads: fetch a level's subtrees in parallel.
-    const subtrees = nodes.filter((n) => n.type === "dir" && n.subtree).map((n) => n.subtree!);
-    await mapLimit(subtrees, 16, (id) => this.repo.loadTree(id).then(() => undefined, () => undefined));
-    for (const n of nodes) {
-      const childRel = rel ? `${rel}/${n.name}` : n.name;
-      if (!isSafeName(n.name)) {
-        this.failure(childRel, `refused unsafe entry name ${JSON.stringify(n.name)} (path traversal)`);
-        continue;
+  /**
+   * Breadth first: the listings of a whole level are read together, grouped
+   * by pack and coalesced into ranged GETs (one request per run of tree
+   * blobs, not one per directory).
+   */
+  async planLevels(level: PendingDir[]): Promise<void> {
+    while (level.length) {
+      const listings = new Map<string, TreeNode[] | Error>();
+      await readBlobs(this.repo, level.map((l) => l.tree), BLOB_TREE, (id, data) => {
+        if (data instanceof Error) return void listings.set(id, data);
+        try {
+          listings.set(id, decodeTree(data).nodes);
+        } catch (e) {
+          listings.set(id, new CorruptionError(`tree ${id} does not decode: ${(e as Error).message}`, this.repo.index.lookup(id)?.pack, id));
+        }
+      });
+      const next: PendingDir[] = [];
+      for (const l of level) {
+        const nodes = listings.get(l.tree)!;
+        if (nodes instanceof Error) {
+          this.failure(l.rel || "/", `directory listing unreadable: ${nodes.message}`);
+          continue;
+        }
+        for (const n of nodes) {
+          const sub = this.planNode(n, join(l.dir, n.name), l.rel ? `${l.rel}/${n.name}` : n.name, l.depth + 1);
+          if (sub) next.push(sub);
+        }
       }
-      await this.planNode(n, join(dir, n.name), childRel, depth + 1);
+      level = next;
     }
   }
 
-  async planNode(n: TreeNode, path: string, rel: string, depth = 0): Promise<void> {
+  /** Creates what needs no data (dirs, symlinks, empty files) and queues file chunks; a directory's listing is returned for the next level. */
+  planNode(n: TreeNode, path: string, rel: string, depth = 0): PendingDir | undefined {
     if (!isSafeName(n.name)) {
       this.failure(rel, `refused unsafe entry name ${JSON.stringify(n.name)} (path traversal)`);
       return;
@@ -176,8 +196,7 @@ class Restorer {
         mkdirSync(path, { recursive: true });
         this.dirs.push({ path, node: n, depth });
         this.result.dirs++;
-        if (n.subtree) await this.planTree(n.subtree, path, rel, depth);
-        return;
+        return n.subtree ? { tree: n.subtree, dir: path, rel, depth } : undefined;
       case "symlink":
         rmSync(path, { force: true });
         symlinkSync(n.target ?? "", path);
@@ -214,28 +233,7 @@ class Restorer {
   }
 
   async writeData(): Promise<void> {
-    const byPack = new Map<string, Array<{ id: string; e: IndexEntry }>>();
-    for (const id of this.chunkTargets.keys()) {
-      const e = this.repo.index.lookup(id)!;
-      let l = byPack.get(e.pack);
-      if (!l) byPack.set(e.pack, (l = []));
-      l.push({ id, e });
-    }
-    const runs: Array<Array<{ id: string; e: IndexEntry }>> = [];
-    for (const blobs of byPack.values()) {
-      blobs.sort((a, b) => a.e.offset - b.e.offset);
-      let run: typeof blobs = [];
-      for (const b of blobs) {
-        const first = run[0];
-        const last = run.at(-1);
-        if (first && last && (b.e.offset - (last.e.offset + last.e.length) > MAX_GAP || b.e.offset + b.e.length - first.e.offset > RUN_BYTES)) {
-          runs.push(run);
-          run = [];
-        }
-        run.push(b);
-      }
-      if (run.length) runs.push(run);
-    }
+    const runs = coalesce([...this.chunkTargets.keys()].map((id) => ({ id, e: this.repo.index.lookup(id)! })));
     const workers = this.opts.decodeWorkers ?? (this.totalBytes >= DECODE_WORKERS_FROM ? Math.min(4, availableParallelism() - 1) : 0);
     const pool = new DecodePool(this.repo.keys.id, { workers: Math.max(0, workers), entry: this.opts.decodeWorkerEntry });
     try {
@@ -245,14 +243,13 @@ class Restorer {
     }
   }
 
-  private async readRun(run: Array<{ id: string; e: IndexEntry }>, pool: DecodePool): Promise<void> {
+  private async readRun(run: Located[], pool: DecodePool): Promise<void> {
     const pack = run[0]!.e.pack;
     const start = run[0]!.e.offset;
-    const last = run.at(-1)!.e;
     let bytes: Buffer | undefined;
     let readError = "";
     try {
-      bytes = await this.repo.store.get(packKeyName(pack), { offset: start, length: last.offset + last.length - start });
+      bytes = await readRunBytes(this.repo, run);
     } catch (e) {
       readError = `pack ${pack} unreadable: ${(e as Error).message}`;
     }

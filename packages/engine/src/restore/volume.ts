@@ -6,11 +6,11 @@ import { open, stat } from "node:fs/promises";
 import { resolve } from "node:path";
 import { loadVolumeMap } from "../backup/volume";
 import { EngineError } from "../errors";
-import { mapLimit } from "../index/repo-index";
 import { BLOB_DATA } from "../pack/format";
 import type { Repository } from "../repository";
 import type { Snapshot } from "../snapshot";
 import { RestoreTargetError } from "./restore";
+import { readBlobs } from "./blob-batch";
 
 export interface VolumeRestoreResult {
   bytes: number;
@@ -29,26 +29,43 @@ export async function restoreVolume(repo: Repository, snapshot: Snapshot, name: 
   const result: VolumeRestoreResult = { bytes: vol.size, blocks: map.length, holes: 0, failures: [] };
   try {
     if (!isDevice) await fh.truncate(vol.size);
-    await mapLimit(
-      map.map((b, i) => ({ b, i })),
-      opts.concurrency ?? 4,
-      async ({ b, i }) => {
-        if (!b.id) {
-          result.holes++;
-          // A device is not sparse: its old contents must be overwritten with zeros.
-          if (isDevice) await fh.write(Buffer.alloc(Math.min(vol.blockSize, vol.size - i * vol.blockSize)), 0, undefined, i * vol.blockSize);
-          return;
-        }
-        try {
-          const data = await repo.readBlob(b.id, BLOB_DATA);
-          await fh.write(data, 0, data.length, i * vol.blockSize);
-        } catch (e) {
-          const code = (e as NodeJS.ErrnoException).code;
-          if (code === "ENOSPC" || code === "EDQUOT") throw new RestoreTargetError(`disk full while restoring volume into ${target}`);
-          result.failures.push({ block: i, error: (e as Error).message });
+    // A block id can repeat (identical blocks): read it once, write it everywhere.
+    const where = new Map<string, number[]>();
+    for (let i = 0; i < map.length; i++) {
+      const id = map[i]!.id;
+      if (!id) {
+        result.holes++;
+        // A device is not sparse: its old contents must be overwritten with zeros.
+        if (isDevice) await fh.write(Buffer.alloc(Math.min(vol.blockSize, vol.size - i * vol.blockSize)), 0, undefined, i * vol.blockSize);
+        continue;
+      }
+      let l = where.get(id);
+      if (!l) where.set(id, (l = []));
+      l.push(i);
+    }
+    // Blocks are read in runs coalesced by pack (ranged GETs), not one GET per block.
+    await readBlobs(
+      repo,
+      where.keys(),
+      BLOB_DATA,
+      async (id, data) => {
+        for (const i of where.get(id)!) {
+          if (data instanceof Error) {
+            result.failures.push({ block: i, error: data.message });
+            continue;
+          }
+          try {
+            await fh.write(data, 0, data.length, i * vol.blockSize);
+          } catch (e) {
+            const code = (e as NodeJS.ErrnoException).code;
+            if (code === "ENOSPC" || code === "EDQUOT") throw new RestoreTargetError(`disk full while restoring volume into ${target}`);
+            throw e;
+          }
         }
       },
+      opts.concurrency ?? 4,
     );
+    result.failures.sort((a, b) => a.block - b.block);
   } finally {
     await fh.close();
   }
