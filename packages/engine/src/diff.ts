@@ -6,7 +6,7 @@ import type { Repository } from "./repository";
 import type { TreeNode } from "./tree";
 
 export interface DiffEntry {
-  /** + added, - removed, M content or type changed, U metadata only. */
+  /** + added, - removed, M content or type changed, U metadata only (mode, owner, mtime, Windows attributes). */
   change: "+" | "-" | "M" | "U";
   path: string;
   type: TreeNode["type"];
@@ -33,13 +33,13 @@ export async function diffTrees(repo: Repository, a: string | undefined, b: stri
       continue;
     }
     if (l.type === "dir") {
-      if (l.mode !== r.mode || l.uid !== r.uid || l.gid !== r.gid) out.push({ change: "U", path: `${path}/`, type: "dir" });
+      if (l.mode !== r.mode || l.uid !== r.uid || l.gid !== r.gid || l.attrs !== r.attrs) out.push({ change: "U", path: `${path}/`, type: "dir" });
       out.push(...(await diffTrees(repo, l.subtree, r.subtree, path)));
       continue;
     }
     const sameContent = l.target === r.target && JSON.stringify(l.content ?? []) === JSON.stringify(r.content ?? []);
     if (!sameContent) out.push({ change: "M", path, type: r.type });
-    else if (l.mode !== r.mode || l.uid !== r.uid || l.gid !== r.gid || l.mtimeNs !== r.mtimeNs) out.push({ change: "U", path, type: r.type });
+    else if (l.mode !== r.mode || l.uid !== r.uid || l.gid !== r.gid || l.mtimeNs !== r.mtimeNs || l.attrs !== r.attrs) out.push({ change: "U", path, type: r.type });
   }
   return out;
 }

@@ -3,6 +3,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { backup } from "../src/backup/backup";
 import { listTree } from "../src/ls";
+import { diffTrees } from "../src/diff";
 import {
   defaultAttributeApplier,
   FILE_ATTRIBUTE,
@@ -34,6 +35,9 @@ describe("Windows attributes: backup", () => {
       };
       expect(await attrs(plain.snapshot.tree)).toEqual({ "/plain.txt": undefined, "/sub": undefined, "/sub/hidden.txt": undefined });
       expect(await attrs(withAttrs.snapshot.tree)).toEqual({ "/plain.txt": undefined, "/sub": 0x10, "/sub/hidden.txt": 0x22 });
+      // An attribute change alone is a metadata change in diff.
+      const diff = await diffTrees(repo, plain.snapshot.tree, withAttrs.snapshot.tree);
+      expect(diff.filter((e) => e.path.startsWith(src.dir)).map((e) => `${e.change} ${e.path.slice(src.dir.length)}`)).toEqual(["U /", "U /sub/", "U /sub/hidden.txt"]);
       // A failing reader costs the attribute, not the file.
       const failing = await backup(repo, { paths: [src.dir], host: "h", attributes: () => { throw new Error("boom"); } });
       expect(failing.snapshot.errors).toEqual([]);
