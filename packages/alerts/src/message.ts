@@ -115,6 +115,11 @@ function short(v: unknown): string {
   if (typeof v === "string") return v;
   if (typeof v === "number" || typeof v === "boolean") return String(v);
   if (v instanceof Date) return v.toISOString();
+  // Findings name things as { id, name } or points as { machine, time }: show what a person reads.
+  const o = v as Record<string, unknown>;
+  if (typeof o.machine === "string" && typeof o.time === "string") return `${o.machine} @ ${o.time}${Array.isArray(o.files) ? ` (${o.files.length} file${o.files.length === 1 ? "" : "s"})` : ""}`;
+  if (typeof o.name === "string") return o.name;
+  if (typeof o.path === "string") return o.path;
   const s = JSON.stringify(v);
   return s.length > 200 ? `${s.slice(0, 200)}…` : s;
 }
