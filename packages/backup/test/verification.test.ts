@@ -19,8 +19,13 @@ import {
   type CustomerRepo,
   detectFilesystem,
   heartbeat,
+  claimVerificationRequest,
+  customersDueForRepositoryCheck,
+  finishVerificationRequest,
+  machinesDueForRestoreTest,
   machineVerificationSummary,
   missingChunks,
+  requestVerification,
   openCustomerRepo,
   PgIndex,
   pointDamage,
@@ -216,6 +221,41 @@ describe("verification end to end (backup domain)", () => {
   it("another customer's scope sees none of it", async () => {
     await expect(pointDamage(w.database.db, { mspId: w.mspId, customerId: w.a2 }, pointId)).rejects.toThrow(/not found/i);
     await expect(machineVerificationSummary(w.database.db, { mspId: w.mspId, customerId: w.a2 }, machineId)).rejects.toThrow(/not found/i);
+  });
+});
+
+describe("what the worker's sweeps pick up", () => {
+  it("a machine is due for a restore test when its last one is older than its policy's interval, or it never had one", async () => {
+    const due = async (now = new Date()) => (await machinesDueForRestoreTest(w.database.db, now)).map((m) => m.machineId);
+    // Tests ran above just now: not due under the 24 h default, due 25 h later.
+    expect(await due()).not.toContain(machineId);
+    expect(await due(new Date(Date.now() + 25 * 3600_000))).toContain(machineId);
+    // A machine policy of 1 h makes it due 2 h later already.
+    const [policy] = await w.database.db.insert(schema.policies).values({ mspId: w.mspId, name: "hourly tests", retention: { keepWithinHours: 24, hourly: 0, daily: 7, weekly: 4, monthly: 0, yearly: 0 } as never, restoreTestEveryHours: 1 }).returning();
+    await w.database.db.insert(schema.policyAssignments).values({ mspId: w.mspId, customerId: w.a1, machineId, policyId: policy!.id });
+    expect(await due(new Date(Date.now() + 2 * 3600_000))).toContain(machineId);
+    // A machine without points is never due (nothing to restore).
+    const [empty] = await w.database.db.insert(schema.machines).values({ ...scope(), name: "EMPTY", os: "linux" }).returning();
+    expect(await due(new Date(Date.now() + 100 * 3600_000))).not.toContain(empty!.id);
+  });
+
+  it("a customer is due for a repository check after its interval", async () => {
+    const due = async (now: Date) => (await customersDueForRepositoryCheck(w.database.db, now)).map((c) => c.customerId);
+    expect(await due(new Date())).not.toContain(w.a1);
+    expect(await due(new Date(Date.now() + 25 * 3600_000))).toContain(w.a1);
+  });
+
+  it("portal requests are claimed once, oldest first, and finished with their outcome", async () => {
+    const { request } = await requestVerification(w.database.db, scope(), { kind: "scrub" });
+    const dup = await requestVerification(w.database.db, scope(), { kind: "scrub" });
+    expect(dup).toMatchObject({ duplicate: true, request: { id: request.id } });
+    await expect(requestVerification(w.database.db, { mspId: w.mspId, customerId: w.a2 }, { kind: "restore_test", machineId })).rejects.toThrow(/Machine not found/);
+    const [a, b] = await Promise.all([claimVerificationRequest(w.database.db), claimVerificationRequest(w.database.db)]);
+    expect([a?.id, b?.id].filter(Boolean)).toEqual([request.id]);
+    await finishVerificationRequest(w.database.db, request.id, { error: "storage unreachable" });
+    const [row] = await w.database.db.select().from(schema.verificationRequests).where(eq(schema.verificationRequests.id, request.id));
+    expect(row).toMatchObject({ state: "failed", error: "storage unreachable" });
+    expect((await requestVerification(w.database.db, scope(), { kind: "scrub" })).duplicate).toBe(false);
   });
 });
 
