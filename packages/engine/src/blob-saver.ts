@@ -49,7 +49,8 @@ export class BlobSaver {
     if (this.failure) throw this.failure;
     if (this.known(id)) return false;
     this.inflight.add(id);
-    const w = (this.writers[type] ??= new PackWriter(this.repo.keys.enc));
+    // Room for a full pack plus one largest blob: the pack buffer never has to grow (untouched capacity costs no RSS).
+    const w = (this.writers[type] ??= new PackWriter(this.repo.keys.enc, this.repo.config.packSize + this.repo.config.chunker.max + 64 * 1024));
     const b = add(w, Buffer.from(id, "hex"));
     this.stats.newChunks++;
     this.stats.newBytes += rawLength;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { randomBytes } from "node:crypto";
 import { deriveKeys, newMasterKey, unwrapKeyFile, wrapWithKek, wrapWithPassword } from "../src/crypto/keys";
-import { decryptBlob, encryptBlob, openObject, packKey, sealObject } from "../src/crypto/aead";
+import { decryptBlob, encryptBlob, encryptBlobInto, openObject, packKey, sealObject } from "../src/crypto/aead";
 import { contentId, toHex } from "../src/id";
 import { CorruptionError, WrongPasswordError } from "../src/errors";
 
@@ -45,6 +45,22 @@ describe("AEAD", () => {
     const flipped = Buffer.from(sealed);
     flipped[2]! ^= 1;
     expect(decryptBlob(key, 40, id, 0, flipped)).toBeNull();
+  });
+
+  it("sealing into a pack buffer gives the same bytes as encryptBlob, including offsets beyond 32 bits", () => {
+    const key = packKey(keys.enc, randomBytes(32));
+    const id = contentId(keys.id, Buffer.from("z"));
+    const payload = randomBytes(1000);
+    for (const offset of [40, 2 ** 32 + 7]) {
+      const out = Buffer.alloc(1200, 0xee);
+      const n = encryptBlobInto(key, offset, id, 1, 1, payload, out, 50);
+      expect(n).toBe(1 + payload.length + 16);
+      expect(out.subarray(50, 50 + n).equals(encryptBlob(key, offset, id, 1, [Buffer.of(1), payload]))).toBe(true);
+      expect(out[49]).toBe(0xee);
+      expect(out[50 + n]).toBe(0xee);
+      expect(decryptBlob(key, offset, id, 1, out.subarray(50, 50 + n))?.equals(Buffer.concat([Buffer.of(1), payload]))).toBe(true);
+      expect(decryptBlob(key, offset + 2 ** 32, id, 1, out.subarray(50, 50 + n))).toBeNull();
+    }
   });
 
   it("sealed objects are kind-bound and detect damage", () => {

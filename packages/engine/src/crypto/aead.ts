@@ -23,7 +23,9 @@ const NONCE_TRAILER = 1;
 function packNonce(domain: number, offset: number): Buffer {
   const n = Buffer.alloc(12);
   n.writeUInt32BE(domain, 0);
-  n.writeBigUInt64BE(BigInt(offset), 4);
+  // u64be offset without a BigInt per blob (offsets stay far below 2^53).
+  n.writeUInt32BE(Math.floor(offset / 2 ** 32), 4);
+  n.writeUInt32BE(offset >>> 0, 8);
   return n;
 }
 
@@ -58,6 +60,23 @@ function blobAad(id: Uint8Array, type: number): Buffer {
 export function encryptBlob(key: Buffer, offset: number, id: Uint8Array, type: number, plaintext: Uint8Array[]): Buffer {
   return seal(key, packNonce(NONCE_BLOB, offset), blobAad(id, type), plaintext);
 }
+
+/**
+ * encryptBlob of `flag ‖ payload`, written straight into `out` at `at`
+ * (1 + payload + TAG_BYTES bytes, returned): the pack buffer, with no
+ * per-blob concatenation.
+ */
+export function encryptBlobInto(key: Buffer, offset: number, id: Uint8Array, type: number, flag: number, payload: Uint8Array, out: Buffer, at: number): number {
+  const c = createCipheriv("aes-256-gcm", key, packNonce(NONCE_BLOB, offset));
+  c.setAAD(blobAad(id, type));
+  let o = at;
+  o += c.update(FLAG_BYTES[flag] ?? Buffer.of(flag)).copy(out, o);
+  o += c.update(payload).copy(out, o);
+  o += c.final().copy(out, o);
+  o += c.getAuthTag().copy(out, o);
+  return o - at;
+}
+const FLAG_BYTES = [Buffer.of(0), Buffer.of(1)];
 
 export function decryptBlob(key: Buffer, offset: number, id: Uint8Array, type: number, sealed: Uint8Array): Buffer | null {
   return open(key, packNonce(NONCE_BLOB, offset), blobAad(id, type), sealed);

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import { encryptBlob, encryptTrailer, PACK_SALT_BYTES, packKey } from "../crypto/aead";
+import { encryptBlobInto, encryptTrailer, PACK_SALT_BYTES, packKey, TAG_BYTES } from "../crypto/aead";
 import { maybeCompress, type Compressed } from "../compress";
 import { encodeEntries, FOOTER_BYTES, HEADER_BYTES, PACK_END_MAGIC, PACK_MAGIC, PACK_VERSION, type BlobType, type PackBlob } from "./format";
 
@@ -13,27 +13,32 @@ export interface FinishedPack {
 /**
  * Accumulates sealed blobs for one pack. The pack key is fresh per pack and
  * the nonce is the blob offset, which only grows: no nonce can repeat.
+ *
+ * Blobs are sealed straight into one buffer that becomes the pack (no list of
+ * parts concatenated at the end, no per-blob concatenation). `sizeHint`: the
+ * expected pack size; untouched capacity of an allocUnsafe buffer costs no RSS.
  */
 export class PackWriter {
   readonly salt = randomBytes(PACK_SALT_BYTES);
   private readonly key: Buffer;
-  private readonly parts: Buffer[] = [];
+  private buf: Buffer;
   private readonly blobs: PackBlob[] = [];
   private offset = HEADER_BYTES;
-  private readonly hash = createHash("sha256");
 
-  constructor(enc: Buffer) {
+  constructor(enc: Buffer, sizeHint = 1024 * 1024) {
     this.key = packKey(enc, this.salt);
-    const header = Buffer.alloc(HEADER_BYTES);
-    PACK_MAGIC.copy(header, 0);
-    header[4] = PACK_VERSION;
-    this.salt.copy(header, 8);
-    this.push(header);
+    this.buf = Buffer.allocUnsafe(Math.max(sizeHint, 64 * 1024));
+    PACK_MAGIC.copy(this.buf, 0);
+    this.buf[4] = PACK_VERSION;
+    this.buf.fill(0, 5, 8);
+    this.salt.copy(this.buf, 8);
   }
 
-  private push(b: Buffer) {
-    this.parts.push(b);
-    this.hash.update(b);
+  private reserve(n: number) {
+    if (this.offset + n <= this.buf.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(Math.ceil(this.buf.length * 1.5), this.offset + n));
+    this.buf.copy(bigger, 0, 0, this.offset);
+    this.buf = bigger;
   }
 
   get size(): number {
@@ -51,23 +56,22 @@ export class PackWriter {
 
   /** Appends a blob compressed elsewhere (a worker thread): sealing needs the offset, so it happens here. */
   addCompressed(type: BlobType, id: Buffer, rawLength: number, { flag, payload }: Compressed): PackBlob {
-    const sealed = encryptBlob(this.key, this.offset, id, type, [Buffer.of(flag), payload]);
-    const blob: PackBlob = { type, id, offset: this.offset, length: sealed.length, rawLength };
-    this.push(sealed);
+    this.reserve(1 + payload.length + TAG_BYTES);
+    const length = encryptBlobInto(this.key, this.offset, id, type, flag, payload, this.buf, this.offset);
+    const blob: PackBlob = { type, id, offset: this.offset, length, rawLength };
     this.blobs.push(blob);
-    this.offset += sealed.length;
+    this.offset += length;
     return blob;
   }
 
   finish(): FinishedPack {
     const trailer = encryptTrailer(this.key, encodeEntries(this.blobs));
-    const footer = Buffer.alloc(FOOTER_BYTES);
-    footer.writeUInt32LE(trailer.length, 0);
-    PACK_END_MAGIC.copy(footer, 4);
-    this.push(trailer);
-    this.push(footer);
-    const bytes = Buffer.concat(this.parts);
-    this.parts.length = 0;
-    return { id: this.hash.digest("hex"), salt: this.salt, bytes, blobs: this.blobs };
+    this.reserve(trailer.length + FOOTER_BYTES);
+    this.offset += trailer.copy(this.buf, this.offset);
+    this.buf.writeUInt32LE(trailer.length, this.offset);
+    PACK_END_MAGIC.copy(this.buf, this.offset + 4);
+    this.offset += FOOTER_BYTES;
+    const bytes = this.buf.subarray(0, this.offset);
+    return { id: createHash("sha256").update(bytes).digest("hex"), salt: this.salt, bytes, blobs: this.blobs };
   }
 }
