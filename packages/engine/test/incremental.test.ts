@@ -62,6 +62,32 @@ describe("incremental walk (changedPaths)", () => {
     }
   });
 
+  it("renames (both names listed) and a file replaced by a directory match a full walk", async () => {
+    const src = await tempDir();
+    try {
+      const d = src.dir;
+      await corpus(d);
+      const { repo } = await memRepo();
+      const p1 = await backup(repo, { paths: [d], host: "h" });
+      const { rename } = await import("node:fs/promises");
+      await rename(join(d, "proj/a/b"), join(d, "proj/a/renamed"));
+      await rm(join(d, "proj/d/stays"));
+      await mkdir(join(d, "proj/d/stays"));
+      await writeFile(join(d, "proj/d/stays/inner"), "inner");
+      const changed = [join(d, "proj/a/b"), join(d, "proj/a/renamed"), join(d, "proj/d/stays")];
+      const inc = await backup(repo, { paths: [d], host: "h", parent: p1.id, changedPaths: changed });
+      const full = await backup(repo, { paths: [d], host: "h", parent: p1.id });
+      expect(await sourceNode(repo, inc.snapshot.tree, d)).toEqual(await sourceNode(repo, full.snapshot.tree, d));
+      expect(sumOf(inc.snapshot.stats)).toEqual(sumOf(full.snapshot.stats));
+      // A renamed directory has no counterpart in the parent: its files are read again (and dedup
+      // keeps them from being stored again), exactly as in a full walk.
+      expect(inc.snapshot.stats.readBytes).toBe(20_000 + "inner".length);
+      expect(full.snapshot.stats.readBytes).toBe(inc.snapshot.stats.readBytes);
+    } finally {
+      await src.cleanup();
+    }
+  });
+
   it("does not walk untouched subtrees (an unreported change stays unseen until a rescan)", async () => {
     const src = await tempDir();
     try {
