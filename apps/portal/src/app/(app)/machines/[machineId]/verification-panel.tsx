@@ -1,5 +1,6 @@
 "use client";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useEffect } from "react";
 import { VerdictBadge } from "~/components/alert-badges";
 import { ErrorBanner } from "~/components/form";
 import { RestoreTestsTable } from "~/components/restore-tests-table";
@@ -28,6 +29,11 @@ export function VerificationPanel({ machineId, canRun, selectedPoint, onPickPoin
   );
   const s = summary.data;
   const last = s?.lastRestoreTest ?? null;
+  // A test that starts or finishes changes the history and the point details (which poll slowly): refresh them now.
+  const lastKey = last ? `${last.id}:${last.state}` : null;
+  useEffect(() => {
+    if (lastKey) void queryClient.invalidateQueries({ queryKey: trpc.verification.restoreTests.pathKey() });
+  }, [lastKey, queryClient, trpc]);
   const coverage = s && s.scrub.bytes > 0 ? Math.min(100, Math.round((s.scrub.scrubbedBytes / s.scrub.bytes) * 100)) : null;
   return (
     <section className="card" data-testid="verification">
