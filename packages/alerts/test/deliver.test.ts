@@ -243,3 +243,19 @@ describe("signature scheme and backoff", () => {
     expect(() => secrets.unwrap("alert-channel:channel-2", sealed)).toThrow(/does not unwrap/);
   });
 });
+
+describe("webhook targets", () => {
+  it("never calls link-local (cloud metadata) addresses; loopback and private networks are allowed", async () => {
+    const { isLinkLocal, postWebhook } = await import("../src/channels/webhook");
+    expect(["169.254.169.254", "0.0.0.0", "fe80::1", "::ffff:169.254.169.254", "::"].map(isLinkLocal)).toEqual([true, true, true, true, true]);
+    expect(["127.0.0.1", "10.0.0.5", "192.168.1.2", "::1", "8.8.8.8", "example.com"].map(isLinkLocal)).toEqual([false, false, false, false, false, false]);
+    const out = await postWebhook("http://169.254.169.254/metadata/instance", "s", { type: "alert.test", deliveryId: "d" }, { timeoutMs: 500 });
+    expect(out).toEqual({ ok: false, error: "Refused: 169.254.169.254 is a link-local address (cloud metadata), not a webhook receiver", retryable: false });
+    const mapped = await postWebhook("http://[::ffff:169.254.169.254]/x", "s", { type: "alert.test", deliveryId: "d" }, { timeoutMs: 500 });
+    expect(mapped).toMatchObject({ ok: false, retryable: false });
+    expect(!mapped.ok && mapped.error).toMatch(/link-local/);
+    const v6 = await postWebhook("http://[fe80::1]/x", "s", { type: "alert.test", deliveryId: "d" }, { timeoutMs: 500 });
+    expect(v6.ok).toBe(false);
+    expect(!v6.ok && v6.retryable).toBe(false);
+  });
+});

@@ -11,6 +11,8 @@
  * request from being replayed later: receivers reject stale timestamps.
  */
 import { createHmac, timingSafeEqual } from "node:crypto";
+import { lookup } from "node:dns/promises";
+import { isIP } from "node:net";
 import { httpOutcome, networkOutcome, type Outcome } from "./outcome";
 
 export const SIGNATURE_HEADER = "x-tidemark-signature";
@@ -42,6 +44,38 @@ export function verifyWebhookSignature(opts: {
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
+/**
+ * Link-local addresses (169.254.0.0/16, fe80::/10) are where cloud instance
+ * metadata lives (Azure IMDS 169.254.169.254): a webhook URL must never make
+ * the service call them. Loopback and private networks stay allowed: MSPs
+ * post to PSA/RMM tools on their own networks, and self-hosted installs to
+ * localhost. (A hostname re-resolving between this check and the request is
+ * not covered; the metadata endpoint also requires a header we never send.)
+ */
+export function isLinkLocal(address: string): boolean {
+  const v = isIP(address);
+  if (v === 4) return address.startsWith("169.254.") || address === "0.0.0.0";
+  if (v === 6) {
+    const a = address.toLowerCase();
+    const mapped = a.match(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/);
+    if (mapped) return isLinkLocal(mapped[1]!);
+    // URL parsing normalises ::ffff:169.254.169.254 to ::ffff:a9fe:a9fe.
+    const hex = a.match(/^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/);
+    if (hex) {
+      const hi = Number.parseInt(hex[1]!, 16);
+      return isLinkLocal(`${hi >> 8}.${hi & 255}.${Number.parseInt(hex[2]!, 16) >> 8}.${Number.parseInt(hex[2]!, 16) & 255}`);
+    }
+    return /^fe[89ab][0-9a-f]:/.test(a) || a === "::";
+  }
+  return false;
+}
+
+async function refusedTarget(url: string): Promise<string | null> {
+  const host = new URL(url).hostname.replace(/^\[|\]$/g, "");
+  const addresses = isIP(host) ? [host] : (await lookup(host, { all: true }).catch(() => [])).map((a) => a.address);
+  return addresses.some(isLinkLocal) ? `Refused: ${host} is a link-local address (cloud metadata), not a webhook receiver` : null;
+}
+
 export async function postWebhook(
   url: string,
   secret: string,
@@ -52,6 +86,8 @@ export async function postWebhook(
   const rawBody = JSON.stringify(payload);
   const timestamp = Math.floor((opts.now ?? new Date()).getTime() / 1000);
   try {
+    const refused = await refusedTarget(url);
+    if (refused) return { ok: false, error: refused, retryable: false };
     const res = await doFetch(url, {
       method: "POST",
       headers: {
