@@ -7,7 +7,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { kekFrom } from "@tidemark/backup";
-import { sealWebhookSecret, newWebhookSecret } from "@tidemark/alerts";
+import { newWebhookSecret, raiseAlert, sealWebhookSecret } from "@tidemark/alerts";
 import { kekSecretBox, mailText, type SmtpCapture, startSmtpCapture, startTwilioStandIn, startWebhookReceiver, type TwilioStandIn, type WebhookReceiver } from "@tidemark/alerts/testing";
 import { schema } from "@tidemark/db";
 import { createTestDatabase, type TestDatabase } from "@tidemark/db/testing";
@@ -128,5 +128,15 @@ describe("alert jobs on a real worker", () => {
     expect(hookB.received).toEqual([]);
     expect(smtp.received.filter((m) => m.to.includes("noc@b.test"))).toEqual([]);
     expect((await db.select().from(schema.alertDeliveries).where(eq(schema.alertDeliveries.mspId, ids.mspB)))).toEqual([]);
+  });
+
+  it("a raised alert is delivered within seconds (in-process kick, no minute wait)", async () => {
+    const before = hookA.received.length;
+    const started = performance.now();
+    await raiseAlert(database.db, { mspId: ids.mspA, customerId: ids.a1, condition: "corruption", severity: "critical", subject: ids.a1, title: "Corruption found", details: { files: ["/srv/a"] } });
+    await waitFor(async () => hookA.received.slice(before).find((r) => r.verified && (r.body as { alert: { title: string } }).alert.title === "Corruption found"), 10_000);
+    const ms = performance.now() - started;
+    console.log(`alert raised → signed webhook received: ${ms.toFixed(0)} ms`);
+    expect(ms).toBeLessThan(5_000);
   });
 });
