@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { mkdir, rm, writeFile, appendFile } from "node:fs/promises";
 import { join } from "node:path";
 import { backup } from "../src/backup/backup";
@@ -159,6 +159,37 @@ describe("incremental walk (changedPaths)", () => {
       const full = await backup(repo, { sources, host: "w", parent: p1.id });
       // Recorded under C:\ (its metadata is the test dir's, which nothing else touches): the roots compare.
       expect(inc.snapshot.tree).toBe(full.snapshot.tree);
+    } finally {
+      await src.cleanup();
+    }
+  });
+});
+
+describe("reuse after a prune", () => {
+  it("checks reused subtrees for condemned chunks once, and again when another pack is condemned", async () => {
+    const src = await tempDir();
+    try {
+      const d = src.dir;
+      await corpus(d);
+      const { repo } = await memRepo();
+      const p1 = await backup(repo, { paths: [d], host: "h" });
+      repo.condemned.add("ff".repeat(32)); // some unrelated pack in trash/
+      const loads = vi.spyOn(repo, "loadTree");
+      const inc1 = await backup(repo, { paths: [d], host: "h", parent: p1.id, changedPaths: [] });
+      const first = loads.mock.calls.length;
+      loads.mockClear();
+      const inc2 = await backup(repo, { paths: [d], host: "h", parent: inc1.id, changedPaths: [] });
+      expect(loads.mock.calls.length).toBeLessThan(first);
+      expect(inc2.snapshot.stats.readBytes).toBe(0);
+
+      // Condemn the pack holding f3's first chunk: f3 (and whatever shares that pack) is read again.
+      const t = await sourceNode(repo, p1.snapshot.tree, join(d, "other/deep/er/f3"));
+      repo.condemned.add(repo.index.lookup(t.content![0]!)!.pack);
+      loads.mockClear();
+      const inc3 = await backup(repo, { paths: [d], host: "h", parent: inc2.id, changedPaths: [] });
+      expect(loads.mock.calls.length).toBeGreaterThan(0);
+      expect(inc3.snapshot.stats.readBytes).toBeGreaterThanOrEqual(10_000);
+      loads.mockRestore();
     } finally {
       await src.cleanup();
     }

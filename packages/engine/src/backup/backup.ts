@@ -317,6 +317,26 @@ function rememberSummary(repo: Repository, id: string, sum: Summary) {
   m.set(id, sum);
 }
 
+/**
+ * Trees found sound, per repository, valid while no pack outside the condemned
+ * set seen then gets condemned (a pack leaving the set — deleted after the
+ * grace period — only removes chunks no sound tree used).
+ */
+const soundTrees = new WeakMap<Repository, { condemned: Set<string>; ids: Set<string> }>();
+
+function soundSince(repo: Repository): Set<string> {
+  let s = soundTrees.get(repo);
+  let stale = !s;
+  if (s) for (const p of repo.condemned) if (!s.condemned.has(p)) stale = true;
+  if (stale) soundTrees.set(repo, (s = { condemned: new Set(repo.condemned), ids: new Set() }));
+  return s!.ids;
+}
+
+function rememberSound(ids: Set<string>, id: string) {
+  if (ids.size >= MAX_SUMMARIES) ids.clear();
+  ids.add(id);
+}
+
 function summarize(nodes: readonly TreeNode[], sub: (n: TreeNode) => Summary | undefined): Summary {
   const s: Summary = { files: 0, dirs: 0, bytes: 0 };
   for (const n of nodes) {
@@ -376,6 +396,9 @@ class BackupRun {
   /** Every chunk and tree below `id` is still usable (not condemned, not to be re-read). */
   private isSound(id: string): Promise<boolean> {
     let p = this.sound.get(id);
+    // Verified by an earlier point while no further pack was condemned: still sound (after a
+    // prune every incremental point would otherwise load every tree it reuses).
+    if (!p && !this.reread && (this.knownSound ??= soundSince(this.repo)).has(id)) p = Promise.resolve(true);
     if (!p) {
       p = (async () => {
         if (!this.repo.index.usable(id)) return false;
@@ -384,6 +407,7 @@ class BackupRun {
           if (n.type === "file" && !this.reusable(n.content ?? [])) return false;
           if (n.type === "dir" && n.subtree && !(await this.isSound(n.subtree))) return false;
         }
+        if (!this.reread) rememberSound((this.knownSound ??= soundSince(this.repo)), id);
         return true;
       })().catch(() => false);
       this.sound.set(id, p);
@@ -425,6 +449,7 @@ class BackupRun {
   /** Reused subtrees are checked only when something may have made their chunks unusable. */
   private readonly verifyReuse: boolean;
   private readonly sound = new Map<string, Promise<boolean>>();
+  private knownSound: Set<string> | undefined;
 
   private isExcluded(at: Place): boolean {
     if (!this.excludes) return false;
