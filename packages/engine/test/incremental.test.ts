@@ -28,15 +28,22 @@ async function sourceNode(repo: Repository, rootTree: string, path: string) {
   return t.nodes.find((n) => n.name === parts.at(-1))!;
 }
 
+/** A fresh corpus and repository per test, removed afterwards. */
+async function onCorpus(fn: (dir: string, repo: Repository) => Promise<void>) {
+  const src = await tempDir();
+  try {
+    await corpus(src.dir);
+    await fn(src.dir, (await memRepo()).repo);
+  } finally {
+    await src.cleanup();
+  }
+}
+
 const sumOf = (s: { files: number; dirs: number; bytes: number }) => ({ files: s.files, dirs: s.dirs, bytes: s.bytes });
 
 describe("incremental walk (changedPaths)", () => {
   it("with a complete change set, produces the same tree and stats as a full walk", async () => {
-    const src = await tempDir();
-    try {
-      const d = src.dir;
-      await corpus(d);
-      const { repo } = await memRepo();
+    await onCorpus(async (d, repo) => {
       const p1 = await backup(repo, { paths: [d], host: "h" });
 
       await appendFile(join(d, "proj/a/b/c/f1"), "more");
@@ -57,17 +64,11 @@ describe("incremental walk (changedPaths)", () => {
       const same = await backup(repo, { paths: [d], host: "h", parent: inc.id, changedPaths: [] });
       expect(await sourceNode(repo, same.snapshot.tree, d)).toEqual(await sourceNode(repo, inc.snapshot.tree, d));
       expect(sumOf(same.snapshot.stats)).toEqual(sumOf(full.snapshot.stats));
-    } finally {
-      await src.cleanup();
-    }
+    });
   });
 
   it("renames (both names listed) and a file replaced by a directory match a full walk", async () => {
-    const src = await tempDir();
-    try {
-      const d = src.dir;
-      await corpus(d);
-      const { repo } = await memRepo();
+    await onCorpus(async (d, repo) => {
       const p1 = await backup(repo, { paths: [d], host: "h" });
       const { rename } = await import("node:fs/promises");
       await rename(join(d, "proj/a/b"), join(d, "proj/a/renamed"));
@@ -83,17 +84,11 @@ describe("incremental walk (changedPaths)", () => {
       // keeps them from being stored again), exactly as in a full walk.
       expect(inc.snapshot.stats.readBytes).toBe(20_000 + "inner".length);
       expect(full.snapshot.stats.readBytes).toBe(inc.snapshot.stats.readBytes);
-    } finally {
-      await src.cleanup();
-    }
+    });
   });
 
   it("does not walk untouched subtrees (an unreported change stays unseen until a rescan)", async () => {
-    const src = await tempDir();
-    try {
-      const d = src.dir;
-      await corpus(d);
-      const { repo } = await memRepo();
+    await onCorpus(async (d, repo) => {
       const p1 = await backup(repo, { paths: [d], host: "h" });
       await writeFile(join(d, "other/deep/er/f3"), "silently changed");
       await writeFile(join(d, "proj/a/x/f2"), "reported");
@@ -102,17 +97,11 @@ describe("incremental walk (changedPaths)", () => {
       const rescan = await backup(repo, { paths: [d], host: "h", parent: inc.id });
       expect(rescan.snapshot.stats.readBytes).toBe("silently changed".length);
       expect((await sourceNode(repo, rescan.snapshot.tree, d)).subtree).not.toBe((await sourceNode(repo, inc.snapshot.tree, d)).subtree);
-    } finally {
-      await src.cleanup();
-    }
+    });
   });
 
   it("retries what the parent point could not read, as if it had changed", async () => {
-    const src = await tempDir();
-    try {
-      const d = src.dir;
-      await corpus(d);
-      const { repo } = await memRepo();
+    await onCorpus(async (d, repo) => {
       const p1 = await backup(repo, { paths: [d], host: "h" });
       // A parent that failed on f3 (and holds an old point's odd error path, which is ignored).
       const failed = await repo.saveSnapshot({ ...p1.snapshot, errors: [{ path: join(d, "other/deep/er/f3"), error: "EACCES" }, { path: "not/absolute", error: "EIO" }] });
@@ -121,17 +110,11 @@ describe("incremental walk (changedPaths)", () => {
       expect(inc.snapshot.stats.readBytes).toBe("now readable".length);
       const control = await backup(repo, { paths: [d], host: "h", parent: p1.id, changedPaths: [] });
       expect(control.snapshot.stats.readBytes).toBe(0);
-    } finally {
-      await src.cleanup();
-    }
+    });
   });
 
   it("walks in full without a parent, or when the parent used other excludes; a changed source is walked in full", async () => {
-    const src = await tempDir();
-    try {
-      const d = src.dir;
-      await corpus(d);
-      const { repo } = await memRepo();
+    await onCorpus(async (d, repo) => {
       const none = await backup(repo, { paths: [d], host: "h", parent: "none", changedPaths: [] });
       expect(none.snapshot.stats.files).toBe(11);
       const ex = await backup(repo, { paths: [d], host: "h", parent: none.id, changedPaths: [], excludes: ["proj"] });
@@ -140,17 +123,11 @@ describe("incremental walk (changedPaths)", () => {
       const whole = await backup(repo, { paths: [d], host: "h", parent: ex.id, changedPaths: [d], excludes: ["proj"] });
       expect(whole.snapshot.stats.readBytes).toBe("changed".length);
       await expect(backup(repo, { paths: [d], host: "h", parent: whole.id, changedPaths: ["relative/path"] })).rejects.toBeInstanceOf(RepositoryError);
-    } finally {
-      await src.cleanup();
-    }
+    });
   });
 
   it("Windows-recorded sources match changed paths case-insensitively", async () => {
-    const src = await tempDir();
-    try {
-      const d = src.dir;
-      await corpus(d);
-      const { repo } = await memRepo();
+    await onCorpus(async (d, repo) => {
       const sources = [{ read: join(d, "proj"), record: "C:\\Proj" }];
       const p1 = await backup(repo, { sources, host: "w" });
       await writeFile(join(d, "proj/a/x/f2"), "changed!");
@@ -159,19 +136,13 @@ describe("incremental walk (changedPaths)", () => {
       const full = await backup(repo, { sources, host: "w", parent: p1.id });
       // Recorded under C:\ (its metadata is the test dir's, which nothing else touches): the roots compare.
       expect(inc.snapshot.tree).toBe(full.snapshot.tree);
-    } finally {
-      await src.cleanup();
-    }
+    });
   });
 });
 
 describe("reuse after a prune", () => {
   it("checks reused subtrees for condemned chunks once, and again when another pack is condemned", async () => {
-    const src = await tempDir();
-    try {
-      const d = src.dir;
-      await corpus(d);
-      const { repo } = await memRepo();
+    await onCorpus(async (d, repo) => {
       const p1 = await backup(repo, { paths: [d], host: "h" });
       repo.condemned.add("ff".repeat(32)); // some unrelated pack in trash/
       const loads = vi.spyOn(repo, "loadTree");
@@ -190,19 +161,13 @@ describe("reuse after a prune", () => {
       expect(loads.mock.calls.length).toBeGreaterThan(0);
       expect(inc3.snapshot.stats.readBytes).toBeGreaterThanOrEqual(10_000);
       loads.mockRestore();
-    } finally {
-      await src.cleanup();
-    }
+    });
   });
 });
 
 describe("rereadChunks (self-heal)", () => {
   it("re-reads a file naming a listed chunk and stores the chunk again, also inside a reused subtree", async () => {
-    const src = await tempDir();
-    try {
-      const d = src.dir;
-      await corpus(d);
-      const { repo } = await memRepo();
+    await onCorpus(async (d, repo) => {
       const p1 = await backup(repo, { paths: [d], host: "h" });
       let t = await repo.loadTree(p1.snapshot.tree);
       for (const part of join(d, "other/deep/er").split("/").filter(Boolean)) t = await repo.loadTree(t.nodes.find((n) => n.name === part)!.subtree!);
@@ -217,8 +182,6 @@ describe("rereadChunks (self-heal)", () => {
       expect(healed.snapshot.stats.newChunks).toBeGreaterThanOrEqual(1);
       expect(repo.index.lookup(ids[0]!)!.pack).not.toBe(packBefore);
       expect(await sourceNode(repo, healed.snapshot.tree, d)).toEqual(await sourceNode(repo, p1.snapshot.tree, d));
-    } finally {
-      await src.cleanup();
-    }
+    });
   });
 });
