@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { readFile, writeFile } from "node:fs/promises";
+import { execFileSync } from "node:child_process";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { backup } from "../src/backup/backup";
-import { restore } from "../src/restore/restore";
+import { restore, RestoreTargetError } from "../src/restore/restore";
 import { DecodePool } from "../src/restore/decode-pool";
 import { decodeRun } from "../src/restore/decode-core";
 import { packKeyName } from "../src/pack/format";
@@ -125,6 +126,29 @@ describe("restore with decode workers", () => {
     } finally {
       await src.cleanup();
       await out.cleanup();
+    }
+  });
+
+  it.skipIf(process.getuid?.() !== 0)("disk full while a worker creates single-chunk files stops the restore naming the target", async () => {
+    const src = await tempDir();
+    const mnt = await tempDir();
+    try {
+      for (let i = 0; i < 300; i++) await writeFile(join(src.dir, `small-${i}.bin`), randomData(3000));
+      const { repo } = await memRepo();
+      const r = await backup(repo, { paths: [src.dir] });
+      execFileSync("mount", ["-t", "tmpfs", "-o", "size=256k", "tmpfs", mnt.dir]);
+      try {
+        const target = join(mnt.dir, "restore-here");
+        await mkdir(target);
+        const err = await restore(repo, r, { target, decodeWorkers: 1 }).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(RestoreTargetError);
+        expect((err as Error).message).toBe(`disk full while restoring into ${target}`);
+      } finally {
+        execFileSync("umount", [mnt.dir]);
+      }
+    } finally {
+      await src.cleanup();
+      await mnt.cleanup();
     }
   });
 });

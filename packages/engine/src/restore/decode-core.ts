@@ -2,6 +2,7 @@
  * Opening the chunks of one coalesced pack read: shared by the decode
  * workers and the in-thread fallback, so both report the same errors.
  */
+import { closeSync, fchmodSync, fchownSync, futimesSync, openSync, writeSync } from "node:fs";
 import { CorruptionError } from "../errors";
 import type { RepoKeys } from "../crypto/keys";
 import type { BlobType } from "../pack/format";
@@ -19,6 +20,16 @@ export interface DecodeBlob {
   rawLength: number;
 }
 
+/** A file made of exactly one chunk: written whole, with its metadata, by whoever decodes the chunk. */
+export interface WholeFile {
+  path: string;
+  mode: number;
+  /** Seconds (atime and mtime). */
+  mtime: number;
+  uid: number;
+  gid: number;
+}
+
 export interface DecodeRequest {
   runId: number;
   pack: string;
@@ -27,8 +38,17 @@ export interface DecodeRequest {
   start: number;
   sealed: Uint8Array;
   blobs: DecodeBlob[];
+  /** Per blob: single-chunk files to create from it (spreads file creation, the restore's main cost, over threads). */
+  files?: WholeFile[][];
+  /** Restore ownership too (running as root). */
+  chown?: boolean;
+  /** Per blob: true when `files` are all that need it (its plaintext is not sent back). */
+  onlyFiles?: boolean[];
 }
 
+export type FileError = { code?: string; message: string };
+
+/** `at` is -1 when the plaintext was only needed for files the decoder wrote itself (not sent back). */
 export type DecodeResult = { at: number; length: number } | { error: string };
 
 export interface DecodeResponse {
@@ -36,17 +56,41 @@ export interface DecodeResponse {
   /** Every verified plaintext of the run, back to back; results[i] says where. */
   out: ArrayBuffer;
   results: DecodeResult[];
+  /** Per blob, per requested file: null when written, else why not (blobs that failed to decode write nothing). */
+  fileErrors?: Array<Array<FileError | null>>;
+}
+
+export function writeWholeFile(f: WholeFile, data: Uint8Array, chown: boolean): void {
+  const fd = openSync(f.path, "w", 0o600);
+  try {
+    let off = 0;
+    while (off < data.length) off += writeSync(fd, data, off, data.length - off, off);
+    if (chown) {
+      try {
+        fchownSync(fd, f.uid, f.gid);
+      } catch {
+        // Not permitted on this filesystem: ownership is best effort.
+      }
+    }
+    fchmodSync(fd, f.mode & 0o7777);
+    futimesSync(fd, f.mtime, f.mtime);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 export function decodeRun(idKey: Buffer, req: DecodeRequest): DecodeResponse {
   const keys = { id: idKey } as RepoKeys;
   const key = Buffer.from(req.key.buffer, req.key.byteOffset, req.key.byteLength);
   const sealed = Buffer.from(req.sealed.buffer, req.sealed.byteOffset, req.sealed.byteLength);
+  // Plaintext goes back only for blobs the caller still has to write itself.
+  const returned = req.blobs.map((_, i) => !req.onlyFiles?.[i]);
   let total = 0;
-  for (const b of req.blobs) total += b.rawLength;
+  req.blobs.forEach((b, i) => returned[i] && (total += b.rawLength));
   const out = Buffer.from(new ArrayBuffer(total));
+  const fileErrors: Array<Array<FileError | null>> = [];
   let at = 0;
-  const results = req.blobs.map((b): DecodeResult => {
+  const results = req.blobs.map((b, i): DecodeResult => {
     const rel = b.offset - req.start;
     if (rel < 0 || rel + b.length > sealed.length) return { error: `pack ${req.pack}: chunk ${b.id} is truncated` };
     let data: Buffer;
@@ -56,12 +100,21 @@ export function decodeRun(idKey: Buffer, req: DecodeRequest): DecodeResponse {
       return { error: x instanceof CorruptionError ? x.message : String(x) };
     }
     // The id verified the bytes; a length the index disagrees with would misplace every later chunk of the file.
-    if (data.length !== b.rawLength || at + data.length > total) {
+    if (data.length !== b.rawLength || (returned[i] && at + data.length > total)) {
       return { error: `pack ${req.pack}: chunk ${b.id} is ${data.length} bytes, the index says ${b.rawLength}` };
     }
+    fileErrors[i] = (req.files?.[i] ?? []).map((f): FileError | null => {
+      try {
+        writeWholeFile(f, data, req.chown ?? false);
+        return null;
+      } catch (e) {
+        return { code: (e as NodeJS.ErrnoException).code, message: (e as Error).message };
+      }
+    });
+    if (!returned[i]) return { at: -1, length: data.length };
     out.set(data, at);
     at += data.length;
     return { at: at - data.length, length: data.length };
   });
-  return { runId: req.runId, out: out.buffer as ArrayBuffer, results };
+  return { runId: req.runId, out: out.buffer as ArrayBuffer, results, ...(req.files ? { fileErrors } : {}) };
 }

@@ -18,7 +18,7 @@ import { mapLimit } from "../index/repo-index";
 import { BLOB_TREE } from "../pack/format";
 import { coalesce, readBlobs, readRunBytes, type Located } from "./blob-batch";
 import { DecodePool } from "./decode-pool";
-import type { DecodeResult } from "./decode-core";
+import type { DecodeResult, FileError } from "./decode-core";
 import type { Repository } from "../repository";
 import type { Snapshot } from "../snapshot";
 import { decodeTree, isSafeName, type TreeNode } from "../tree";
@@ -107,6 +107,9 @@ export async function restore(repo: Repository, snap: { id: string; snapshot: Sn
   });
   return r.result;
 }
+
+/** Errors of the restore target itself: they stop the restore (RestoreTargetError) instead of failing one file. */
+const DISK_ERRORS = new Set(["ENOSPC", "EDQUOT", "EROFS", "EACCES", "EPERM"]);
 
 async function wrapDiskErrors<T>(target: string, fn: () => Promise<T>): Promise<T> {
   try {
@@ -253,13 +256,18 @@ class Restorer {
     } catch (e) {
       readError = `pack ${pack} unreadable: ${(e as Error).message}`;
     }
-    let decoded: { out: Buffer; results: DecodeResult[] } | undefined;
+    // Single-chunk files are created whole by the decoder (a worker when there is one):
+    // file creation is most of a restore's time and this spreads it over two threads.
+    const whole: Array<Set<Target>> = run.map(({ id }) => new Set(this.chunkTargets.get(id)!.filter((t) => !t.file.failed && t.file.node.content?.length === 1)));
+    let decoded: { out: Buffer; results: DecodeResult[]; fileErrors?: Array<Array<FileError | null>> } | undefined;
     if (bytes) {
       const info = this.repo.index.packInfo(pack)!;
       const blobs = run.map(({ id, e }) => ({ type: e.type, id, offset: e.offset, length: e.length, rawLength: e.rawLength }));
+      const files = whole.map((set) => [...set].map(({ file: f }) => ({ path: f.path, mode: f.node.mode, mtime: mtime(f.node), uid: f.node.uid, gid: f.node.gid })));
+      const onlyFiles = run.map(({ id }, i) => whole[i]!.size === this.chunkTargets.get(id)!.length);
       try {
-        const res = await pool.decode({ pack, key: this.repo.packKey(pack, info.salt), start, sealed: bytes, blobs });
-        decoded = { out: Buffer.from(res.out), results: res.results };
+        const res = await pool.decode({ pack, key: this.repo.packKey(pack, info.salt), start, sealed: bytes, blobs, files, chown: isRoot, onlyFiles });
+        decoded = { out: Buffer.from(res.out), results: res.results, fileErrors: res.fileErrors };
       } catch (x) {
         readError = `pack ${pack}: decoding failed: ${(x as Error).message}`;
       }
@@ -268,16 +276,32 @@ class Restorer {
       const { id } = run[i]!;
       const targets = this.chunkTargets.get(id)!;
       const r = decoded?.results[i];
-      const data = r && "at" in r ? decoded!.out.subarray(r.at, r.at + r.length) : undefined;
+      const ok = r !== undefined && "at" in r;
+      const data = ok && r.at >= 0 ? decoded!.out.subarray(r.at, r.at + r.length) : undefined;
       const err = r && "error" in r ? r.error : readError;
+      const written = [...whole[i]!];
       for (const t of targets) {
-        if (!data) t.file.failed ??= err;
-        else if (!t.file.failed) this.writeAt(t.file, t.offset, data);
+        if (!ok) t.file.failed ??= err;
+        else if (whole[i]!.has(t)) {
+          const fe = decoded!.fileErrors?.[i]?.[written.indexOf(t)];
+          if (fe === undefined) t.file.failed ??= "file was not written";
+          else if (fe) {
+            if (fe.code && DISK_ERRORS.has(fe.code)) throw Object.assign(new Error(fe.message), { code: fe.code });
+            t.file.failed ??= fe.message;
+          } else {
+            t.file.done = true;
+            this.doneBytes += r.length;
+          }
+          t.file.chunksLeft--;
+          this.doneFiles++;
+          continue;
+        } else if (!t.file.failed) this.writeAt(t.file, t.offset, data!);
         t.file.chunksLeft--;
         if (t.file.chunksLeft === 0) this.finishFile(t.file, false);
       }
       this.chunkTargets.delete(id);
     }
+    this.opts.onProgress?.({ files: this.doneFiles, totalFiles: this.files.length, bytes: this.doneBytes, totalBytes: this.totalBytes });
   }
 
   /**
@@ -286,24 +310,17 @@ class Restorer {
    * Pack reads stay asynchronous and keep the disk and network busy meanwhile.
    */
   private writeAt(file: FilePlan, offset: number, data: Buffer): void {
-    const single = (file.node.content?.length ?? 0) === 1;
-    if (single) {
-      file.fd = openSync(file.path, "w", 0o600);
-      writeAll(file.fd, data, 0);
-    } else {
-      // Chunks of one file arrive in pack order, not file order: create and size it once,
-      // then open per chunk so thousands of half-written files never hold descriptors.
-      const fd = openSync(file.path, file.created ? "r+" : "w", 0o600);
-      try {
-        if (!file.created) ftruncateSync(fd, file.node.size);
-        file.created = true;
-        writeAll(fd, data, offset);
-      } finally {
-        closeSync(fd);
-      }
+    // Chunks of one file arrive in pack order, not file order: create and size it once,
+    // then open per chunk so thousands of half-written files never hold descriptors.
+    const fd = openSync(file.path, file.created ? "r+" : "w", 0o600);
+    try {
+      if (!file.created) ftruncateSync(fd, file.node.size);
+      file.created = true;
+      writeAll(fd, data, offset);
+    } finally {
+      closeSync(fd);
     }
     this.doneBytes += data.length;
-    this.opts.onProgress?.({ files: this.doneFiles, totalFiles: this.files.length, bytes: this.doneBytes, totalBytes: this.totalBytes });
   }
 
   /** Last chunk written (or none needed): apply mode and mtime through the open descriptor, close it. */
