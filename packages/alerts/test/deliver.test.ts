@@ -244,6 +244,25 @@ describe("signature scheme and backoff", () => {
   });
 });
 
+describe("email refusals", () => {
+  it("a refused address fails the delivery at once (no resend to the addresses that got it); an SMTP outage is retried", async () => {
+    await addChannel(database, { mspId: w.mspA.id, kind: "email", name: "NOC", targets: ["ok@a.test", "typo@refused.example"] });
+    await raiseAlert(database.db, corruption());
+    await drain();
+    const [row] = await database.db.select().from(schema.alertDeliveries);
+    expect(row).toMatchObject({ state: "failed", attempts: 1 });
+    expect(row!.lastError).toMatch(/typo@refused\.example.*550|550.*typo@refused|typo@refused\.example/);
+    expect(smtp.received.map((m) => m.to)).toEqual([["ok@a.test"]]);
+
+    await database.db.delete(schema.alerts);
+    await database.db.delete(schema.alertDeliveries);
+    await raiseAlert(database.db, corruption());
+    const down = { ...deps, mailer: createMailer({ database, smtpUrl: "smtp://127.0.0.1:9", from: "alerts@tidemark.test" }) };
+    const run = await deliverDue(down);
+    expect(run).toMatchObject({ attempted: 1, retrying: 1 });
+  });
+});
+
 describe("webhook targets", () => {
   it("never calls link-local (cloud metadata) addresses; loopback and private networks are allowed", async () => {
     const { isLinkLocal, postWebhook } = await import("../src/channels/webhook");
