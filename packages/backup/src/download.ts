@@ -32,7 +32,7 @@ export async function openDownload(files: PointFiles, point: { rootTree: string;
       const inZip = `${folderName}/${rel}`;
       const mtime = new Date(entry.mtime);
       if (n.type === "dir") yield { type: "dir", path: inZip, mtime, mode: n.mode };
-      else if (n.type === "file") yield { type: "file", path: inZip, mtime, mode: n.mode, data: files.read(n) };
+      else if (n.type === "file") yield { type: "file", path: inZip, mtime, mode: n.mode, size: n.size, data: files.read(n) };
       // Symlinks and special files are not followed or materialised in a browser download.
     }
   }
