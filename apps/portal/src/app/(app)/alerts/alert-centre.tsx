@@ -73,6 +73,19 @@ export function AlertCentre({ scope, canAct }: { scope: AlertScope; canAct: bool
     router.replace(`${pathname}${q.size ? `?${q}` : ""}`);
   };
   const d = alerts.data;
+  // A link to one alert (from an email or the delivery log) shows it even when the filters or paging leave it out.
+  const linkedId = params.get("alert");
+  const linkedMissing = Boolean(linkedId && /^[0-9a-f-]{36}$/i.test(linkedId) && d && !d.alerts.some((a) => a.id === linkedId));
+  const linked = useQuery({ ...trpc.alerts.get.queryOptions({ alertId: linkedId ?? "" }), enabled: linkedMissing });
+  const listProps = {
+    openId,
+    onToggle: (id: string) => setOpenId((cur) => (cur === id ? null : id)),
+    canAct,
+    pending: acknowledge.isPending || resolve.isPending,
+    onAcknowledge: (alertId: string) => acknowledge.mutate({ alertId }),
+    onResolve: (alertId: string) => resolve.mutate({ alertId }),
+    deliveries: (alertId: string) => (mspId ? <AlertDeliveries alertId={alertId} /> : null),
+  };
   return (
     <>
       {d ? (
@@ -87,16 +100,13 @@ export function AlertCentre({ scope, canAct }: { scope: AlertScope; canAct: bool
         onChange={setFilters}
       />
       <ErrorBanner message={errorMessage(alerts.error ?? acknowledge.error ?? resolve.error)} />
-      <AlertList
-        alerts={d?.alerts}
-        openId={openId}
-        onToggle={(id) => setOpenId((cur) => (cur === id ? null : id))}
-        canAct={canAct}
-        pending={acknowledge.isPending || resolve.isPending}
-        onAcknowledge={(alertId) => acknowledge.mutate({ alertId })}
-        onResolve={(alertId) => resolve.mutate({ alertId })}
-        deliveries={(alertId) => (mspId ? <AlertDeliveries alertId={alertId} /> : null)}
-      />
+      {linkedMissing && linked.data ? (
+        <section className="card" data-testid="linked-alert">
+          <strong>The linked alert</strong> <span className="muted">(not in the filtered list below)</span>
+          <AlertList alerts={[linked.data]} {...listProps} />
+        </section>
+      ) : null}
+      <AlertList alerts={d?.alerts} {...listProps} />
       {d && d.total > d.alerts.length ? (
         <button type="button" className="secondary" onClick={() => setLimit((l) => Math.min(200, l + 50))} disabled={limit >= 200}>
           Show more ({d.total - d.alerts.length} not shown)
