@@ -15,7 +15,7 @@ export { SCRUB_QUEUE, RESTORE_TEST_QUEUE, REPO_CHECK_QUEUE } from "./jobs/verifi
 /** Verification findings become alerts (routed to email/SMS/webhook by @tidemark/alerts). */
 export function alertSink(db: DbOrTx): AlertSink {
   return {
-    raise: (a) => raiseAlert(db, a),
+    raise: (a, tx) => raiseAlert(tx ?? db, a),
     resolve: (r) => resolveCondition(db, r),
   };
 }

@@ -3,6 +3,8 @@
  * so the worker injects its `raiseAlert` / `resolveCondition` through this
  * narrow shape instead of verification importing them (no cycle).
  */
+import type { DbOrTx } from "@tidemark/db";
+
 export type VerificationCondition = "corruption" | "restore_test_failed" | "point_damaged";
 
 export type RaisedAlert = {
@@ -18,7 +20,8 @@ export type RaisedAlert = {
 };
 
 export type AlertSink = {
-  raise(alert: RaisedAlert): Promise<unknown>;
+  /** `tx`: raise inside the caller's transaction, so the finding and its alert commit (or roll back) together. */
+  raise(alert: RaisedAlert, tx?: DbOrTx): Promise<unknown>;
   resolve(cleared: { mspId: string; condition: VerificationCondition; subject: string }): Promise<unknown>;
 };
 

@@ -10,7 +10,7 @@
  * commit that references them is refused with 409 until a fresh copy is
  * indexed), and the affected points turn `damaged` with their files listed.
  */
-import { schema, scopeToCustomer } from "@tidemark/db";
+import { type DbOrTx, schema, scopeToCustomer } from "@tidemark/db";
 import type { PointDamage } from "@tidemark/db/schema";
 import { and, asc, eq, inArray, isNull, sql } from "drizzle-orm";
 import { PointFiles } from "../browse";
@@ -172,6 +172,12 @@ export async function recordDamage(repo: CustomerRepo, bad: BadChunk[], now = ne
   // Walk before unindexing: trees that are still fine are read through the index.
   const points = await affectedPoints(repo, new Set(unique.keys()));
   const { db, scope } = repo;
+  const report: DamageReport = {
+    badChunks: list,
+    packs: [...new Set(list.map((b) => b.packId))],
+    points,
+    files: [...new Set(points.flatMap((p) => p.files))],
+  };
   await db.transaction(async (tx) => {
     const bc = schema.badChunks;
     for (let i = 0; i < list.length; i += BATCH) {
@@ -208,14 +214,10 @@ export async function recordDamage(repo: CustomerRepo, bad: BadChunk[], now = ne
       };
       await tx.update(rp).set({ health: "damaged", damage }).where(and(scopeToCustomer(rp, scope), eq(rp.id, p.pointId)));
     }
+    // In the same transaction: a failed alert rolls the finding back, so the retried scrub finds it again.
+    await raiseCorruption(repo, tx, report);
   });
-  const report: DamageReport = {
-    badChunks: list,
-    packs: [...new Set(list.map((b) => b.packId))],
-    points,
-    files: [...new Set(points.flatMap((p) => p.files))],
-  };
-  await raiseCorruption(repo, report);
+  repo.log(`verification: customer ${scope.customerId}: ${report.badChunks.length} bad chunk(s) in ${report.packs.length} pack(s), ${report.points.length} point(s) damaged`);
   return report;
 }
 
@@ -223,8 +225,8 @@ export async function recordDamage(repo: CustomerRepo, bad: BadChunk[], now = ne
 const ALERT_FILES = 50;
 const ALERT_POINTS = 50;
 
-async function raiseCorruption(repo: CustomerRepo, r: DamageReport): Promise<void> {
-  const { db, scope } = repo;
+async function raiseCorruption(repo: CustomerRepo, db: DbOrTx, r: DamageReport): Promise<void> {
+  const { scope } = repo;
   const [customer] = await db.select({ name: schema.customers.name }).from(schema.customers).where(eq(schema.customers.id, scope.customerId));
   const machines = [...new Map(r.points.map((p) => [p.machineId, p.machineName])).entries()].map(([id, name]) => ({ id, name }));
   const customerName = customer?.name ?? scope.customerId;
@@ -251,8 +253,7 @@ async function raiseCorruption(repo: CustomerRepo, r: DamageReport): Promise<voi
       morePoints: Math.max(0, r.points.length - ALERT_POINTS),
       selfHeal: "The chunks were removed from the index; the customer's agents are asked to upload them again. The alert resolves itself when every affected point is whole.",
     },
-  });
-  repo.log(`verification: customer ${scope.customerId}: ${r.badChunks.length} bad chunk(s) in ${r.packs.length} pack(s); ${what}`);
+  }, db);
 }
 
 /** Open bad chunks of a customer (hex ids): the heal requests. */

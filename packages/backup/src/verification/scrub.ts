@@ -59,8 +59,17 @@ async function nextPacks(repo: CustomerRepo, budgetBytes: number): Promise<PackR
   const rows = await repo.db
     .select({ packId: p.packId, size: p.size, salt: p.salt })
     .from(p)
-    .where(and(scopeToCustomer(p, repo.scope), eq(p.state, "indexed")))
-    .orderBy(sql`${p.scrubbedAt} asc nulls first`, asc(p.packId));
+    .where(
+      and(
+        scopeToCustomer(p, repo.scope),
+        eq(p.state, "indexed"),
+        // A pack nothing is indexed in any more (all its entries found bad, or moved) has nothing to prove.
+        sql`exists (select 1 from chunk_index c where c.customer_id = ${p.customerId} and c.pack_id = ${p.packId})`,
+      ),
+    )
+    // Packs whose last scrub found a problem come first: if recording that damage failed (the job is retried),
+    // their entries are still indexed and must be found again rather than wait a whole period.
+    .orderBy(sql`case when ${p.scrubState} in ('corrupt', 'missing') then 0 else 1 end`, sql`${p.scrubbedAt} asc nulls first`, asc(p.packId));
   const out: PackRow[] = [];
   let bytes = 0;
   for (const r of rows) {
