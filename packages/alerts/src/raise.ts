@@ -47,8 +47,19 @@ export class AlertError extends Error {
 
 export const dedupeKeyOf = (condition: AlertCondition, subject: string) => `${condition}:${subject}`;
 
-/** A transaction handle has rollback(); a plain db does not. Kicks from inside a transaction wait for the commit a little. */
+/** A transaction handle has rollback(); a plain db does not. */
 const inTransaction = (db: DbOrTx) => typeof (db as { rollback?: unknown }).rollback === "function";
+
+/**
+ * Start delivery. Rows written inside the caller's transaction are invisible
+ * until it commits, so those kicks are delayed (2 s, and again at 15 s for a
+ * long transaction) rather than racing the commit; the minute sweep is the backstop.
+ */
+function kick(db: DbOrTx): void {
+  if (!inTransaction(db)) return kickDeliveries({ delaySeconds: 0 });
+  kickDeliveries({ delaySeconds: 2 });
+  kickDeliveries({ delaySeconds: 15 });
+}
 
 /**
  * Opens an alert, or bumps the open one for the same condition and subject
@@ -75,7 +86,7 @@ export async function raiseAlert(db: DbOrTx, input: RaiseAlert): Promise<{ alert
   const opened = Boolean(row!.opened);
   if (opened) {
     const queued = await queueDeliveries(db, { id: alertId, mspId: a.mspId, customerId, severity: a.severity }, "opened");
-    if (queued > 0) kickDeliveries({ delaySeconds: inTransaction(db) ? 2 : 0 });
+    if (queued > 0) kick(db);
   }
   return { alertId, opened };
 }
@@ -117,7 +128,7 @@ export async function resolveCondition(db: DbOrTx, input: { mspId: string; condi
     .returning();
   if (!row) return false;
   const queued = await queueDeliveries(db, row, "resolved");
-  if (queued > 0) kickDeliveries({ delaySeconds: inTransaction(db) ? 2 : 0 });
+  if (queued > 0) kick(db);
   return true;
 }
 
@@ -152,6 +163,6 @@ export async function resolveAlert(db: DbOrTx, scope: TenantScope, alertId: stri
     .where(eq(t.id, alertId))
     .returning();
   const queued = await queueDeliveries(db, row!, "resolved");
-  if (queued > 0) kickDeliveries({ delaySeconds: inTransaction(db) ? 2 : 0 });
+  if (queued > 0) kick(db);
   return row!;
 }

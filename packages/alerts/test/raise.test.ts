@@ -8,11 +8,15 @@ import { addChannel, twoMsps } from "./world";
 let database: TestDatabase;
 let w: Awaited<ReturnType<typeof twoMsps>>;
 let kicks = 0;
+let delays: number[] = [];
 
 beforeAll(async () => {
   database = await createTestDatabase();
   w = await twoMsps(database);
-  setDeliveryKick(() => void kicks++);
+  setDeliveryKick(({ delaySeconds }) => {
+    kicks++;
+    delays.push(delaySeconds);
+  });
 });
 afterAll(async () => {
   setDeliveryKick(null);
@@ -22,6 +26,7 @@ beforeEach(async () => {
   await database.db.delete(schema.alerts);
   await database.db.delete(schema.alertChannels);
   kicks = 0;
+  delays = [];
 });
 
 const offline = (machine: { id: string; mspId: string; customerId: string }) => ({
@@ -112,6 +117,25 @@ describe("routing", () => {
     expect(bDeliveries.map((d) => d.channelId).sort()).toEqual([bMail.id, bA1.id].sort());
     const all = await database.db.select({ d: schema.alertDeliveries, c: schema.alertChannels }).from(schema.alertDeliveries).innerJoin(schema.alertChannels, eq(schema.alertChannels.id, schema.alertDeliveries.channelId)).innerJoin(schema.alerts, eq(schema.alerts.id, schema.alertDeliveries.alertId));
     for (const { d, c } of all) expect(c.mspId).toBe(d.mspId);
+  });
+});
+
+describe("delivery kicks", () => {
+  it("start delivery at once outside a transaction, after the commit inside one, and not for a bump", async () => {
+    await addChannel(database, { mspId: w.mspA.id, kind: "email", name: "NOC", targets: ["noc@a.test"] });
+    await raiseAlert(database.db, offline(w.a1Machine));
+    expect(delays).toEqual([0]);
+    await raiseAlert(database.db, offline(w.a1Machine));
+    expect(delays).toEqual([0]);
+    delays = [];
+    await database.db.transaction(async (tx) => {
+      await raiseAlert(tx, offline(w.a2Machine));
+      expect(delays).toEqual([2, 15]);
+    });
+    // No channel routed → nothing to kick.
+    delays = [];
+    await raiseAlert(database.db, { ...offline(w.b1Machine) });
+    expect(delays).toEqual([]);
   });
 });
 
