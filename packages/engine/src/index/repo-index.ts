@@ -12,6 +12,7 @@ import type { RepoKeys } from "../crypto/keys";
 import { compressJson, expandJson } from "../json-object";
 import { toHex } from "../id";
 import { BLOB_DATA, BLOB_TREE } from "../pack/format";
+import { ChunkTable } from "./chunk-table";
 import type { Index, IndexedPack, IndexEntry, PackInfo } from "./index";
 
 const indexObjectSchema = z.object({
@@ -31,7 +32,10 @@ type IndexObject = z.infer<typeof indexObjectSchema>;
 export const INDEX_PREFIX = "index/";
 
 export class RepoIndex implements Index {
-  private readonly byId = new Map<string, IndexEntry>();
+  /** Chunk entries, compact (see chunk-table.ts); `pack` fields are numbers into packIds. */
+  private readonly table = new ChunkTable();
+  private readonly packIds: string[] = [];
+  private readonly packNos = new Map<string, number>();
   private readonly packMap = new Map<string, PackInfo>();
   private pending: IndexedPack[] = [];
   /** Ids the caller no longer trusts (found corrupt elsewhere): not usable until this process stores them again. */
@@ -66,21 +70,42 @@ export class RepoIndex implements Index {
   private merge(obj: IndexObject) {
     for (const p of obj.packs) {
       this.packMap.set(p.id, { id: p.id, salt: Buffer.from(p.salt, "base64"), size: p.size });
+      const pack = this.packNo(p.id);
       for (const [type, id, offset, length, rawLength] of p.blobs) {
-        if (this.better(id, p.id)) this.byId.set(id, { pack: p.id, type, offset, length, rawLength });
+        const e = this.table.findHex(id);
+        const f = { pack, type, offset, length, rawLength };
+        if (e >= 0) {
+          if (this.better(e, p.id)) this.table.update(e, f);
+        } else if (id.length === 64 && /^[0-9a-f]+$/.test(id)) {
+          this.table.insertProbed(f);
+        }
       }
     }
   }
 
-  private better(id: string, pack: string): boolean {
-    const cur = this.byId.get(id);
-    return !cur || (this.condemned.has(cur.pack) && !this.condemned.has(pack));
+  private packNo(id: string): number {
+    let n = this.packNos.get(id);
+    if (n === undefined) {
+      n = this.packIds.push(id) - 1;
+      this.packNos.set(id, n);
+    }
+    return n;
+  }
+
+  /** Whether a copy in `pack` should replace entry `e`: only a copy that is not condemned replaces one that is. */
+  private better(e: number, pack: string): boolean {
+    return this.condemned.has(this.packIds[this.table.packOf(e)]!) && !this.condemned.has(pack);
+  }
+
+  private entry(e: number): IndexEntry {
+    const f = this.table.get(e);
+    return { pack: this.packIds[f.pack]!, type: f.type, offset: f.offset, length: f.length, rawLength: f.rawLength };
   }
 
   /** Indexed in a pack that is not condemned, and not distrusted: safe to deduplicate against. */
   usable(id: string): boolean {
-    const e = this.byId.get(id);
-    return e !== undefined && !this.condemned.has(e.pack) && !this.distrusted.has(id);
+    const e = this.table.findHex(id);
+    return e >= 0 && !this.condemned.has(this.packIds[this.table.packOf(e)]!) && !(this.distrusted.size > 0 && this.distrusted.has(id));
   }
 
   /**
@@ -93,11 +118,12 @@ export class RepoIndex implements Index {
     for (const id of ids) this.distrusted.add(id);
   }
 
-  lookup(id: string) {
-    return this.byId.get(id);
+  lookup(id: string): IndexEntry | undefined {
+    const e = this.table.findHex(id);
+    return e >= 0 ? this.entry(e) : undefined;
   }
   has(id: string) {
-    return this.byId.has(id);
+    return this.table.findHex(id) >= 0;
   }
   packInfo(packId: string) {
     return this.packMap.get(packId);
@@ -105,19 +131,26 @@ export class RepoIndex implements Index {
   packs() {
     return this.packMap.values();
   }
-  entries() {
-    return this.byId.entries();
+  *entries(): IterableIterator<[string, IndexEntry]> {
+    for (let e = 0; e < this.table.count; e++) yield [this.table.idHex(e), this.entry(e)];
   }
   get size() {
-    return this.byId.size;
+    return this.table.count;
+  }
+  /** Memory held by the chunk entries (bytes). */
+  get tableBytes() {
+    return this.table.bytes;
   }
 
   addPacks(packs: IndexedPack[]): void {
     for (const p of packs) {
       this.packMap.set(p.id, { id: p.id, salt: p.salt, size: p.size });
+      const pack = this.packNo(p.id);
       for (const b of p.blobs) {
-        const id = toHex(b.id);
-        if (this.distrusted.delete(id) || this.better(id, p.id)) this.byId.set(id, { pack: p.id, type: b.type, offset: b.offset, length: b.length, rawLength: b.rawLength });
+        const e = this.table.find(b.id);
+        const f = { pack, type: b.type, offset: b.offset, length: b.length, rawLength: b.rawLength };
+        if (e < 0) this.table.insertProbed(f);
+        else if ((this.distrusted.size > 0 && this.distrusted.delete(toHex(b.id))) || this.better(e, p.id)) this.table.update(e, f);
       }
       this.pending.push(p);
     }
