@@ -1,7 +1,8 @@
 /**
  * Idle cost of the bundled agent watching a tree of N files (default 100 000): after the
  * initial point is committed, CPU (utime+stime from /proc) and RSS over a quiet minute.
- *   cd agent && pnpm bundle && npx tsx bench/idle.ts [files] [seconds]
+ *   cd agent && pnpm bundle && npx tsx bench/idle.ts [files] [seconds] [agent run options…]
+ * e.g. `… 100000 60 --encode-workers 0` to take the initial point on the main thread.
  */
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -10,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import { startAzurite } from "@tidemark/storage/testing";
 import { FakeServer } from "../test/fake-server";
 import { cli, removeTmp, stopAgent, tmp } from "../test/helpers";
+import { SERVICE_ENV, SERVICE_NODE_FLAGS } from "../src/memory";
 
 const files = Number(process.argv[2] ?? 100_000);
 const seconds = Number(process.argv[3] ?? 60);
@@ -27,7 +29,8 @@ const e = await cli(["enroll", "--server", server.url, "--token", server.newToke
 if (e.code !== 0) throw new Error(e.out);
 const bundle = fileURLToPath(new URL("../dist/tidemark-agent.mjs", import.meta.url));
 t = Date.now();
-const child = spawn(process.execPath, [bundle, "run", "--state-dir", stateDir], { stdio: "ignore" });
+// Run the way the installed service runs it (src/service.ts): same node flags and allocator settings.
+const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, bundle, "run", "--state-dir", stateDir, ...process.argv.slice(4)], { stdio: "ignore", env: { ...process.env, ...SERVICE_ENV } });
 const agent = { child, output: () => "", exited: new Promise<number | null>((r) => child.on("exit", r)) };
 while (server.committed().length < 1) await new Promise((r) => setTimeout(r, 200));
 console.log(`initial point (${server.committed()[0]!.stats.files} files) committed after ${((Date.now() - t) / 1000).toFixed(1)} s`);

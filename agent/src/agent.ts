@@ -30,6 +30,8 @@ export interface RunOptions {
   heartbeatMs?: number;
   /** Spool maintenance after this many committed points (default 100). */
   maintainEvery?: number;
+  /** Encoder workers for a point without a parent (default: the engine's, cores − 1). */
+  encodeWorkers?: number;
   log?: (line: string) => void;
   fetch?: typeof fetch;
 }
@@ -93,7 +95,7 @@ export class Agent {
         this.events.add("error", "error", why);
         // Force the next point even if nothing changes again: it must carry what the dropped one had.
         captureState.lastTree = undefined;
-        this.capture.markDirty();
+        this.capture.markFull();
       },
       onMissingChunks: async (missing) => {
         this.events.add("error", "error", `server refused a point: ${missing.length} chunk(s) not indexed; re-checking everything with the server`);
@@ -102,7 +104,7 @@ export class Agent {
         this.capture.setRepository(reopened);
         captureState.lastSnapshotId = undefined;
         captureState.lastTree = undefined;
-        this.capture.markDirty();
+        this.capture.markFull();
       },
     });
     this.capture = new Capture(
@@ -110,7 +112,15 @@ export class Agent {
       this.machine.policy,
       this.queue,
       this.events,
-      { debounceMs: this.opts.debounceMs ?? 2000, host: this.machine.name, alwaysExclude: [this.opts.stateDir], log: this.log },
+      {
+        debounceMs: this.opts.debounceMs ?? 2000,
+        host: this.machine.name,
+        alwaysExclude: [this.opts.stateDir],
+        log: this.log,
+        volumeMapDir: join(this.opts.stateDir, "volume-maps"),
+        onHeal: (ids) => this.uploader.forceUpload(ids),
+        ...(this.opts.encodeWorkers !== undefined ? { encodeWorkers: this.opts.encodeWorkers } : {}),
+      },
       captureState,
       (s) => writePrivate(join(this.opts.stateDir, "capture.json"), JSON.stringify(s)),
     );
@@ -270,6 +280,7 @@ export class Agent {
       ...(this.lastError ? { lastError: this.lastError.slice(0, 4000) } : {}),
     });
     this.lastError = undefined;
+    if (hb.healChunkIds.length) this.capture.requestHeal(hb.healChunkIds);
     if (hb.policyEtag !== this.machine.policyEtag) {
       const p = await this.api.getPolicy(this.machine.policyEtag);
       if (p) {

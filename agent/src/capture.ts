@@ -1,21 +1,28 @@
 /**
  * When to take a point, and taking it. OS change events (via @parcel/watcher)
- * mark the capture dirty; a point is taken once changes have settled
- * (debounce) or have kept coming for rpoSeconds, and never sooner than
- * rpoSeconds after the previous one. A periodic rescan (and the start) takes
- * one regardless, catching anything the events missed: every point walks the
- * sources, but only files whose size/mtime/inode changed are read (the
- * engine's parent reuse), so a walk costs metadata, not data.
+ * mark the capture dirty and collect the changed paths; a point is taken once
+ * changes have settled (debounce) or have kept coming for rpoSeconds, and
+ * never sooner than rpoSeconds after the previous one.
+ *
+ * A point normally walks only the directories on the way to changed paths
+ * (the engine's incremental walk reuses every other subtree of the previous
+ * point). A full walk — every file lstat'ed, only changed ones read — happens
+ * at start, every rescanEveryHours, after a watcher error, when too many paths
+ * changed at once, and after a policy change: it catches whatever events missed.
  */
-import { stat } from "node:fs/promises";
-import { dirname, resolve } from "node:path";
+import { createHash } from "node:crypto";
+import { mkdir, readFile, stat } from "node:fs/promises";
+import { join, resolve } from "node:path";
 import type { Policy } from "@tidemark/agent-protocol";
-import { backup, backupVolumes, type Repository, type Snapshot } from "./engine";
+import { backup, backupVolumes, type BackupSource, type Repository, type Snapshot, type VolumeMapBytes } from "./engine";
 import type { EventBuffer } from "./events";
 import { runHook } from "./hooks";
-import { expandSources, isUnder } from "./paths";
+import { eventMatters, isUnder, planCapture, type CapturePlan, type Platform } from "./paths";
 import type { UploadQueue } from "./queue";
+import { writePrivate } from "./state";
 import { newClientPointId } from "./uploader";
+import { AGENT_TREE_CACHE_BYTES, collectGarbage } from "./memory";
+import { volumeOf, wmiVss, type ReadPath, type VssAdapter } from "./vss";
 
 export interface CaptureOptions {
   debounceMs: number;
@@ -23,6 +30,18 @@ export interface CaptureOptions {
   /** Always left out (the agent's own state dir would otherwise re-trigger itself). */
   alwaysExclude: string[];
   log: (line: string) => void;
+  /** Where each volume's last block map is kept (prevMaps for the next image). */
+  volumeMapDir?: string;
+  /** Default: this process's platform. Tests pass "win32" to exercise the Windows path. */
+  platform?: Platform;
+  /** Windows shadow copies; default: PowerShell/WMI (src/vss.ts). */
+  vss?: VssAdapter;
+  /** More changed paths than this since the last point: walk everything instead (default 20 000). */
+  maxChangedPaths?: number;
+  /** Encoder workers for a point without a parent (default: the engine's, cores − 1). */
+  encodeWorkers?: number;
+  /** Self-heal: chunk ids being stored again; the uploader must send them whatever the server's dedup says. */
+  onHeal?: (ids: string[]) => void;
 }
 
 export interface CaptureState {
@@ -35,6 +54,9 @@ export interface CaptureState {
 
 type Subscription = { unsubscribe(): Promise<void> };
 
+/** A heal id the agent re-read is not re-read again for this long (the server marks it healed once it has verified the new pack). */
+const HEAL_AGAIN_AFTER_MS = 30 * 60_000;
+
 export class Capture {
   private dirtySince: number | undefined;
   private lastChange = 0;
@@ -43,6 +65,13 @@ export class Capture {
   private subs: Subscription[] = [];
   private running: Promise<void> | undefined;
   private spoolFullReported = false;
+  /** Recorded paths changed since the last point; `full` → the next point walks everything. */
+  private changed = new Set<string>();
+  private full = true;
+  private plan: CapturePlan;
+  private readonly platform: Platform;
+  private healWanted = new Set<string>();
+  private healedAt = new Map<string, number>();
   changesSeen = 0;
 
   constructor(
@@ -53,7 +82,11 @@ export class Capture {
     private readonly opts: CaptureOptions,
     readonly state: CaptureState,
     private readonly persist: (s: CaptureState) => Promise<void>,
-  ) {}
+  ) {
+    this.platform = opts.platform ?? process.platform;
+    this.plan = this.makePlan();
+    repo.treeCacheLimit = AGENT_TREE_CACHE_BYTES;
+  }
 
   get busy() {
     return this.running !== undefined;
@@ -65,41 +98,75 @@ export class Capture {
   }
 
   setRepository(repo: Repository) {
+    repo.treeCacheLimit = AGENT_TREE_CACHE_BYTES;
     this.repo = repo;
+    this.full = true;
+  }
+
+  private makePlan(): CapturePlan {
+    const plan = planCapture(this.policy.includePaths, this.policy.excludePaths, this.opts.alwaysExclude, this.platform);
+    for (const bad of plan.invalid) this.events.add("warn", "error", `exclude pattern ignored: ${bad.error}`, bad.pattern);
+    return plan;
   }
 
   async setPolicy(p: Policy): Promise<void> {
     const rewatch = JSON.stringify([p.includePaths, p.excludePaths]) !== JSON.stringify([this.policy.includePaths, this.policy.excludePaths]);
     this.policy = p;
     if (rewatch) {
+      this.plan = this.makePlan();
       await this.watch();
+      this.full = true;
       this.markDirty();
     }
   }
 
-  private excludes() {
-    return [...this.policy.excludePaths, ...this.opts.alwaysExclude].map((p) => resolve(p));
-  }
-
-  markDirty(): void {
+  markDirty(path?: string): void {
     const now = Date.now();
     this.dirtySince ??= now;
     this.lastChange = now;
     this.changesSeen++;
+    if (path === undefined) return;
+    if (this.changed.size >= (this.opts.maxChangedPaths ?? 20_000)) {
+      // A burst this large is cheaper (and as memory-bounded) as one full walk.
+      this.full = true;
+      this.changed.clear();
+    } else if (!this.full) this.changed.add(path);
+  }
+
+  /** The next point walks everything (a rescan). */
+  markFull(): void {
+    this.full = true;
+    this.changed.clear();
+    this.markDirty();
+  }
+
+  /**
+   * Self-heal: the server found these chunks bad or missing in storage. The next point re-reads
+   * the files that hold them and stores them again. Ids re-read recently are left alone.
+   */
+  requestHeal(ids: string[]): void {
+    const now = Date.now();
+    for (const [id, at] of this.healedAt) if (now - at > HEAL_AGAIN_AFTER_MS) this.healedAt.delete(id);
+    const fresh = ids.filter((id) => !this.healedAt.has(id) && !this.healWanted.has(id));
+    if (fresh.length === 0) return;
+    for (const id of fresh) this.healWanted.add(id);
+    this.events.add("warn", "error", `the server found ${fresh.length} stored chunk(s) bad or missing: re-reading the files that hold them`);
+    this.markDirty();
   }
 
   /** (Re)subscribes to OS change events for every include path. */
   async watch(): Promise<void> {
     await this.unwatch();
     const { subscribe } = await import("@parcel/watcher");
-    const excl = this.excludes();
-    for (const inc of this.policy.includePaths.map((p) => resolve(p))) {
+    const plan = this.plan;
+    const always = this.opts.alwaysExclude;
+    for (const inc of plan.includes) {
       let dir = inc;
       try {
-        if (!(await stat(inc)).isDirectory()) dir = dirname(inc);
+        if (!(await stat(inc)).isDirectory()) dir = parentOf(inc, this.platform);
       } catch {
         // Not there yet: the rescan picks it up when it appears; watch its parent meanwhile.
-        dir = dirname(inc);
+        dir = parentOf(inc, this.platform);
       }
       try {
         const sub = await subscribe(
@@ -107,12 +174,12 @@ export class Capture {
           (err, evs) => {
             if (err) {
               this.events.add("warn", "error", `change notifications for ${dir} failed: ${err.message}; relying on rescans`);
-              this.markDirty();
+              this.markFull();
               return;
             }
-            if (evs.some((e) => isUnder(e.path, inc) && !excl.some((x) => isUnder(e.path, x)))) this.markDirty();
+            for (const e of evs) if (eventMatters(plan, e.path, this.platform)) this.markDirty(e.path);
           },
-          { ignore: excl.filter((x) => isUnder(x, dir)) },
+          { ignore: always.filter((x) => isUnder(x, dir, this.platform)) },
         );
         this.subs.push(sub);
       } catch (e) {
@@ -127,7 +194,6 @@ export class Capture {
     await Promise.all(subs.map((s) => s.unsubscribe().catch(() => undefined)));
   }
 
-  /** Called often; starts a point when one is due. `spoolBytes` is what still waits for upload. */
   private held = false;
 
   /** Runs fn with capture paused (no point starts or runs meanwhile). */
@@ -141,13 +207,14 @@ export class Capture {
     }
   }
 
+  /** Called often; starts a point when one is due. `spoolBytes` is what still waits for upload. */
   tick(spoolBytes: number): void {
     if (this.running || this.held) return;
     const now = Date.now();
     const rpoMs = this.policy.rpoSeconds * 1000;
     if (now - this.lastRescanAt >= this.policy.rescanEveryHours * 3600_000) {
       this.lastRescanAt = now;
-      this.markDirty();
+      this.markFull();
     }
     const volumesDue = this.policy.volumes.length > 0 && now - (this.state.lastVolumesAt ?? 0) >= this.policy.volumeIntervalSeconds * 1000;
     if (this.dirtySince === undefined && !volumesDue) return;
@@ -161,19 +228,54 @@ export class Capture {
       return;
     }
     this.spoolFullReported = false;
-    this.running = this.takePoint(volumesDue)
+    // What this point covers; put back if it fails, so nothing is forgotten.
+    const changed = this.full ? undefined : this.changed;
+    const heal = new Set(this.healWanted);
+    this.changed = new Set();
+    this.full = false;
+    this.running = this.takePoint(volumesDue, changed, heal)
       .catch((e) => {
-        this.markDirty();
+        if (changed) for (const p of changed) this.markDirty(p);
+        else this.markFull();
         this.events.add("error", "error", `capture failed: ${(e as Error).message}`);
       })
-      .finally(() => (this.running = undefined));
+      .finally(() => {
+        this.running = undefined;
+        // The walk's garbage goes now, while the agent is about to idle (a few ms for a small heap).
+        collectGarbage();
+      });
   }
 
   async idle(): Promise<void> {
     await this.running;
   }
 
-  private async takePoint(volumesDue: boolean): Promise<void> {
+  /** Sources for this cycle: on Windows with `vss`, read from shadow copies and record the live paths. */
+  private async withSources<T>(use: (sources: BackupSource[], shadowed: boolean) => Promise<T>): Promise<T> {
+    const includes = this.plan.includes;
+    // Windows paths as mapped sources: recorded exactly as the policy names them, whatever the host.
+    const live: BackupSource[] = this.platform === "win32" ? includes.map((p) => ({ read: p, record: p })) : includes;
+    const volumes = this.platform === "win32" && this.policy.vss ? [...new Set(includes.map(volumeOf).filter((v): v is string => v !== undefined))] : [];
+    if (volumes.length === 0) return use(live, false);
+    const vss = this.opts.vss ?? wmiVss({ onWarning: (m) => this.events.add("warn", "vss-failed", m) });
+    let entered = false;
+    try {
+      return await vss.withShadows(volumes, (read: ReadPath) => {
+        entered = true;
+        return use(
+          includes.map((p) => ({ read: read(p), record: p })),
+          true,
+        );
+      });
+    } catch (e) {
+      if (entered) throw e;
+      // No shadow: the cycle still runs, reading the live files (never skip a point for VSS).
+      this.events.add("error", "vss-failed", `VSS shadow copy failed (${(e as Error).message}); this point reads live files`);
+      return use(live, false);
+    }
+  }
+
+  private async takePoint(volumesDue: boolean, changed: Set<string> | undefined, heal: Set<string>): Promise<void> {
     const startedAt = Date.now();
     this.lastPointAt = startedAt;
     const changes = this.changesSeen;
@@ -181,37 +283,62 @@ export class Capture {
     const p = this.policy;
     const hookMs = p.hookTimeoutSeconds * 1000;
     let consistency: "crash" | "application" = "crash";
+    let thawed = false;
+    const thaw = async () => {
+      if (thawed || !p.postThawCommand) return;
+      thawed = true;
+      const r = await runHook(p.postThawCommand, hookMs);
+      if (!r.ok) this.events.add("error", "hook-failed", `post-thaw hook ${r.timedOut ? "timed out" : `failed (exit ${r.code})`}: ${r.output.slice(0, 500)}`);
+    };
     if (p.preFreezeCommand) {
       const r = await runHook(p.preFreezeCommand, hookMs);
       if (r.ok) consistency = "application";
       else this.events.add("warn", "hook-failed", `pre-freeze hook ${r.timedOut ? `timed out after ${p.hookTimeoutSeconds} s` : `failed (exit ${r.code})`}: point is crash-consistent. ${r.output.slice(0, 500)}`);
     }
+    if (heal.size) this.opts.onHeal?.([...heal]);
     let result;
     try {
       let volumes = this.state.lastVolumes ?? [];
-      if (volumesDue) {
-        volumes = await backupVolumes(this.repo, p.volumes, { host: this.opts.host });
-      }
-      const sources = await expandSources(p.includePaths, this.excludes());
-      if (sources.length === 0 && volumes.length === 0) return;
-      const parentId = this.state.lastSnapshotId;
-      // The parent must still be in the spool; without it the point is simply read in full.
-      const parent = parentId && (await this.repo.store.head(`snapshots/${parentId}`)) ? parentId : "none";
-      // workers: 0 encodes on this thread: the bundled agent ships no worker file (see README).
-      result = await backup(this.repo, { paths: sources, host: this.opts.host, parent, consistency, workers: 0, volumes });
+      if (volumesDue) volumes = await this.imageVolumes();
+      result = await this.withSources(async (sources, shadowed) => {
+        // With a shadow the applications may go on: the frozen state is in the snapshot.
+        if (shadowed) await thaw();
+        if (sources.length === 0 && volumes.length === 0) return undefined;
+        const parentId = this.state.lastSnapshotId;
+        // The parent must still be in the spool; without it the point is simply read in full.
+        const parent = parentId && (await this.repo.store.head(`snapshots/${parentId}`)) ? parentId : "none";
+        // A point without a parent reads everything: the engine's encoder workers (cores − 1) make
+        // the initial protection multi-core. Later points read only changed files: on this
+        // thread, so an idle agent keeps no worker (and its memory) alive.
+        const first = parent === "none";
+        try {
+          return await backup(this.repo, {
+            sources,
+            excludes: this.plan.excludes,
+            excludeIgnoreCase: this.plan.ignoreCase,
+            host: this.opts.host,
+            parent,
+            consistency,
+            volumes,
+            ...(changed && !first ? { changedPaths: changed } : {}),
+            ...(heal.size ? { rereadChunks: heal } : {}),
+            workers: first ? this.opts.encodeWorkers : 0,
+          });
+        } finally {
+          if (first) await this.repo.close();
+        }
+      });
       if (volumesDue) {
         this.state.lastVolumes = volumes;
         this.state.lastVolumesAt = startedAt;
       }
     } finally {
       // Post-thaw always runs, even when the backup or the pre-freeze hook failed.
-      if (p.postThawCommand) {
-        const r = await runHook(p.postThawCommand, hookMs);
-        if (!r.ok) this.events.add("error", "hook-failed", `post-thaw hook ${r.timedOut ? "timed out" : `failed (exit ${r.code})`}: ${r.output.slice(0, 500)}`);
-      }
+      await thaw();
     }
+    if (!result) return;
     for (const e of result.snapshot.errors) this.events.add("warn", "unreadable-file", `could not read: ${e.error}`, e.path);
-    const unchanged = result.snapshot.tree === this.state.lastTree && !volumesDue && result.snapshot.errors.length === 0;
+    const unchanged = result.snapshot.tree === this.state.lastTree && !volumesDue && result.snapshot.errors.length === 0 && heal.size === 0;
     if (unchanged) {
       // Nothing changed since the last point (a rescan or a touch): no new point, no upload.
       await this.repo.deleteSnapshot(result.id);
@@ -219,9 +346,43 @@ export class Capture {
       await this.queue.push({ kind: "point", clientPointId: newClientPointId(), snapshotId: result.id });
       this.state.lastSnapshotId = result.id;
       this.state.lastTree = result.snapshot.tree;
-      this.opts.log(`point spooled: ${result.snapshot.stats.files} files, ${result.snapshot.stats.newBytes} new bytes, ${result.snapshot.consistency}`);
+      this.opts.log(`point spooled: ${result.snapshot.stats.files} files, ${result.snapshot.stats.newBytes} new bytes, ${result.snapshot.consistency}${changed ? `, ${changed.size} changed path(s)` : ", full walk"}${heal.size ? `, ${heal.size} chunk(s) to heal` : ""}`);
+    }
+    for (const id of heal) {
+      this.healWanted.delete(id);
+      this.healedAt.set(id, startedAt);
     }
     if (this.changesSeen === changes) this.changesSeen = 0;
     await this.persist(this.state);
   }
+
+  /** Images the policy's volumes, reusing unchanged blocks through the maps kept from the last image. */
+  private async imageVolumes(): Promise<Snapshot["volumes"]> {
+    const dir = this.opts.volumeMapDir;
+    const prevMaps = new Map<string, VolumeMapBytes>();
+    const fileOf = (source: string) => join(dir!, createHash("sha256").update(source).digest("hex").slice(0, 32) + ".map");
+    if (dir) {
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      for (const source of this.policy.volumes.map((v) => resolve(v))) {
+        try {
+          const b = await readFile(fileOf(source));
+          prevMaps.set(source, { blockSize: b.readUInt32LE(0), map: b.subarray(4) });
+        } catch {
+          // First image of this source (or the map was lost): its blocks are hashed in full.
+        }
+      }
+    }
+    const maps: Array<[string, VolumeMapBytes]> = [];
+    const refs = await backupVolumes(this.repo, this.policy.volumes, { host: this.opts.host, ...(dir ? { prevMaps, onMap: (s: string, m: VolumeMapBytes) => void maps.push([s, m]) } : {}) });
+    for (const [source, m] of maps) {
+      const head = Buffer.alloc(4);
+      head.writeUInt32LE(m.blockSize);
+      await writePrivate(fileOf(source), Buffer.concat([head, m.map]));
+    }
+    return refs;
+  }
+}
+
+function parentOf(p: string, platform: Platform): string {
+  return platform === "win32" ? p.replace(/[\\/][^\\/]*$/, "") || p : p.replace(/\/[^/]*$/, "") || "/";
 }

@@ -22,6 +22,11 @@ export class EventBuffer {
     }
   }
 
+  /** What waits to be sent (oldest first). */
+  pending(): readonly AgentEvent[] {
+    return [...this.buf];
+  }
+
   get size() {
     return this.buf.length;
   }

@@ -37,15 +37,17 @@ export async function main(argv: string[]): Promise<number> {
       "debounce-ms": { type: "string" },
       "heartbeat-ms": { type: "string" },
       "maintain-every": { type: "string" },
+      // Encoder worker threads for a point without a parent (default: cores − 1; 0: on the main thread).
+      "encode-workers": { type: "string" },
     },
     strict: true,
   });
   const stateDir = resolve(values["state-dir"] ?? defaultStateDir());
-  const num = (k: "tick-ms" | "debounce-ms" | "heartbeat-ms" | "maintain-every") => {
+  const num = (k: "tick-ms" | "debounce-ms" | "heartbeat-ms" | "maintain-every" | "encode-workers", min = 1) => {
     const v = values[k];
     if (v === undefined) return undefined;
     const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${k} must be a positive integer`);
+    if (!Number.isInteger(n) || n < min) throw new UsageError(`--${k} must be an integer ≥ ${min}`);
     return n;
   };
   switch (cmd) {
@@ -62,7 +64,7 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case "run": {
-      const agent = new Agent({ stateDir, tickMs: num("tick-ms"), debounceMs: num("debounce-ms"), heartbeatMs: num("heartbeat-ms"), maintainEvery: num("maintain-every") });
+      const agent = new Agent({ stateDir, tickMs: num("tick-ms"), debounceMs: num("debounce-ms"), heartbeatMs: num("heartbeat-ms"), maintainEvery: num("maintain-every"), encodeWorkers: num("encode-workers", 0) });
       return agent.run();
     }
     case "status": {

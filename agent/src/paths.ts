@@ -1,50 +1,71 @@
 /**
- * Include paths minus exclude prefixes, as a list of backup sources. The
- * engine backs up whole sources, so an excluded path inside an included
- * directory is cut out by including that directory's other entries instead,
- * level by level down to the excluded path. Recomputed for every point (new
- * siblings appear), with the previous point passed as explicit parent so the
- * changed source list does not cost a re-read.
+ * The policy's include paths and exclude patterns as the engine's backup
+ * options, for the platform the agent runs on. Windows paths (`C:\Users`) are
+ * handled with path.win32 whatever the host, so they are tested on Linux too.
+ * Excludes are the engine's glob patterns over recorded paths (an absolute
+ * path excludes itself and everything below; `*.tmp`, `**\/node_modules`…);
+ * the agent's own state directory is always excluded, escaped so that its
+ * name is never read as a glob.
  */
-import { readdir } from "node:fs/promises";
-import { isAbsolute, join, relative, resolve, sep } from "node:path";
+import { posix, win32 } from "node:path";
+import { compileExcludes, type ExcludeMatcher } from "@tidemark/engine";
 
-export function isUnder(path: string, prefix: string): boolean {
-  const rel = relative(prefix, path);
-  return rel === "" || (!rel.startsWith("..") && !isAbsolute(rel));
+export type Platform = NodeJS.Platform;
+
+const pathFor = (platform: Platform) => (platform === "win32" ? win32 : posix);
+
+/** Absolute, normalised; on Windows `c:/x/` → `c:\x`. */
+export function normalizePath(p: string, platform: Platform = process.platform): string {
+  return pathFor(platform).resolve(p);
 }
 
-export async function expandSources(includes: string[], excludes: string[]): Promise<string[]> {
-  const inc = [...new Set(includes.map((p) => resolve(p)))];
-  const exc = [...new Set(excludes.map((p) => resolve(p)))];
-  const out: string[] = [];
-  for (const p of inc) {
-    if (exc.some((x) => isUnder(p, x))) continue;
-    await expand(p, exc.filter((x) => isUnder(x, p)), out);
-  }
-  // Nested includes would capture the same files twice.
-  return [...new Set(out)].sort().filter((p, _i, all) => !all.some((q) => q !== p && isUnder(p, q)));
+export function isUnder(path: string, prefix: string, platform: Platform = process.platform): boolean {
+  const P = pathFor(platform);
+  const rel = platform === "win32" ? P.relative(prefix.toLowerCase(), path.toLowerCase()) : P.relative(prefix, path);
+  return rel === "" || (!rel.startsWith("..") && !P.isAbsolute(rel));
 }
 
-async function expand(dir: string, excl: string[], out: string[]): Promise<void> {
-  if (excl.length === 0) {
-    out.push(dir);
-    return;
-  }
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch {
-    // Not a directory or unreadable: the backup records the error for the source itself.
-    out.push(dir);
-    return;
-  }
-  for (const name of names.sort()) {
-    const child = join(dir, name);
-    if (excl.some((x) => x === child)) continue;
-    const below = excl.filter((x) => isUnder(x, child) && x !== child);
-    await expand(child, below, out);
-  }
+/** A literal path as an exclude pattern: glob characters stand for themselves. */
+export function escapeGlob(p: string): string {
+  return p.replace(/[*?[]/g, (c) => `[${c}]`);
 }
 
-export const pathDepth = (p: string) => p.split(sep).filter(Boolean).length;
+export interface CapturePlan {
+  /** Include paths, normalised, nested ones dropped (the outer one covers them). */
+  includes: string[];
+  /** Valid exclude patterns (the policy's + the always-excluded paths). */
+  excludes: string[];
+  /** Policy patterns the engine refuses, with why: left out and reported, never fatal. */
+  invalid: Array<{ pattern: string; error: string }>;
+  matcher: ExcludeMatcher | undefined;
+  ignoreCase: boolean;
+}
+
+export function planCapture(includePaths: string[], excludePatterns: string[], alwaysExclude: string[], platform: Platform = process.platform): CapturePlan {
+  const inc = [...new Set(includePaths.map((p) => normalizePath(p, platform)))].sort();
+  const includes = inc.filter((p) => !inc.some((q) => q !== p && isUnder(p, q, platform)));
+  const ignoreCase = platform === "win32";
+  const excludes: string[] = [];
+  const invalid: CapturePlan["invalid"] = [];
+  for (const pattern of excludePatterns) {
+    try {
+      compileExcludes([pattern], ignoreCase);
+      excludes.push(pattern);
+    } catch (e) {
+      invalid.push({ pattern, error: (e as Error).message });
+    }
+  }
+  for (const p of alwaysExclude) excludes.push(escapeGlob(normalizePath(p, platform)));
+  return { includes, excludes, invalid, matcher: compileExcludes(excludes, ignoreCase), ignoreCase };
+}
+
+/**
+ * Whether a change event at `path` can alter a point: below an include and
+ * not excluded. Directory-only patterns (`cache/`) are not applied here (an
+ * event does not say what the path is): such events cost a walk that finds
+ * nothing, never a missed change.
+ */
+export function eventMatters(plan: CapturePlan, path: string, platform: Platform = process.platform): boolean {
+  if (!plan.includes.some((inc) => isUnder(path, inc, platform))) return false;
+  return !plan.matcher?.excluded(path.replace(/\\/g, "/"), () => false);
+}

@@ -4,6 +4,7 @@
  */
 import { execFile } from "node:child_process";
 import { writeFile, unlink } from "node:fs/promises";
+import { SERVICE_ENV, SERVICE_NODE_FLAGS } from "./memory";
 
 export const SERVICE_NAME = "TidemarkAgent";
 export const SYSTEMD_UNIT = "tidemark-agent.service";
@@ -29,7 +30,7 @@ function winQuote(s: string): string {
 }
 
 export function windowsInstallCommands(t: ServiceTarget): Cmd[] {
-  const binPath = [t.node, t.script, "run", "--state-dir", t.stateDir].map(winQuote).join(" ");
+  const binPath = [t.node, ...SERVICE_NODE_FLAGS, t.script, "run", "--state-dir", t.stateDir].map(winQuote).join(" ");
   // sc.exe wants "key=" and the value as separate argv elements.
   return [
     { file: "sc.exe", args: ["create", SERVICE_NAME, "binPath=", binPath, "start=", "auto", "DisplayName=", "Tidemark Agent"] },
@@ -53,7 +54,8 @@ function systemdQuote(s: string): string {
 }
 
 export function systemdUnit(t: ServiceTarget): string {
-  const exec = [t.node, t.script, "run", "--state-dir", t.stateDir].map(systemdQuote).join(" ");
+  const exec = [t.node, ...SERVICE_NODE_FLAGS, t.script, "run", "--state-dir", t.stateDir].map(systemdQuote).join(" ");
+  const env = Object.entries(SERVICE_ENV).map(([k, v]) => `Environment=${k}=${v}\n`).join("");
   return `[Unit]
 Description=Tidemark continuous backup agent
 After=network-online.target
@@ -62,7 +64,8 @@ Wants=network-online.target
 [Service]
 Type=simple
 ExecStart=${exec}
-Restart=always
+# Resident memory: see src/memory.ts (measured with bench/idle.ts under the same settings).
+${env}Restart=always
 RestartSec=5
 # Exit code 3 = the server rejected the machine credential: restarting cannot help.
 RestartPreventExitStatus=3

@@ -5,11 +5,9 @@
  * (the next point's parent reuse reads them); data packs go once uploaded.
  * Its index objects are the agent's cache of chunk ids it knows are stored.
  */
-import { createHash } from "node:crypto";
 import { localStore, type BlobMeta, type BlobStore, type GetOptions, type PutOptions } from "@tidemark/storage";
 import type { MachineFile } from "./state";
-import type { RepositoryConfig } from "@tidemark/agent-protocol";
-import { deriveKeys, packIdFromKeyName, Repository, sealObject, wrapWithKek } from "./engine";
+import { packIdFromKeyName, Repository } from "./engine";
 import type { UploadQueue } from "./queue";
 
 /** Every pack written to the spool becomes an upload item, in write order. */
@@ -40,19 +38,6 @@ class JournalingStore implements BlobStore {
   }
 }
 
-/**
- * A repository whose master key is given (the engine's init always makes a new one). The
- * spool needs the customer's key; test servers use it to set up a customer container.
- */
-export async function initRepositoryWithKey(store: BlobStore, master: Buffer, kek: Buffer, kekId: string, repoConfig: RepositoryConfig): Promise<void> {
-  const keys = deriveKeys(master);
-  const keyBytes = Buffer.from(JSON.stringify(wrapWithKek(master, kek, kekId)));
-  await store.put("keys/" + createHash("sha256").update(keyBytes).digest("hex"), keyBytes, { ifNotExists: true });
-  const config = { v: 1, created: new Date().toISOString(), ...repoConfig };
-  // The config is written last: its presence marks the repository as initialised.
-  await store.put("config", sealObject(keys.enc, "config", Buffer.from(JSON.stringify(config))), { ifNotExists: true });
-}
-
 export interface Spool {
   repo: Repository;
   /** The spool's own store, without journaling (the uploader reads and trims through it). */
@@ -63,7 +48,8 @@ export async function openSpool(dir: string, machine: MachineFile, queue: Upload
   const raw = localStore(dir);
   const master = Buffer.from(machine.dataKey, "base64");
   const kek = Buffer.from(machine.spoolKek, "base64");
-  if (!(await raw.head("config"))) await initRepositoryWithKey(raw, master, kek, "agent-spool", machine.repository.config);
+  // The customer's master key and settings: chunk ids and packs must be the container's exactly.
+  if (!(await raw.head("config"))) await Repository.initWithMasterKey(raw, master, { kek }, { kekId: "agent-spool", config: machine.repository.config });
   const repo = await Repository.open(new JournalingStore(raw, queue), { kek });
   if (repo.config.id !== machine.repository.config.id) {
     throw new Error(`the spool in ${dir} belongs to repository ${repo.config.id}, not ${machine.repository.config.id}: remove it (its unsent work is for another customer)`);

@@ -99,7 +99,7 @@ export class StateDir {
 }
 
 /** Write-to-temp then rename: a crash leaves the old file or the new one, never half of one. */
-export async function writePrivate(path: string, text: string): Promise<void> {
+export async function writePrivate(path: string, text: string | Uint8Array): Promise<void> {
   const tmp = `${path}.${randomBytes(4).toString("hex")}.tmp`;
   await writeFile(tmp, text, { mode: 0o600 });
   await chmod(tmp, 0o600);

@@ -97,8 +97,19 @@ export class Uploader {
     else await this.point(item.clientPointId, item.snapshotId);
   }
 
+  /** Self-heal: chunk ids to send again whatever chunks/missing says (their stored copies are bad). */
+  private forced = new Map<string, number>();
+
+  forceUpload(ids: string[]): void {
+    const now = Date.now();
+    // An id no pack of this machine ever carries (another machine holds that data) must not stay forever.
+    for (const [id, at] of this.forced) if (now - at > 3600_000) this.forced.delete(id);
+    for (const id of ids) this.forced.set(id, now);
+  }
+
   private async missing(ids: string[]): Promise<Set<string>> {
     const out = new Set<string>();
+    for (const id of ids) if (this.forced.has(id)) out.add(id);
     for (let i = 0; i < ids.length; i += MAX_MISSING_QUERY) for (const id of await this.api.missingChunks(ids.slice(i, i + MAX_MISSING_QUERY))) out.add(id);
     return out;
   }
@@ -143,6 +154,7 @@ export class Uploader {
         entries: out.blobs.map((b) => ({ id: b.id.toString("hex"), type: b.type, offset: b.offset, length: b.length, rawLength: b.rawLength })),
       });
       this.stats.packsUploaded++;
+      for (const id of missing) this.forced.delete(id);
     }
     // Tree packs stay: the next point's parent reuse reads trees locally (the SAS may not read).
     if (!parsed.blobs.some((b) => b.type === BLOB_TREE)) await this.spoolStore.delete(key);

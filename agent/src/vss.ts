@@ -106,3 +106,50 @@ export async function withShadow<T>(volume: string, use: (s: Shadow) => Promise<
     await exec(deleteShadowCommand(shadow.id), timeoutMs);
   }
 }
+
+/** The volume a Windows path is on ("C:\\"), or undefined (UNC shares and the like cannot be shadowed). */
+export function volumeOf(path: string): string | undefined {
+  const m = /^([A-Za-z]):(?:[\\/]|$)/.exec(path);
+  return m ? `${m[1]!.toUpperCase()}:\\` : undefined;
+}
+
+/** Live path → where to read it for this cycle. */
+export type ReadPath = (livePath: string) => string;
+
+/** What capture needs from VSS: shadows for a cycle, always released. Injected in tests. */
+export interface VssAdapter {
+  withShadows<T>(volumes: string[], use: (read: ReadPath) => Promise<T>): Promise<T>;
+}
+
+/**
+ * Win32_ShadowCopy through PowerShell: one shadow per volume (created one after
+ * the other: WMI has no multi-volume shadow set, so volumes are not frozen at
+ * the same instant), all deleted afterwards even when the cycle fails. A volume
+ * whose shadow cannot be made fails the whole cycle's VSS; the caller reads live.
+ */
+export function wmiVss(opts: { exec?: Exec; timeoutMs?: number; mapPath?: typeof shadowPath; onWarning?: (message: string) => void } = {}): VssAdapter {
+  const exec = opts.exec ?? execCommand;
+  const timeoutMs = opts.timeoutMs ?? 120_000;
+  const mapPath = opts.mapPath ?? shadowPath;
+  return {
+    async withShadows(volumes, use) {
+      const made: Array<{ volume: string; shadow: Shadow }> = [];
+      try {
+        for (const volume of [...new Set(volumes.map(normalizeVolume))]) {
+          made.push({ volume, shadow: parseCreateOutput((await exec(createShadowCommand(volume), timeoutMs)).stdout) });
+        }
+        return await use((live) => {
+          const v = volumeOf(live);
+          const hit = v && made.find((m) => m.volume === v);
+          return hit ? mapPath(hit.shadow, hit.volume, live) : live;
+        });
+      } finally {
+        for (const m of made.reverse()) {
+          // A shadow left behind costs disk space until Windows ages it out: said loudly, but the
+          // cycle's point (already read) stands.
+          await exec(deleteShadowCommand(m.shadow.id), timeoutMs).catch((e: Error) => opts.onWarning?.(`VSS: could not delete shadow copy ${m.shadow.id} of ${m.volume}: ${e.message}`));
+        }
+      }
+    },
+  };
+}

@@ -2,7 +2,8 @@
  * The real agent process against the real server side of the agent API
  * (`serveAgentApi` over PostgreSQL and in-process Azurite), behind a fault
  * proxy: capture → spool → upload → commit, with faults. Assertions read the
- * server's rows. One case (hooks) stays on the protocol stand-in: see there.
+ * server's rows. Nothing here uses the protocol stand-in (test/fake-server.ts):
+ * only the benchmarks do.
  */
 import { mkdir, readFile, readdir, stat, unlink, writeFile, chmod } from "node:fs/promises";
 import { join } from "node:path";
@@ -10,12 +11,11 @@ import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eq, sql } from "drizzle-orm";
 import { startAzurite } from "@tidemark/storage/testing";
-import { azureStore } from "@tidemark/storage";
 import { schema } from "@tidemark/db";
 import { createRestoreJob, customerDataKey, revokeMachine } from "@tidemark/backup";
 import { issueToken } from "@tidemark/backup/testing";
-import { FakeServer } from "./fake-server";
 import { execFileSync, spawn } from "node:child_process";
+import { openBlob, packKeyName, parseTrailer, Repository } from "../src/engine";
 import { BUNDLE, cli, readTree, removeTmp, restorePoint, startAgent, stopAgent, tmp, waitFor, type AgentProc } from "./helpers";
 import { committed, events, newCustomer, restoreJobRow, setPolicy, startRealServer, type RealServer, type TestPolicy } from "./real-server";
 
@@ -449,47 +449,71 @@ describe("agent end to end (real server: serveAgentApi + PostgreSQL + Azurite)",
     expect(files.get("later.txt")).toBe(Buffer.from("written while the spool is full").toString("base64"));
     await stopAgent(agent);
   }, 120_000);
-});
-
-/**
- * Stays on the protocol stand-in (test/fake-server.ts): the server's policy
- * has no hook settings. `policies` (packages/db) stores rpo, paths, volumes,
- * spool limit and retention only, so the real server always sends a policy
- * without preFreezeCommand / postThawCommand / hookTimeoutSeconds and there is
- * no way to make it ask for a hook. Move this case once policies carry hooks.
- */
-describe("agent end to end (protocol stand-in: hooks only)", () => {
-  it("hooks: a pre-freeze timeout leaves the point crash-consistent and post-thaw still runs; a good hook makes it application-consistent", async () => {
+  it("hooks from the server's policy: a pre-freeze timeout leaves the point crash-consistent and post-thaw still runs; a good hook makes it application-consistent", async () => {
     const marker = join(await tmp("hook"), "thawed");
-    const azurite = srv.w.azurite;
-    const watched = await tmp("watched");
-    const stateDir = join(await tmp("state"), "agent");
-    const server = await new FakeServer({
-      azureConnectionString: azurite.connectionString,
-      blobEndpoint: azurite.blobEndpoint,
-      policy: { rpoSeconds: 5, includePaths: [watched], preFreezeCommand: "sleep 30", postThawCommand: `echo thawed >> ${marker}`, hookTimeoutSeconds: 1 },
-    }).start();
-    try {
-      const e = await cli(["enroll", "--server", server.url, "--token", server.newToken(), "--name", "test-machine", "--state-dir", stateDir]);
-      expect(e.code, e.out).toBe(0);
-      await writeFile(join(watched, "f.txt"), "x");
-      const agent = run(stateDir);
-      const p = await waitFor("point", () => server.committed().at(-1), 30_000, agent);
-      expect(p.consistency).toBe("crash");
-      expect(await readFile(marker, "utf8")).toContain("thawed");
-      await waitFor("hook-failed event", () => server.events.some((e) => e.kind === "hook-failed" && /timed out/.test(e.message)), 10_000, agent);
+    const m = await setup({ preFreezeCommand: "sleep 30", postThawCommand: `echo thawed >> ${marker}`, hookTimeoutSeconds: 1 });
+    await writeFile(join(m.watched, "f.txt"), "x");
+    const agent = run(m.stateDir);
+    const p = await waitFor("point", () => lastPoint(m), 30_000, agent);
+    expect(p.consistency).toBe("crash");
+    expect(await readFile(marker, "utf8")).toContain("thawed");
+    await waitFor("hook-failed event", async () => (await events(srv.w, m.machineId)).some((e) => e.kind === "hook-failed" && /timed out/.test(e.message)), 10_000, agent);
 
-      server.setPolicy({ preFreezeCommand: "true" });
-      await new Promise((r) => setTimeout(r, 1500));
-      await writeFile(join(watched, "f.txt"), "y");
-      const n = server.committed().length;
-      const p2 = await waitFor("application-consistent point", () => server.committed().length > n && server.committed().at(-1), 20_000, agent);
-      expect(p2.consistency).toBe("application");
-      const restored = await restorePoint(azureStore({ connectionString: azurite.connectionString, container: server.container }), server.kek, p2.snapshotId);
-      expect((await readTree(join(restored, watched))).get("f.txt")).toBe(Buffer.from("y").toString("base64"));
-      await stopAgent(agent);
-    } finally {
-      await server.stop();
-    }
+    await setPolicy(srv.w, { customerId: m.customerId }, { preFreezeCommand: "true" });
+    // The new policy reaches the agent with its next heartbeat (ETag change).
+    await waitFor("policy fetched", () => agent.output().includes("policy updated"), 10_000, agent);
+    await writeFile(join(m.watched, "f.txt"), "y");
+    const n = (await points(m)).length;
+    const p2 = await waitFor("application-consistent point", async () => { const c = await points(m); return c.length > n && c.at(-1); }, 20_000, agent);
+    expect(p2.consistency).toBe("application");
+    expect((await restoredFiles(m, p2.snapshotId)).get("f.txt")).toBe(Buffer.from("y").toString("base64"));
+    await stopAgent(agent);
+  }, 90_000);
+
+  it("self-heal: a chunk the server reports bad (heartbeat healChunkIds) is re-read and uploaded again into a new pack, though the agent's cache knew it", async () => {
+    const m = await setup();
+    const data = randomBytes(300_000);
+    await writeFile(join(m.watched, "heal.bin"), data);
+    await writeFile(join(m.watched, "other.txt"), "untouched");
+    const agent = run(m.stateDir);
+    await waitFor("first point", () => lastPoint(m), 30_000, agent);
+    const db = srv.w.database.db;
+    const ci = schema.chunkIndex;
+    const dataChunks = await db.select().from(ci).where(sql`${ci.customerId} = ${m.customerId} and ${ci.type} = 0`);
+    // heal.bin is the only file above the chunker's minimum: its chunks are the big ones.
+    const victim = dataChunks.sort((a, b) => b.rawLength - a.rawLength)[0]!;
+    const victimId = victim.chunkId.toString("hex");
+    const oldPack = victim.packId;
+    // What the verification side does on finding a corrupt pack: the stored bytes are bad, the
+    // entry is unindexed (chunks/missing and commit now treat it as missing), a bad_chunks row is open.
+    const packBytes = await store(m.customerId).get(packKeyName(oldPack));
+    packBytes[victim.offset + 20]! ^= 0xff;
+    await store(m.customerId).put(packKeyName(oldPack), packBytes);
+    await db.delete(ci).where(sql`${ci.customerId} = ${m.customerId} and ${ci.chunkId} = ${victim.chunkId}`);
+    await db.insert(schema.badChunks).values({ mspId: srv.w.mspId, customerId: m.customerId, chunkId: victim.chunkId, packId: oldPack, reason: "corrupt" });
+    const before = (await points(m)).length;
+
+    type PackReport = { packId: string; entries: Array<{ id: string }> };
+    const carrying = () => srv.proxy.ok("POST", /\/packs$/).map((c) => c.body as PackReport).filter((r) => r.entries.some((e) => e.id === victimId));
+    expect(carrying().map((r) => r.packId)).toEqual([oldPack]);
+    const healed = await waitFor("the chunk reported in a new pack", () => carrying().find((r) => r.packId !== oldPack), 30_000, agent);
+    const p = await waitFor("a point after the heal", async () => { const c = await points(m); return c.length > before && c.at(-1); }, 30_000, agent);
+    const [row] = await db.select().from(ci).where(sql`${ci.customerId} = ${m.customerId} and ${ci.chunkId} = ${victim.chunkId}`);
+    expect(row!.packId).toBe(healed.packId);
+    // The new copy opens (authenticated, id verified) at the offset the server indexed, and is heal.bin's data.
+    const repo = await Repository.open(store(m.customerId), { kek: srv.w.svc.kek.key });
+    const fresh = await store(m.customerId).get(packKeyName(healed.packId));
+    const parsed = parseTrailer(repo.keys, healed.packId, fresh);
+    const blob = parsed.blobs.find((b) => b.id.toString("hex") === victimId)!;
+    expect(blob.offset).toBe(row!.offset);
+    expect(data.includes(openBlob(repo.keys, healed.packId, parsed.key, blob, fresh.subarray(blob.offset, blob.offset + blob.length)))).toBe(true);
+    expect(p.stats.files).toBe(2);
+    // Heartbeats keep naming the id until the server marks it healed: the agent does not upload it again meanwhile.
+    const hb = srv.proxy.ok("POST", /\/heartbeat$/).length;
+    await waitFor("two more heartbeats", () => srv.proxy.ok("POST", /\/heartbeat$/).length >= hb + 2, 10_000, agent);
+    expect(carrying()).toHaveLength(2);
+    // Only heal.bin was re-read: the untouched small file was reused from the previous point.
+    expect(p.stats.readBytes).toBe(data.length);
+    await stopAgent(agent);
   }, 90_000);
 });

@@ -17,7 +17,7 @@ import { API_PREFIX, parseCredential, policySchema, routes, type Policy, type Po
 import { AzureBlobStore } from "@tidemark/storage";
 import { BlobServiceClient, ContainerSASPermissions } from "@azure/storage-blob";
 import type { RestoreJob } from "@tidemark/agent-protocol";
-import { initRepositoryWithKey } from "../src/spool";
+import { Repository } from "../src/engine";
 
 export interface FakeServerOptions {
   azureConnectionString: string;
@@ -70,7 +70,7 @@ export class FakeServer {
 
   async start(): Promise<this> {
     await this.azure.ensureContainer();
-    await initRepositoryWithKey(this.azure, this.master, this.kek, "service", this.repoConfig);
+    await Repository.initWithMasterKey(this.azure, this.master, { kek: this.kek }, { kekId: "service", config: this.repoConfig });
     await new Promise<void>((r) => this.server.listen(0, "127.0.0.1", r));
     this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
     return this;

@@ -115,7 +115,15 @@ export async function newCustomer(w: World, name: string): Promise<string> {
   return c!.id;
 }
 
-export type TestPolicy = { rpoSeconds?: number; includePaths?: string[]; volumes?: string[]; spoolLimitBytes?: number };
+export type TestPolicy = {
+  rpoSeconds?: number;
+  includePaths?: string[];
+  volumes?: string[];
+  spoolLimitBytes?: number;
+  preFreezeCommand?: string | null;
+  postThawCommand?: string | null;
+  hookTimeoutSeconds?: number;
+};
 
 /** The customer's default policy (machineId undefined) or a machine's own, created or changed in place. */
 export async function setPolicy(w: World, target: { customerId: string; machineId?: string }, p: TestPolicy): Promise<void> {

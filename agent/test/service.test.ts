@@ -6,7 +6,7 @@ describe("service installation (commands built, not run)", () => {
     const cmds = windowsInstallCommands({ node: "C:\\Program Files\\nodejs\\node.exe", script: "C:\\Program Files\\Tidemark\\tidemark-agent.mjs", stateDir: "C:\\ProgramData\\Tidemark" });
     expect(cmds[0]).toEqual({
       file: "sc.exe",
-      args: ["create", SERVICE_NAME, "binPath=", '"C:\\Program Files\\nodejs\\node.exe" "C:\\Program Files\\Tidemark\\tidemark-agent.mjs" run --state-dir C:\\ProgramData\\Tidemark', "start=", "auto", "DisplayName=", "Tidemark Agent"],
+      args: ["create", SERVICE_NAME, "binPath=", '"C:\\Program Files\\nodejs\\node.exe" --max-semi-space-size=1 "C:\\Program Files\\Tidemark\\tidemark-agent.mjs" run --state-dir C:\\ProgramData\\Tidemark', "start=", "auto", "DisplayName=", "Tidemark Agent"],
     });
     expect(cmds.map((c) => c.args[0])).toEqual(["create", "description", "failure", "start"]);
     expect(cmds[2]!.args).toContain("restart/5000/restart/30000/restart/60000");
@@ -20,7 +20,8 @@ describe("service installation (commands built, not run)", () => {
 
   it("Linux: a systemd unit that restarts, except on a rejected credential (exit 3)", () => {
     const unit = systemdUnit({ node: "/usr/bin/node", script: "/opt/tidemark/tidemark-agent.mjs", stateDir: "/var/lib/tidemark" });
-    expect(unit).toContain("ExecStart=/usr/bin/node /opt/tidemark/tidemark-agent.mjs run --state-dir /var/lib/tidemark\n");
+    expect(unit).toContain("ExecStart=/usr/bin/node --max-semi-space-size=1 /opt/tidemark/tidemark-agent.mjs run --state-dir /var/lib/tidemark\n");
+    expect(unit).toContain("Environment=MALLOC_MMAP_THRESHOLD_=131072\nEnvironment=MALLOC_ARENA_MAX=2\n");
     expect(unit).toContain("Restart=always");
     expect(unit).toContain("RestartPreventExitStatus=3");
     expect(unit).toContain("UMask=0077");

@@ -5,21 +5,38 @@ import { describe, expect, it } from "vitest";
 import { backoffMs } from "../src/backoff";
 import { EventBuffer } from "../src/events";
 import { runHook } from "../src/hooks";
-import { expandSources } from "../src/paths";
+import { eventMatters, isUnder, planCapture } from "../src/paths";
 import { UploadQueue } from "../src/queue";
 import { StateDir, defaultStateDir } from "../src/state";
 
 const tmp = () => mkdtemp(join(tmpdir(), "tm-agent-unit-"));
 
-describe("include/exclude expansion", () => {
-  it("cuts excluded paths out of included trees, level by level", async () => {
-    const d = await tmp();
-    for (const p of ["a/keep", "a/cache/x", "a/deep/skip/y", "a/deep/ok", "b"]) await mkdir(join(d, p), { recursive: true });
-    await writeFile(join(d, "a/file.txt"), "x");
-    const out = await expandSources([join(d, "a"), join(d, "b"), join(d, "a/keep")], [join(d, "a/cache"), join(d, "a/deep/skip")]);
-    expect(out).toEqual([join(d, "a/deep/ok"), join(d, "a/file.txt"), join(d, "a/keep"), join(d, "b")]);
-    expect(await expandSources([join(d, "a")], [d])).toEqual([]);
-    expect(await expandSources([join(d, "missing")], [join(d, "missing/x")])).toEqual([join(d, "missing")]);
+describe("include/exclude plan", () => {
+  it("POSIX: nested includes collapse; policy globs pass through; the state dir is excluded literally; events are filtered", () => {
+    const plan = planCapture(["/srv/data", "/srv/data/sub", "/home/a/"], ["*.tmp", "/srv/data/cache", "!neg"], ["/var/lib/tide[mark]*"], "linux");
+    expect(plan.includes).toEqual(["/home/a", "/srv/data"]);
+    expect(plan.excludes).toEqual(["*.tmp", "/srv/data/cache", "/var/lib/tide[[]mark][*]"]);
+    expect(plan.invalid).toEqual([{ pattern: "!neg", error: expect.stringMatching(/negation/) }]);
+    expect(eventMatters(plan, "/srv/data/x.txt", "linux")).toBe(true);
+    expect(eventMatters(plan, "/srv/data/x.tmp", "linux")).toBe(false);
+    expect(eventMatters(plan, "/srv/data/cache/deep/y", "linux")).toBe(false);
+    expect(eventMatters(plan, "/srv/other/y", "linux")).toBe(false);
+    // The escaped state dir matches only itself, not what its brackets would match as a glob.
+    expect(plan.matcher!.excluded("/var/lib/tide[mark]*/queue/1.json", () => false)).toBe(true);
+    expect(plan.matcher!.excluded("/var/lib/tidem", () => false)).toBe(false);
+  });
+
+  it("Windows drive-letter paths: normalised, nested by case-insensitive prefix, excludes case-insensitive, events in either case", () => {
+    const plan = planCapture(["c:/Users/Ann/", "C:\\USERS\\ann\\Documents", "D:\\Shares"], ["C:\\Users\\Ann\\AppData", "*.TMP"], ["C:\\ProgramData\\Tidemark"], "win32");
+    expect(plan.includes).toEqual(["D:\\Shares", "c:\\Users\\Ann"]);
+    expect(plan.ignoreCase).toBe(true);
+    expect(eventMatters(plan, "C:\\Users\\Ann\\notes.txt", "win32")).toBe(true);
+    expect(eventMatters(plan, "c:\\users\\ann\\appdata\\Local\\x.db", "win32")).toBe(false);
+    expect(eventMatters(plan, "D:\\Shares\\report.tmp", "win32")).toBe(false);
+    expect(eventMatters(plan, "C:\\ProgramData\\Tidemark\\queue\\1.json", "win32")).toBe(false);
+    expect(eventMatters(plan, "E:\\elsewhere.txt", "win32")).toBe(false);
+    expect(isUnder("C:\\Users\\ann\\x", "c:\\users\\Ann", "win32")).toBe(true);
+    expect(isUnder("C:\\Users2", "C:\\Users", "win32")).toBe(false);
   });
 });
 
