@@ -7,7 +7,7 @@ import { kekFrom } from "@tidemark/backup";
 import { type Database, openDatabase, schema } from "@tidemark/db";
 import { createMailer } from "@tidemark/notify";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { deliverDue, listChannels, newWebhookSecret, raiseAlert, resolveCondition, runMonitors, sealWebhookSecret } from "../src";
+import { countAlerts, deliverDue, getAlert, listAlerts, listChannels, listDeliveries, newWebhookSecret, raiseAlert, resolveCondition, runMonitors, sealWebhookSecret } from "../src";
 import { kekSecretBox } from "../src/kek";
 import { startWebhookReceiver, type WebhookReceiver } from "../src/testing";
 import { twoMsps } from "./world";
@@ -45,4 +45,12 @@ it("raise (twice), deliver a signed webhook, monitor and resolve on PGlite", asy
   // Offline; not RPO missed yet: the machine was enrolled just now.
   expect(mon.opened).toBe(1);
   expect(await resolveCondition(database.db, { mspId: w.mspA.id, condition: "storage_quota", subject: w.a1.id })).toBe(true);
+  // The portal's reads on PGlite.
+  const list = await listAlerts(database.db, { mspId: w.mspA.id }, { cursor: 0, limit: 10 });
+  expect(list.alerts.map((a) => [a.condition, a.state]).sort()).toEqual([["agent_offline", "open"], ["storage_quota", "resolved"]]);
+  expect(list.counts).toEqual({ open: 1, acknowledged: 0, critical: 0, warning: 1, info: 0 });
+  expect(await countAlerts(database.db, { mspId: w.mspA.id, customerId: w.a1.id })).toMatchObject({ open: 1 });
+  expect((await getAlert(database.db, { mspId: w.mspA.id }, first.alertId)).resolvedAutomatically).toBe(true);
+  const log = await listDeliveries(database.db, { mspId: w.mspA.id }, { alertId: first.alertId, cursor: 0, limit: 10 });
+  expect(log.deliveries.map((d) => [d.event, d.state]).sort()).toEqual([["opened", "sent"], ["resolved", "pending"]]);
 });
