@@ -87,7 +87,7 @@ try {
   const secrets = kekSecretBox(world.svc.kek);
   await db.insert(schema.alertChannels).values({ mspId: world.mspId, kind: "email", name: "NOC", targets: ["noc@bench.test"], minSeverity: "info" });
   const deps = { db, mailer: createMailer({ database: world.database, smtpUrl: smtp.url, from: "alerts@bench.test" }), publicUrl: "http://portal.bench", secrets, sms: null };
-  setDeliveryKick(() => void deliverDue(deps).catch(() => {}));
+  setDeliveryKick(({ delaySeconds }) => void setTimeout(() => void deliverDue(deps).catch(() => {}), delaySeconds * 1000));
   const log = () => {};
   const worker = await startWorker({ database: world.database, log });
   const alerts = alertSink(db);

@@ -95,7 +95,10 @@ beforeAll(async () => {
     timeoutMs: 5_000,
   };
   // What the worker's alert jobs do on a kick; here the delivery runs in-process right away.
-  setDeliveryKick(() => void deliverDue(deps).catch((e: unknown) => logs.push(`deliver: ${String(e)}`)));
+  // A kick from inside a transaction asks for a short delay (the rows are visible only after the commit).
+  setDeliveryKick(({ delaySeconds }) => {
+    setTimeout(() => void deliverDue(deps).catch((e: unknown) => logs.push(`deliver: ${String(e)}`)), delaySeconds * 1000);
+  });
 
   const log = (line: string) => logs.push(line);
   worker = await startWorker({ database: w.database, log });
@@ -115,7 +118,7 @@ afterAll(async () => {
   for (const d of [src, scratch]) if (d) await rm(d, { recursive: true, force: true });
 });
 
-describe("verification end to end", () => {
+describe("verification end to end", { timeout: 120_000 }, () => {
   it("a byte flipped in a pack in Azurite: verify now finds it and email, webhook and SMS name the customer, machine, file and point", async () => {
     const files = new PointFiles(w.database.db, repo.store, repo.keys, scope());
     const [point] = await w.database.db.select().from(schema.recoveryPoints).where(eq(schema.recoveryPoints.id, pointId));
@@ -137,10 +140,12 @@ describe("verification end to end", () => {
 
     const mail = mailText(smtp.received[0]!.raw);
     expect(smtp.received[0]!.to).toEqual(["noc@harbor-it.test"]);
-    for (const s of ["Dental A1", "FILESRV-01", rel("ledger.xlsx"), pointId]) expect(mail).toContain(s);
+    // The recovery point is named by its machine and time (the webhook payload carries its id).
+    for (const s of ["Dental A1", "FILESRV-01", rel("ledger.xlsx"), point!.time.toISOString()]) expect(mail).toContain(s);
     const delivered = hook.received[0]!;
     expect(delivered.verified).toBe(true);
     expect(JSON.stringify(delivered.body)).toContain(rel("ledger.xlsx"));
+    expect(JSON.stringify(delivered.body)).toContain(pointId);
     expect(JSON.stringify(delivered.body)).toMatch(/corruption/);
     expect(twilio.rejected).toEqual([]);
     expect(twilio.messages[0]).toMatchObject({ to: "+15550001111" });
