@@ -1,6 +1,8 @@
 import { createHash } from "node:crypto";
 import { decryptBlob, decryptTrailer, packKey } from "../crypto/aead";
-import { expand } from "../compress";
+import { createRequire } from "node:module";
+import type { DCtx } from "zstd-napi/binding";
+import { COMPRESSION_NONE, COMPRESSION_ZSTD, expand } from "../compress";
 import { CorruptionError } from "../errors";
 import { contentId, toHex } from "../id";
 import type { RepoKeys } from "../crypto/keys";
@@ -23,6 +25,45 @@ export function openBlob(
   let data: Buffer;
   try {
     data = expand(pt[0]!, pt.subarray(1));
+  } catch (e) {
+    throw new CorruptionError(`pack ${packId}: chunk ${idHex} does not decompress (${(e as Error).message})`, packId, idHex);
+  }
+  if (!contentId(keys.id, data).equals(blob.id)) {
+    throw new CorruptionError(`pack ${packId}: chunk ${idHex} content does not match its id`, packId, idHex);
+  }
+  return data;
+}
+
+let dctx: DCtx | undefined;
+/** zstd-napi's low-level binding (CommonJS: no named ESM exports), for decompressing into a given buffer. */
+function newDctx(): DCtx {
+  const binding = createRequire(import.meta.url)("zstd-napi/binding") as typeof import("zstd-napi/binding");
+  return new binding.DCtx();
+}
+
+/**
+ * openBlob without the per-chunk output allocation: a compressed blob is
+ * decompressed straight into `dst` (sized to the plaintext the index
+ * promises). Returns a view of the verified plaintext — inside `dst`, or
+ * inside the decrypted bytes for a blob stored raw.
+ */
+export function openBlobInto(
+  keys: RepoKeys,
+  packId: string,
+  key: Buffer,
+  blob: { type: BlobType; id: Buffer; offset: number },
+  sealed: Buffer,
+  dst: Buffer,
+): Buffer {
+  const idHex = toHex(blob.id);
+  const pt = decryptBlob(key, blob.offset, blob.id, blob.type, sealed);
+  if (!pt || pt.length < 1) throw new CorruptionError(`pack ${packId}: chunk ${idHex} failed authentication`, packId, idHex);
+  let data: Buffer;
+  const flag = pt[0]!;
+  try {
+    if (flag === COMPRESSION_NONE) data = pt.subarray(1);
+    else if (flag === COMPRESSION_ZSTD) data = dst.subarray(0, (dctx ??= newDctx()).decompress(dst, pt.subarray(1)));
+    else throw new Error(`unknown compression flag ${flag}`);
   } catch (e) {
     throw new CorruptionError(`pack ${packId}: chunk ${idHex} does not decompress (${(e as Error).message})`, packId, idHex);
   }

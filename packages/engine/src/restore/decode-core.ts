@@ -6,7 +6,7 @@ import { closeSync, fchmodSync, fchownSync, futimesSync, openSync, writeSync } f
 import { CorruptionError } from "../errors";
 import type { RepoKeys } from "../crypto/keys";
 import type { BlobType } from "../pack/format";
-import { openBlob } from "../pack/reader";
+import { openBlobInto } from "../pack/reader";
 
 export interface DecodeBlob {
   type: BlobType;
@@ -79,6 +79,12 @@ export function writeWholeFile(f: WholeFile, data: Uint8Array, chown: boolean): 
   }
 }
 
+let scratch = Buffer.alloc(0);
+function scratchOf(n: number): Buffer {
+  if (scratch.length < n) scratch = Buffer.allocUnsafe(n);
+  return scratch.subarray(0, n);
+}
+
 export function decodeRun(idKey: Buffer, req: DecodeRequest): DecodeResponse {
   const keys = { id: idKey } as RepoKeys;
   const key = Buffer.from(req.key.buffer, req.key.byteOffset, req.key.byteLength);
@@ -93,14 +99,16 @@ export function decodeRun(idKey: Buffer, req: DecodeRequest): DecodeResponse {
   const results = req.blobs.map((b, i): DecodeResult => {
     const rel = b.offset - req.start;
     if (rel < 0 || rel + b.length > sealed.length) return { error: `pack ${req.pack}: chunk ${b.id} is truncated` };
+    // Decompress straight into the reply (or a scratch buffer when only files need it): no per-chunk allocation.
+    const dst = returned[i] ? out.subarray(at, at + b.rawLength) : scratchOf(b.rawLength);
     let data: Buffer;
     try {
-      data = openBlob(keys, req.pack, key, { type: b.type, id: Buffer.from(b.id, "hex"), offset: b.offset }, sealed.subarray(rel, rel + b.length));
+      data = openBlobInto(keys, req.pack, key, { type: b.type, id: Buffer.from(b.id, "hex"), offset: b.offset }, sealed.subarray(rel, rel + b.length), dst);
     } catch (x) {
       return { error: x instanceof CorruptionError ? x.message : String(x) };
     }
     // The id verified the bytes; a length the index disagrees with would misplace every later chunk of the file.
-    if (data.length !== b.rawLength || (returned[i] && at + data.length > total)) {
+    if (data.length !== b.rawLength) {
       return { error: `pack ${req.pack}: chunk ${b.id} is ${data.length} bytes, the index says ${b.rawLength}` };
     }
     fileErrors[i] = (req.files?.[i] ?? []).map((f): FileError | null => {
@@ -112,7 +120,7 @@ export function decodeRun(idKey: Buffer, req: DecodeRequest): DecodeResponse {
       }
     });
     if (!returned[i]) return { at: -1, length: data.length };
-    out.set(data, at);
+    if (data.buffer !== out.buffer || data.byteOffset !== out.byteOffset + at) out.set(data, at); // stored raw
     at += data.length;
     return { at: at - data.length, length: data.length };
   });

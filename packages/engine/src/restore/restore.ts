@@ -16,7 +16,7 @@ import { join, resolve } from "node:path";
 import { CorruptionError, EngineError } from "../errors";
 import { mapLimit } from "../index/repo-index";
 import { BLOB_TREE } from "../pack/format";
-import { coalesce, readBlobs, readRunBytes, type Located } from "./blob-batch";
+import { coalesce, MAX_GAP, readBlobs, readRunBytes, type Located } from "./blob-batch";
 import { DecodePool } from "./decode-pool";
 import type { DecodeResult, FileError } from "./decode-core";
 import type { Repository } from "../repository";
@@ -57,6 +57,11 @@ export interface RestoreResult {
   failures: Array<{ path: string; error: string }>;
 }
 
+/**
+ * Data runs are smaller than listing runs: `concurrency` of them wait for the
+ * decoder at once, each holding its sealed bytes and plaintext (peak RSS).
+ */
+const DATA_RUN_BYTES = 8 * 1024 * 1024;
 /** Below this a decode worker's start-up (~0.1–0.3 s) costs more than it saves. */
 const DECODE_WORKERS_FROM = 64 * 1024 * 1024;
 
@@ -236,7 +241,7 @@ class Restorer {
   }
 
   async writeData(): Promise<void> {
-    const runs = coalesce([...this.chunkTargets.keys()].map((id) => ({ id, e: this.repo.index.lookup(id)! })));
+    const runs = coalesce([...this.chunkTargets.keys()].map((id) => ({ id, e: this.repo.index.lookup(id)! })), MAX_GAP, DATA_RUN_BYTES);
     const workers = this.opts.decodeWorkers ?? (this.totalBytes >= DECODE_WORKERS_FROM ? Math.min(4, availableParallelism() - 1) : 0);
     const pool = new DecodePool(this.repo.keys.id, { workers: Math.max(0, workers), entry: this.opts.decodeWorkerEntry });
     try {
