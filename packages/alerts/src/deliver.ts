@@ -5,7 +5,7 @@
  */
 import { type Db, type DbOrTx, schema, scopeTo, type TenantScope } from "@tidemark/db";
 import type { Mailer } from "@tidemark/notify";
-import { and, asc, eq, inArray, lte, sql } from "drizzle-orm";
+import { and, asc, count, eq, gte, inArray, lte, sql } from "drizzle-orm";
 import { sendEmail } from "./channels/email";
 import { combine, type Outcome } from "./channels/outcome";
 import { SMS_NOT_CONFIGURED, type SmsConfig, sendSms } from "./channels/sms";
@@ -39,6 +39,8 @@ export function backoffMs(attempt: number, policy: RetryPolicy, random = Math.ra
   const ceiling = Math.min(policy.maxMs, policy.baseMs * 2 ** Math.max(0, attempt - 1));
   return Math.round(ceiling / 2 + (random() * ceiling) / 2);
 }
+
+export const TESTS_PER_MINUTE = 5;
 
 /** How long a claimed delivery is hidden from other workers; a worker dying mid-send is retried after it. */
 const LEASE = sql`now() + interval '5 minutes'`;
@@ -143,6 +145,13 @@ export async function sendTestMessage(deps: DeliveryDeps, scope: TenantScope, ch
     .where(and(eq(c.id, channelId), scopeTo(c, scope)));
   if (!row) throw new AlertError("NOT_FOUND", "Alert channel not found");
   const { channel } = row;
+  // Each test may be a paid SMS: a stuck button (or a script) must not send hundreds.
+  const d = schema.alertDeliveries;
+  const [recent] = await deps.db
+    .select({ n: count() })
+    .from(d)
+    .where(and(eq(d.channelId, channel.id), eq(d.event, "test"), gte(d.createdAt, sql`now() - interval '1 minute'`)));
+  if (Number(recent?.n ?? 0) >= TESTS_PER_MINUTE) throw new AlertError("TOO_MANY_REQUESTS", `At most ${TESTS_PER_MINUTE} test messages per channel per minute; try again shortly`);
   const [delivery] = await deps.db.insert(schema.alertDeliveries).values({ mspId: channel.mspId, alertId: null, channelId: channel.id, event: "test", nextAttemptAt: null }).returning();
   const message = testMessage(deps.publicUrl, { mspId: channel.mspId, customer: channel.customerId && row.customerName ? { id: channel.customerId, name: row.customerName } : null });
   // A disabled channel can still be tested: that is how one checks it before switching it on.

@@ -37,7 +37,7 @@ export type RaiseAlert = {
 
 export class AlertError extends Error {
   constructor(
-    readonly code: "NOT_FOUND" | "BAD_REQUEST" | "CONFLICT",
+    readonly code: "NOT_FOUND" | "BAD_REQUEST" | "CONFLICT" | "TOO_MANY_REQUESTS",
     message: string,
   ) {
     super(message);

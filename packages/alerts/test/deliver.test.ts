@@ -193,6 +193,10 @@ describe("delivery on every channel", () => {
     await expect(sendTestMessage(deps, { mspId: w.mspB.id }, ch.id)).rejects.toThrow(/not found/);
     await expect(sendTestMessage(deps, { mspId: w.mspA.id, customerId: w.a2.id }, ch.id)).rejects.toThrow(/not found/);
     expect(hookA.received).toHaveLength(1);
+    // Rate-limited per channel: 5 a minute.
+    for (let i = 0; i < 4; i++) expect((await sendTestMessage(deps, { mspId: w.mspA.id }, ch.id)).state).toBe("sent");
+    await expect(sendTestMessage(deps, { mspId: w.mspA.id }, ch.id)).rejects.toThrow(/At most 5 test messages per channel per minute/);
+    expect(hookA.received).toHaveLength(5);
   });
 
   it("two MSPs: each MSP's receiver gets only its own alerts", async () => {
