@@ -35,13 +35,17 @@ interface Slot {
 
 function workerSpec(entry: string | URL | undefined): { file: URL; workerData: Record<string, unknown> } {
   if (entry !== undefined) return { file: typeof entry === "string" ? pathToFileURL(entry) : entry, workerData: {} };
-  if (!import.meta.url.endsWith(".ts")) return { file: new URL("./decode-worker.js", import.meta.url), workerData: {} };
+  const ts = import.meta.url.endsWith(".ts");
+  // Built from a variable, like the encoder's: a literal `new URL("./x.js", import.meta.url)` makes the
+  // portal's bundler (Turbopack) try to resolve and trace the worker at build time, and the build fails.
+  const entryUrl = new URL(`./decode-worker${ts ? ".ts" : ".js"}`, import.meta.url);
+  if (!ts) return { file: entryUrl, workerData: {} };
   // Node 20 does not apply tsx's hooks to a worker's main module: the encoder's plain-JS bootstrap registers them.
   const pkg = createRequire(import.meta.url).resolve("tsx/package.json");
   const tsxApi = pathToFileURL(join(dirname(pkg), "dist/esm/api/index.mjs")).href;
   return {
     file: new URL("../backup/encode-worker-boot.mjs", import.meta.url),
-    workerData: { boot: { tsxApi, entry: new URL("./decode-worker.ts", import.meta.url).href } },
+    workerData: { boot: { tsxApi, entry: entryUrl.href } },
   };
 }
 
