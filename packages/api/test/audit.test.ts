@@ -3,6 +3,7 @@
  * transaction as the change: a mutation that fails after writing leaves
  * neither the change nor the event behind.
  */
+import { raiseAlert } from "@tidemark/alerts";
 import { schema } from "@tidemark/db";
 import { and, count, eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -73,9 +74,32 @@ const auditCases: Record<string, AuditCase> = {
     run: (w) => w.ownerA.caller.verification.runRestoreTest({ machineId: w.a1Machine.id, pointId: w.a1Point.id }),
     customer: (w) => w.a1.id,
   },
+  "alerts.channelCreate": {
+    action: "alert_channel.create",
+    actor: (w) => w.adminA,
+    run: async (w) => {
+      alertChannelId = (await w.adminA.caller.alerts.channelCreate({ mspId: w.mspA.id, kind: "email", name: "NOC", targets: ["noc@a.test"] })).channel.id;
+    },
+    customer: () => null,
+  },
+  "alerts.channelUpdate": { action: "alert_channel.update", run: (w) => w.ownerA.caller.alerts.channelUpdate({ channelId: alertChannelId, minSeverity: "info" }), customer: () => null },
+  "alerts.sendTest": { action: "alert_channel.test", run: (w) => w.ownerA.caller.alerts.sendTest({ channelId: alertChannelId }), customer: () => null },
+  "alerts.channelDelete": { action: "alert_channel.delete", run: (w) => w.ownerA.caller.alerts.channelDelete({ channelId: alertChannelId }), customer: () => null },
+  "alerts.acknowledge": {
+    action: "alert.acknowledge",
+    run: async (w) => {
+      // Raised by the worker in real life: no audit event of its own.
+      alertId = (await raiseAlert(stackRef.database.db, { mspId: w.mspA.id, customerId: w.a1.id, machineId: w.a1Machine.id, condition: "agent_offline", severity: "warning", subject: w.a1Machine.id, title: "Agent offline", details: {} })).alertId;
+      return w.ownerA.caller.alerts.acknowledge({ alertId });
+    },
+    customer: (w) => w.a1.id,
+  },
+  "alerts.resolve": { action: "alert.resolve", run: (w) => w.ownerA.caller.alerts.resolve({ alertId }), customer: (w) => w.a1.id },
   "machines.revoke": { action: "machine.revoke", run: (w) => w.ownerA.caller.machines.revoke({ machineId: w.a1Machine.id }), customer: (w) => w.a1.id },
 };
 let restoreJobId = "";
+let alertChannelId = "";
+let alertId = "";
 
 let stackRef: Awaited<ReturnType<typeof pgStack>>;
 let secondA1: Person;
