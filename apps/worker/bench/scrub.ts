@@ -8,15 +8,19 @@
  *
  *   pnpm --filter @tidemark/worker exec tsx bench/scrub.ts [--mb 1024] [--concurrent-mb 256]
  */
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { deliverDue, setDeliveryKick } from "@tidemark/alerts";
 import { kekSecretBox, startSmtpCapture } from "@tidemark/alerts/testing";
-import { openCustomerRepo, packVerifier, requestVerification, scrubCustomer } from "@tidemark/backup";
-import { createWorld, protectFolder } from "@tidemark/backup/testing";
+import { createAgentServices, createBlobAccount, kekFrom, openCustomerRepo, packVerifier, requestVerification, scrubCustomer } from "@tidemark/backup";
+import { protectFolder } from "@tidemark/backup/testing";
+import { createTestDatabase } from "@tidemark/db/testing";
+import { azuriteConnectionString } from "@tidemark/storage/testing";
 import { schema } from "@tidemark/db";
 import { backup, Repository } from "@tidemark/engine";
 import { createMailer } from "@tidemark/notify";
@@ -30,13 +34,41 @@ const totalMb = Number(values.mb);
 const concurrentMb = Number(values["concurrent-mb"]);
 const mbps = (bytes: number, ms: number) => (bytes / MiB / (ms / 1000)).toFixed(1);
 
+/** createWorld's pieces, with Azurite in a child process (see azurite-child.ts). */
+async function benchWorld(azuriteDir: string) {
+  const child = spawn(process.execPath, ["--import", "tsx", fileURLToPath(new URL("./azurite-child.ts", import.meta.url)), azuriteDir], { stdio: ["pipe", "pipe", "inherit"] });
+  const line = await new Promise<string>((resolve, reject) => {
+    let buf = "";
+    child.stdout!.on("data", (d: Buffer) => {
+      buf += d.toString();
+      if (buf.includes("\n")) resolve(buf.split("\n")[0]!);
+    });
+    child.on("exit", (code) => reject(new Error(`azurite exited (${code})`)));
+  });
+  const { blobEndpoint } = JSON.parse(line) as { blobEndpoint: string };
+  const database = await createTestDatabase();
+  const svc = createAgentServices({ database, kek: kekFrom(randomBytes(32)), blobs: createBlobAccount({ connectionString: azuriteConnectionString(blobEndpoint) }), log: () => {} });
+  const [msp] = await database.db.insert(schema.msps).values({ name: "Bench MSP" }).returning();
+  const [a1] = await database.db.insert(schema.customers).values({ mspId: msp!.id, name: "Bench Customer" }).returning();
+  return {
+    database,
+    svc,
+    mspId: msp!.id,
+    a1: a1!.id,
+    async stop() {
+      await database.drop();
+      child.stdin!.end();
+    },
+  };
+}
+
 async function writeRandom(dir: string, mb: number, fileMb = 32) {
   await mkdir(dir, { recursive: true });
   for (let i = 0; i * fileMb < mb; i++) await writeFile(join(dir, `f${String(i).padStart(4, "0")}.bin`), randomBytes(Math.min(fileMb, mb - i * fileMb) * MiB));
 }
 
 const root = await mkdtemp(join(tmpdir(), "tm-bench-scrub-"));
-const world = await createWorld({ azuriteLocation: join(root, "azurite") });
+const world = await benchWorld(join(root, "azurite"));
 const smtp = await startSmtpCapture();
 const lines: string[] = [];
 const report = (s: string) => {
