@@ -21,6 +21,8 @@ const ownMutations: Record<string, (w: World) => unknown> = {
   "machines.revoke": (w) => ({ machineId: w.a1Machine.id }),
   "restores.create": (w) => ({ machineId: w.a1Machine.id, pointId: w.a1Point.id, paths: ["data"], destination: "original", conflict: "overwrite" }),
   "restores.cancel": (w) => ({ jobId: w.a1Job.id }),
+  "verification.verifyNow": (w) => ({ customerId: w.a1.id }),
+  "verification.runRestoreTest": (w) => ({ machineId: w.a1Machine.id }),
   "alerts.acknowledge": () => ({ alertId: alertSeed.alertId }),
   "alerts.resolve": () => ({ alertId: alertSeed.alertId }),
   "alerts.channelCreate": (w) => ({ mspId: w.mspA.id, kind: "email", name: "x", targets: ["x@a.test"] }),
