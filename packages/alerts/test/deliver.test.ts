@@ -248,6 +248,30 @@ describe("signature scheme and backoff", () => {
   });
 });
 
+describe("concurrency and channel changes", () => {
+  it("two workers draining at once send every delivery exactly once", async () => {
+    await webhookChannel(w.mspA.id, hookA);
+    for (let i = 0; i < 12; i++) await raiseAlert(database.db, { ...corruption(), subject: `pack:${i}`, title: `c${i}` });
+    const runs = await Promise.all([deliverDue({ ...deps }, { limit: 5 }), deliverDue({ ...deps }, { limit: 5 }), deliverDue({ ...deps }, { limit: 5 })]);
+    await drain();
+    expect(runs.reduce((n, r) => n + r.attempted, 0)).toBeLessThanOrEqual(12);
+    const titles = hookA.received.map((r) => (r.body as { alert: { title: string } }).alert.title).sort();
+    expect(titles).toEqual(Array.from({ length: 12 }, (_, i) => `c${i}`).sort());
+    const rows = await database.db.select().from(schema.alertDeliveries);
+    expect(rows.every((r) => r.state === "sent" && r.attempts === 1)).toBe(true);
+  });
+
+  it("a channel disabled after the alert was queued does not send; the log says why", async () => {
+    const ch = await webhookChannel(w.mspA.id, hookA);
+    await raiseAlert(database.db, corruption());
+    await database.db.update(schema.alertChannels).set({ enabled: false }).where(eq(schema.alertChannels.id, ch.id));
+    await deliverDue(deps);
+    const [row] = await database.db.select().from(schema.alertDeliveries);
+    expect(row).toMatchObject({ state: "failed", lastError: "The channel was disabled before this message went out" });
+    expect(hookA.received).toEqual([]);
+  });
+});
+
 describe("email refusals", () => {
   it("a refused address fails the delivery at once (no resend to the addresses that got it); an SMTP outage is retried", async () => {
     await addChannel(database, { mspId: w.mspA.id, kind: "email", name: "NOC", targets: ["ok@a.test", "typo@refused.example"] });
