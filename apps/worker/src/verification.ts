@@ -11,6 +11,8 @@ import type { Database, DbOrTx } from "@tidemark/db";
 
 export { registerVerification, restoreTestScratch, type VerificationWorker, type VerificationWorkerOptions } from "./jobs/verification";
 export { SCRUB_QUEUE, RESTORE_TEST_QUEUE, REPO_CHECK_QUEUE } from "./jobs/verification";
+export { registerAlertJobs, type AlertJobDeps } from "./jobs/alerts";
+export { kekSecretBox } from "@tidemark/alerts/kek";
 
 /** Verification findings become alerts (routed to email/SMS/webhook by @tidemark/alerts). */
 export function alertSink(db: DbOrTx): AlertSink {

@@ -2,7 +2,7 @@ import { dataDir, env } from "@tidemark/config";
 import { seedDemo } from "./demo-seed";
 import { packVerifier } from "@tidemark/backup";
 import { registerPackVerification } from "@tidemark/worker";
-import { alertSink, registerVerification, restoreTestScratch } from "@tidemark/worker/verification";
+import { alertSink, kekSecretBox, registerAlertJobs, registerVerification, restoreTestScratch } from "@tidemark/worker/verification";
 import { agentServices } from "~/app/api/agent/v1/_lib/agent-api";
 import { getRuntime } from "./runtime";
 import { MissingSettingError } from "./secrets";
@@ -18,17 +18,46 @@ export async function bootPortal(): Promise<void> {
     process.exit(err instanceof MissingSettingError ? 2 : 1);
   }
   let verification = "off (no in-process worker; the standalone worker verifies reported packs, scrubs and runs restore tests)";
+  let alerting = "off (no in-process worker; the standalone worker delivers alerts and runs the monitors)";
   if (runtime.worker) {
+    const log = (line: string) => console.log(line);
+    const boss = runtime.worker.boss;
+    let svc: Awaited<ReturnType<typeof agentServices>> | null = null;
+    let why = "";
     try {
-      const log = (line: string) => console.log(line);
-      const svc = await agentServices();
-      const alerts = alertSink(runtime.database.db);
-      await registerPackVerification(runtime.worker.boss, packVerifier(svc, { alerts }), log);
-      await registerVerification(runtime.worker.boss, { services: { ...svc, alerts, log }, scratchRoot: restoreTestScratch(dataDir()) }, log);
-      verification = "on (pack verification, scrub, restore tests, repository check)";
+      svc = await agentServices();
     } catch (err) {
       // Without storage the agent API is unavailable too, so there is nothing to verify yet.
-      verification = `off (${err instanceof Error ? err.message : String(err)})`;
+      why = err instanceof Error ? err.message : String(err);
+    }
+    try {
+      // Alert delivery needs no storage; the KEK (from the agent services) opens webhook secrets.
+      const secrets = svc
+        ? kekSecretBox(svc.kek)
+        : {
+            wrap: () => {
+              throw new Error(`webhook secrets are unavailable: ${why}`);
+            },
+            unwrap: () => {
+              throw new Error(`webhook secrets are unavailable: ${why}`);
+            },
+          };
+      await registerAlertJobs(boss, { db: runtime.database.db, mailer: runtime.services.mailer, publicUrl: runtime.publicUrl, secrets }, log);
+      alerting = "on (delivery + monitors)";
+    } catch (err) {
+      alerting = `off (${err instanceof Error ? err.message : String(err)})`;
+    }
+    if (svc) {
+      try {
+        const alerts = alertSink(runtime.database.db);
+        await registerPackVerification(boss, packVerifier(svc, { alerts }), log);
+        await registerVerification(boss, { services: { ...svc, alerts, log }, scratchRoot: restoreTestScratch(dataDir()) }, log);
+        verification = "on (pack verification, scrub, restore tests, repository check)";
+      } catch (err) {
+        verification = `off (${err instanceof Error ? err.message : String(err)})`;
+      }
+    } else {
+      verification = `off (${why})`;
     }
   }
   let login: Awaited<ReturnType<typeof seedDemo>> | null = null;
@@ -52,7 +81,8 @@ export async function bootPortal(): Promise<void> {
     if (login.note) lines.push(`  Note:      ${login.note}`);
   }
   lines.push(`  Database:  ${runtime.database.kind}${runtime.embedded ? ` (embedded, data in ${dataDir()})` : ""}`);
-  lines.push(`  Pack verification: ${verification}`);
+  lines.push(`  Verification: ${verification}`);
+  lines.push(`  Alerts:    ${alerting}`);
   if (runtime.outboxOnly) lines.push(`  Mail:      captured at ${runtime.publicUrl}/dev/outbox`);
   if (runtime.outboxOnly && !runtime.embedded) {
     // Invitation and reset links are credentials; the outbox page shows them to anyone who can reach it.
