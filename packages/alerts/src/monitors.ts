@@ -2,8 +2,9 @@
  * The conditions the worker checks every minute across every MSP: agent
  * offline, RPO missed, capture errors, storage above quota. Each check raises
  * (or keeps bumping) its alert while the condition holds and resolves it
- * automatically once it clears. Alerts of other conditions (corruption,
- * restore tests) are raised by the verification jobs themselves.
+ * automatically once it clears — or once nothing watches it any more (machine
+ * revoked, quota removed). These four conditions belong to the monitors;
+ * corruption and restore tests are raised by the verification jobs.
  */
 import { type Db, schema } from "@tidemark/db";
 import type { AlertCondition } from "@tidemark/db/schema";
@@ -174,13 +175,14 @@ export async function runMonitors(db: Db, opts: MonitorOptions = {}): Promise<Mo
     machineVerdicts(db, now, window),
     quotaVerdicts(db),
     db
-      .select({ mspId: schema.alerts.mspId, dedupeKey: schema.alerts.dedupeKey })
+      .select({ mspId: schema.alerts.mspId, dedupeKey: schema.alerts.dedupeKey, condition: schema.alerts.condition })
       .from(schema.alerts)
       .where(and(ne(schema.alerts.state, "resolved"), inArray(schema.alerts.condition, monitored))),
   ]);
   const unresolved = new Set(open.map((o) => `${o.mspId}/${o.dedupeKey}`));
   const run: MonitorRun = { raised: 0, opened: 0, resolved: 0, checked: { machines: machine.machines, customers: quota.customers } };
-  for (const v of [...machine.verdicts, ...quota.verdicts]) {
+  const verdicts = [...machine.verdicts, ...quota.verdicts];
+  for (const v of verdicts) {
     if (v.holds) {
       const r = await raiseAlert(db, { mspId: v.mspId, customerId: v.customerId, machineId: v.machineId, condition: v.condition, severity: v.severity, subject: v.subject, title: v.title, details: v.details });
       run.raised++;
@@ -188,6 +190,12 @@ export async function runMonitors(db: Db, opts: MonitorOptions = {}): Promise<Mo
     } else if (unresolved.has(`${v.mspId}/${v.condition}:${v.subject}`)) {
       if (await resolveCondition(db, { mspId: v.mspId, condition: v.condition, subject: v.subject })) run.resolved++;
     }
+  }
+  // An open alert nothing watches any more (machine revoked, quota removed) has cleared too.
+  const watched = new Set(verdicts.map((v) => `${v.mspId}/${v.condition}:${v.subject}`));
+  for (const o of open) {
+    if (watched.has(`${o.mspId}/${o.dedupeKey}`)) continue;
+    if (await resolveCondition(db, { mspId: o.mspId, condition: o.condition, subject: o.dedupeKey.slice(o.condition.length + 1) })) run.resolved++;
   }
   return run;
 }

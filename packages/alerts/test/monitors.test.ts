@@ -32,6 +32,8 @@ async function agent(m: M, lastHeartbeatAt: Date | null, pendingChanges = 0) {
 async function point(m: M, time: Date) {
   await database.db.insert(schema.recoveryPoints).values({ mspId: m.mspId, customerId: m.customerId, machineId: m.id, clientPointId: `p-${time.getTime()}-${Math.random()}`, manifest: {}, time, consistency: "crash" });
 }
+const pack = (c: { id: string; mspId: string }, size: number, state: "indexed" | "condemned" = "indexed") =>
+  database.db.insert(schema.packs).values({ mspId: c.mspId, customerId: c.id, packId: Math.random().toString(16).slice(2).padEnd(64, "0"), size, salt: Buffer.alloc(16), blobCount: 1, state });
 const unresolved = async (condition: string) =>
   database.db
     .select()
@@ -112,8 +114,6 @@ describe("monitors", () => {
   });
 
   it("storage quota: stored indexed pack bytes above the customer's quota; per MSP", async () => {
-    const pack = (c: { id: string; mspId: string }, size: number, state: "indexed" | "condemned" = "indexed") =>
-      database.db.insert(schema.packs).values({ mspId: c.mspId, customerId: c.id, packId: Math.random().toString(16).slice(2).padEnd(64, "0"), size, salt: Buffer.alloc(16), blobCount: 1, state });
     await pack(w.a1, 600);
     await pack(w.a1, 500);
     await pack(w.a1, 10_000, "condemned");
@@ -127,6 +127,22 @@ describe("monitors", () => {
     await database.db.update(schema.customers).set({ storageQuotaBytes: 2000 }).where(eq(schema.customers.id, w.a1.id));
     expect((await runMonitors(database.db, { now })).resolved).toBe(1);
     expect(await unresolved("storage_quota")).toEqual([]);
+  });
+
+  it("alerts nothing watches any more resolve: machine revoked, quota removed", async () => {
+    await agent(w.a1Machine, ago(90));
+    await pack(w.a1, 5000);
+    await database.db.update(schema.customers).set({ storageQuotaBytes: 1000 }).where(eq(schema.customers.id, w.a1.id));
+    await runMonitors(database.db, { now });
+    expect((await unresolved("agent_offline")).length).toBe(1);
+    expect((await unresolved("storage_quota")).length).toBe(1);
+    await database.db.update(schema.machineAgents).set({ revokedAt: now }).where(eq(schema.machineAgents.machineId, w.a1Machine.id));
+    await database.db.update(schema.customers).set({ storageQuotaBytes: null }).where(eq(schema.customers.id, w.a1.id));
+    const run = await runMonitors(database.db, { now });
+    expect(run.resolved).toBe(3); // offline, RPO missed, quota
+    expect(await unresolved("agent_offline")).toEqual([]);
+    expect(await unresolved("storage_quota")).toEqual([]);
+    expect(await unresolved("rpo_missed")).toEqual([]);
   });
 
   it("a quiet system writes nothing", async () => {
