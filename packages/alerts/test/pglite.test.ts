@@ -32,8 +32,8 @@ it("raise (twice), deliver a signed webhook, monitor and resolve on PGlite", asy
   const id = crypto.randomUUID();
   hook.secret = newWebhookSecret();
   await database.db.insert(schema.alertChannels).values({ id, mspId: w.mspA.id, kind: "webhook", name: "hook", targets: [hook.url], minSeverity: "info", secretEncrypted: sealWebhookSecret(secrets, id, hook.secret) });
-  const first = await raiseAlert(database.db, { mspId: w.mspA.id, customerId: w.a1.id, condition: "storage_quota", severity: "warning", subject: w.a1.id, title: "quota", details: {} });
-  const again = await raiseAlert(database.db, { mspId: w.mspA.id, customerId: w.a1.id, condition: "storage_quota", severity: "warning", subject: w.a1.id, title: "quota", details: {} });
+  const first = await raiseAlert(database.db, { mspId: w.mspA.id, customerId: w.a1.id, condition: "corruption", severity: "warning", subject: w.a1.id, title: "corrupt", details: {} });
+  const again = await raiseAlert(database.db, { mspId: w.mspA.id, customerId: w.a1.id, condition: "corruption", severity: "warning", subject: w.a1.id, title: "corrupt", details: {} });
   expect(first.opened).toBe(true);
   expect(again).toEqual({ alertId: first.alertId, opened: false });
   const run = await deliverDue({ db: database.db, mailer: createMailer({ database, from: "a@t.test" }), publicUrl: "http://localhost:3000", secrets, sms: null });
@@ -44,10 +44,10 @@ it("raise (twice), deliver a signed webhook, monitor and resolve on PGlite", asy
   const mon = await runMonitors(database.db);
   // Offline; not RPO missed yet: the machine was enrolled just now.
   expect(mon.opened).toBe(1);
-  expect(await resolveCondition(database.db, { mspId: w.mspA.id, condition: "storage_quota", subject: w.a1.id })).toBe(true);
+  expect(await resolveCondition(database.db, { mspId: w.mspA.id, condition: "corruption", subject: w.a1.id })).toBe(true);
   // The portal's reads on PGlite.
   const list = await listAlerts(database.db, { mspId: w.mspA.id }, { cursor: 0, limit: 10 });
-  expect(list.alerts.map((a) => [a.condition, a.state]).sort()).toEqual([["agent_offline", "open"], ["storage_quota", "resolved"]]);
+  expect(list.alerts.map((a) => [a.condition, a.state]).sort()).toEqual([["agent_offline", "open"], ["corruption", "resolved"]]);
   expect(list.counts).toEqual({ open: 1, acknowledged: 0, critical: 0, warning: 1, info: 0 });
   expect(await countAlerts(database.db, { mspId: w.mspA.id, customerId: w.a1.id })).toMatchObject({ open: 1 });
   expect((await getAlert(database.db, { mspId: w.mspA.id }, first.alertId)).resolvedAutomatically).toBe(true);
