@@ -33,6 +33,11 @@ export const RESTORE_TEST_QUEUE = "restore-test";
 export const RESTORE_TEST_SWEEP_QUEUE = "restore-test-sweep";
 export const REPO_CHECK_QUEUE = "repo-check";
 export const REPO_CHECK_SWEEP_QUEUE = "repo-check-sweep";
+/**
+ * Portal requests run on their own queues: a technician's "verify now" must not
+ * wait behind an hour-long throttled scheduled scrub of another customer.
+ */
+export const NOW = (queue: string) => `${queue}-now`;
 /** Hourly, at different minutes so the three sweeps do not start together. */
 const SCRUB_SWEEP_CRON = "7 * * * *";
 const RESTORE_TEST_SWEEP_CRON = "23 * * * *";
@@ -61,7 +66,12 @@ export type VerificationWorker = { stop(): void; pollRequests(): Promise<number>
 export async function registerVerification(boss: PgBoss, opts: VerificationWorkerOptions, log: (line: string) => void): Promise<VerificationWorker> {
   const svc = opts.services;
   const db = svc.database.db;
-  for (const q of [SCRUB_QUEUE, SCRUB_SWEEP_QUEUE, RESTORE_TEST_QUEUE, RESTORE_TEST_SWEEP_QUEUE, REPO_CHECK_QUEUE, REPO_CHECK_SWEEP_QUEUE]) await boss.createQueue(q);
+  const queues = [SCRUB_QUEUE, RESTORE_TEST_QUEUE, REPO_CHECK_QUEUE];
+  for (const q of [...queues, ...queues.map(NOW), SCRUB_SWEEP_QUEUE, RESTORE_TEST_SWEEP_QUEUE, REPO_CHECK_SWEEP_QUEUE]) await boss.createQueue(q);
+  /** The same handler on the scheduled queue and its "now" twin. */
+  async function work(queue: string, handler: (data: unknown) => Promise<Record<string, unknown>>) {
+    for (const q of [queue, NOW(queue)]) await boss.work(q, { pollingIntervalSeconds: 1, batchSize: 1 }, async ([job]) => handler(job!.data));
+  }
 
   /** Runs `fn` for a job; when the job came from a portal request, the request is finished with its outcome. */
   async function asRequest<T extends Record<string, unknown>>(requestId: string | undefined, fn: () => Promise<T>): Promise<T> {
@@ -76,8 +86,8 @@ export async function registerVerification(boss: PgBoss, opts: VerificationWorke
   }
 
   // ── scrub ──
-  await boss.work(SCRUB_QUEUE, { pollingIntervalSeconds: 1, batchSize: 1 }, async ([job]) => {
-    const data = scrubJob.parse(job!.data);
+  await work(SCRUB_QUEUE, async (raw) => {
+    const data = scrubJob.parse(raw);
     return asRequest(data.requestId, async () => {
       const repo = await openCustomerRepo(svc, data);
       if (!repo) return { skipped: "no repository" };
@@ -86,7 +96,7 @@ export async function registerVerification(boss: PgBoss, opts: VerificationWorke
       const r = await scrubCustomer(repo, {
         budgetBytes: budget,
         bytesPerSecond: data.full ? (opts.verifyNowBytesPerSecond ?? 0) : (opts.scrubBytesPerSecond ?? 32 * 1024 * 1024),
-        concurrency: data.full ? 2 : 1,
+        concurrency: data.full ? 4 : 1,
       });
       if (r.bad.length > 0) log(`worker: scrub of customer ${data.customerId}: ${r.bad.length} bad chunk(s), ${r.damage?.points.length ?? 0} point(s) damaged`);
       return { packs: r.packs, bytes: r.bytes, chunks: r.chunks, durationMs: r.durationMs, badChunks: r.bad.length, damagedPoints: r.damage?.points.length ?? 0 };
@@ -101,8 +111,8 @@ export async function registerVerification(boss: PgBoss, opts: VerificationWorke
   await boss.schedule(SCRUB_SWEEP_QUEUE, SCRUB_SWEEP_CRON);
 
   // ── restore tests ──
-  await boss.work(RESTORE_TEST_QUEUE, { pollingIntervalSeconds: 1, batchSize: 1 }, async ([job]) => {
-    const data = restoreTestJob.parse(job!.data);
+  await work(RESTORE_TEST_QUEUE, async (raw) => {
+    const data = restoreTestJob.parse(raw);
     return asRequest(data.requestId, async () => {
       const repo = await openCustomerRepo(svc, data);
       if (!repo) return { skipped: "no repository" };
@@ -119,8 +129,8 @@ export async function registerVerification(boss: PgBoss, opts: VerificationWorke
   await boss.schedule(RESTORE_TEST_SWEEP_QUEUE, RESTORE_TEST_SWEEP_CRON);
 
   // ── repository check ──
-  await boss.work(REPO_CHECK_QUEUE, { pollingIntervalSeconds: 1, batchSize: 1 }, async ([job]) => {
-    const data = repoCheckJob.parse(job!.data);
+  await work(REPO_CHECK_QUEUE, async (raw) => {
+    const data = repoCheckJob.parse(raw);
     return asRequest(data.requestId, async () => {
       const repo = await openCustomerRepo(svc, data);
       if (!repo) return { skipped: "no repository" };
@@ -144,9 +154,9 @@ export async function registerVerification(boss: PgBoss, opts: VerificationWorke
       n++;
       const base = { mspId: req.mspId, customerId: req.customerId, requestId: req.id };
       try {
-        if (req.kind === "scrub") await boss.send(SCRUB_QUEUE, { ...base, full: true });
-        else if (req.kind === "repository_check") await boss.send(REPO_CHECK_QUEUE, base);
-        else if (req.machineId) await boss.send(RESTORE_TEST_QUEUE, { ...base, machineId: req.machineId, ...(req.recoveryPointId ? { pointId: req.recoveryPointId } : {}) });
+        if (req.kind === "scrub") await boss.send(NOW(SCRUB_QUEUE), { ...base, full: true });
+        else if (req.kind === "repository_check") await boss.send(NOW(REPO_CHECK_QUEUE), base);
+        else if (req.machineId) await boss.send(NOW(RESTORE_TEST_QUEUE), { ...base, machineId: req.machineId, ...(req.recoveryPointId ? { pointId: req.recoveryPointId } : {}) });
         else await finishVerificationRequest(db, req.id, { error: "restore test request names no machine" });
       } catch (err) {
         await finishVerificationRequest(db, req.id, { error: `could not queue: ${err instanceof Error ? err.message : String(err)}` });

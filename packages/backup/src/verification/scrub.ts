@@ -34,8 +34,11 @@ export type ScrubOptions = {
   budgetBytes: number;
   /** Read rate limit; 0 = unthrottled. */
   bytesPerSecond?: number;
-  /** Packs in flight (1–2): a second one keeps the link busy while the first is being opened. */
-  concurrency?: 1 | 2;
+  /**
+   * Packs in flight: scheduled runs use 1 (with the rate limit) so backups keep the bandwidth; "verify now"
+   * uses up to 4 (each in-flight pack is held in memory whole, ≤ 64 MiB).
+   */
+  concurrency?: number;
   now?: () => Date;
   sleep?: (ms: number) => Promise<void>;
 };
@@ -110,7 +113,7 @@ export async function scrubCustomer(repo: CustomerRepo, opts: ScrubOptions): Pro
   const packs = await nextPacks(repo, opts.budgetBytes);
   const result: ScrubResult = { packs: 0, bytes: 0, chunks: 0, durationMs: 0, bad: [], damage: null };
   const rate = opts.bytesPerSecond ?? 0;
-  const concurrency = opts.concurrency ?? 1;
+  const concurrency = Math.min(4, Math.max(1, Math.floor(opts.concurrency ?? 1)));
   let next = 0;
   const p = schema.packs;
   async function lane() {
