@@ -5,7 +5,8 @@ import { join } from "node:path";
 import { EncoderPool, type FileResult } from "../src/backup/encoder-pool";
 import type { EncodeParams } from "../src/backup/encode-core";
 import { DEFAULT_CHUNKER, gearTable } from "../src/chunker/fastcdc";
-import { COMPRESSION_NONE, COMPRESSION_ZSTD, expand } from "../src/compress";
+import { gzipSync } from "node:zlib";
+import { COMPRESSION_NONE, COMPRESSION_ZSTD, expand, looksCompressed } from "../src/compress";
 import { contentId } from "../src/id";
 import { tempDir, textBytes } from "./helpers";
 
@@ -40,17 +41,25 @@ describe("encoder pool (worker batches: in-place records, recycled buffers)", ()
       await add("text", textBytes(6 * 1024 * 1024, 7));
       files.push({ path: join(src.dir, "missing"), size: 10 });
       await add("empty", Buffer.alloc(0));
+      // Already-compressed formats are stored raw without trying; text with the same bytes further in is not.
+      await add("doc.gz", gzipSync(textBytes(50_000, 3)));
+      await add("late-magic", Buffer.concat([textBytes(20_000, 4), Buffer.from([0x1f, 0x8b]), textBytes(20_000, 5)]));
 
       const a = await encodeAll(worker, files);
       const b = await encodeAll(here, files);
       expect(a.results).toEqual(b.results);
       expect(a.chunks.map((c) => [c.file, c.id, c.flag])).toEqual(b.chunks.map((c) => [c.file, c.id, c.flag]));
-      expect(a.results[files.length - 2]).toEqual({ error: "ENOENT" });
+      expect(a.results[303]).toEqual({ error: "ENOENT" });
       for (const c of a.chunks) expect(contentId(params.idKey, c.plain).toString("hex")).toBe(c.id);
       const zeros = a.chunks.filter((c) => c.file === 300);
       expect(zeros.map((c) => c.plain.length)).toEqual([8, 8, 4].map((m) => m * 1024 * 1024));
       expect(zeros.every((c) => c.flag === COMPRESSION_ZSTD)).toBe(true);
       expect(a.chunks.filter((c) => c.file === 301).every((c) => c.flag === COMPRESSION_NONE)).toBe(true);
+      expect(a.chunks.filter((c) => c.file === 305).map((c) => c.flag)).toEqual([COMPRESSION_NONE]);
+      expect(a.chunks.filter((c) => c.file === 306).map((c) => c.flag)).toEqual([COMPRESSION_ZSTD]);
+      expect(looksCompressed(gzipSync("x"))).toBe(true);
+      expect(looksCompressed(Buffer.from("plain text"))).toBe(false);
+      expect(looksCompressed(Buffer.from([0x1f]))).toBe(false);
 
       // A second round reuses the recycled batch buffers; results must not change.
       const again = await encodeAll(worker, files);

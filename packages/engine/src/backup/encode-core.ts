@@ -7,7 +7,7 @@
  */
 import { closeSync, openSync, readSync } from "node:fs";
 import { FastCdc } from "../chunker/fastcdc";
-import { maybeCompress, type Compressed } from "../compress";
+import { looksCompressed, maybeCompress, type Compressed } from "../compress";
 import { contentId } from "../id";
 
 export interface EncodeParams {
@@ -58,7 +58,8 @@ export interface ReadScratch {
 }
 
 /**
- * Streams a file's chunks to `emit` as (view of the read buffer, keyed id);
+ * Streams a file's chunks to `emit` as (view of the read buffer, keyed id,
+ * zstd level to apply — 0 for a file in an already-compressed format);
  * the view is only valid until `emit` returns or its promise settles, and
  * `emit` may apply backpressure. Returns bytes read, or throws the fs error.
  */
@@ -66,7 +67,7 @@ export async function encodeFile(
   cdc: FastCdc,
   p: EncodeParams,
   file: FileJob,
-  emit: (chunk: Buffer, id: Buffer) => void | Promise<void>,
+  emit: (chunk: Buffer, id: Buffer, zstdLevel: number) => void | Promise<void>,
   scratch?: ReadScratch,
   pieceSize = 4 * 1024 * 1024,
 ): Promise<number> {
@@ -104,7 +105,8 @@ export async function encodeFile(
       while (have - off >= max || (eof && off < have)) {
         const len = cdc.cut(buf, off, have - off);
         const chunk = buf.subarray(off, off + len);
-        await emit(chunk, contentId(p.idKey, chunk));
+        // A file that starts as gzip/PNG/… is stored raw without trying (the level to use is the caller's to apply).
+        await emit(chunk, contentId(p.idKey, chunk), total === 0 && looksCompressed(chunk) ? 0 : p.zstdLevel);
         off += len;
         total += len;
       }
@@ -119,8 +121,8 @@ export async function encodeFile(
 
 /** encodeFile for callers that keep chunks: compressed payloads are owned copies, never views of the read buffer. */
 export function encodeFileOwned(cdc: FastCdc, p: EncodeParams, file: FileJob, emit: (c: EncodedChunk) => void | Promise<void>): Promise<number> {
-  return encodeFile(cdc, p, file, (chunk, id) => {
-    const c = maybeCompress(chunk, p.zstdLevel);
+  return encodeFile(cdc, p, file, (chunk, id, level) => {
+    const c = maybeCompress(chunk, level);
     return emit({ id: id.toString("hex"), rawLength: chunk.length, compressed: c.payload === chunk ? { flag: c.flag, payload: Buffer.from(chunk) } : c });
   });
 }

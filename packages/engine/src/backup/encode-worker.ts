@@ -73,14 +73,14 @@ async function run() {
           cdc,
           params,
           job.files[i]!,
-          async (chunk, id) => {
+          async (chunk, id, level) => {
             const need = ID_BYTES + maxPayload(chunk.length);
             if (used + need > buf.length) {
               await flush(false);
               if (need > buf.length) buf = newBuffer(need);
             }
             id.copy(buf, used);
-            const { flag, length } = compressInto(chunk, buf.subarray(used + ID_BYTES, used + need), params.zstdLevel);
+            const { flag, length } = compressInto(chunk, buf.subarray(used + ID_BYTES, used + need), level);
             meta.push(flag, i, used, length, chunk.length);
             used += ID_BYTES + length;
             if (used >= BATCH_BYTES) await flush(false);
