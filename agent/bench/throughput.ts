@@ -10,6 +10,7 @@
  * --full         the engine benchmark corpus: /usr/share + /usr/lib/x86_64-linux-gnu (~1.4 GB)
  * --runs N       interleaved agent/CLI pairs (order alternates each run; default 1)
  * --source       run the agent from its TypeScript sources (tsx) instead of the bundle
+ * --agent-log F  append the agent's log (per-pack upload timings, points) to F
  *
  * Timing: agent = process start → first point committed on the server (spool, upload,
  * chunks/missing, pack reports, commit); CLI = process start → exit (init not counted).
@@ -17,7 +18,7 @@
  */
 import { spawn } from "node:child_process";
 import { readFile } from "node:fs/promises";
-import { openSync, readSync, closeSync, readdirSync, lstatSync, existsSync } from "node:fs";
+import { appendFileSync, openSync, readSync, closeSync, readdirSync, lstatSync, existsSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -33,6 +34,7 @@ const { values } = parseArgs({
     full: { type: "boolean", default: false },
     runs: { type: "string", default: "1" },
     source: { type: "boolean", default: false },
+    "agent-log": { type: "string" },
   },
 });
 const corpus = (values.full ? ["/usr/share", "/usr/lib/x86_64-linux-gnu"] : values.corpus ?? ["/usr/share"]).map((p) => resolve(p));
@@ -98,7 +100,10 @@ async function agentRun(i: number): Promise<{ secs: number; bytes: number }> {
   const t0 = Date.now();
   const child = spawn(process.execPath, [...entry, "run", "--state-dir", stateDir], { cwd: join(ROOT, "agent"), stdio: ["ignore", "ignore", "pipe"] });
   let err = "";
-  child.stderr.on("data", (b) => (err = (err + b).slice(-8000)));
+  child.stderr.on("data", (b) => {
+    err = (err + b).slice(-8000);
+    if (values["agent-log"]) appendFileSync(values["agent-log"], b);
+  });
   const agent = { child, output: () => err, exited: new Promise<number | null>((r) => child.on("exit", r)) };
   let point;
   for (;;) {

@@ -87,6 +87,7 @@ export class Agent {
     const target = new UploadTarget(this.api);
     const captureState = await this.readCaptureState();
     this.uploader = new Uploader(spool.repo, spool.store, this.queue, this.api, target, {
+      log: this.log,
       onCommitted: (pointId, snap) => {
         this.lastPoint = { pointId, time: snap.time, consistency: snap.consistency };
         this.events.add("info", "point-committed", `recovery point ${pointId} committed (${snap.consistency}-consistent, ${snap.stats.files} files, ${snap.errors.length} unreadable)`);

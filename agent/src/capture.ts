@@ -120,10 +120,11 @@ export class Capture {
     }
   }
 
-  markDirty(path?: string): void {
+  markDirty(path?: string, settled = false): void {
     const now = Date.now();
     this.dirtySince ??= now;
-    this.lastChange = now;
+    // A rescan has nothing to settle: it is due at once (still no sooner than rpo after the last point).
+    if (!settled) this.lastChange = now;
     this.changesSeen++;
     if (path === undefined) return;
     if (this.changed.size >= (this.opts.maxChangedPaths ?? 20_000)) {
@@ -137,7 +138,7 @@ export class Capture {
   markFull(): void {
     this.full = true;
     this.changed.clear();
-    this.markDirty();
+    this.markDirty(undefined, true);
   }
 
   /**

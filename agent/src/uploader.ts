@@ -10,9 +10,11 @@ import { randomUUID } from "node:crypto";
 import { AzureBlobStore, BlobExistsError, BlobNotFoundError, StorageError, withRetry, type BlobStore } from "@tidemark/storage";
 import { MAX_MISSING_QUERY, MissingChunksError, type AgentClient, type PointManifest } from "@tidemark/agent-protocol";
 import { BLOB_TREE, openBlob, packKeyName, PackWriter, parseTrailer, SNAPSHOT_PREFIX, writeIndexObject, type IndexedPack, type PackBlob, type Repository, type Snapshot } from "./engine";
-import type { UploadQueue, QueueItem } from "./queue";
+import type { UploadQueue } from "./queue";
 
 const REFRESH_BEFORE_MS = 5 * 60_000;
+/** Packs sent at once: hides PUT and report latency (as the engine's saver does); each costs one pack of memory. */
+const PACKS_IN_FLIGHT = 3;
 
 /** The customer's container through a short-lived SAS, renewed before it expires or when Azure says 403. */
 export class UploadTarget {
@@ -22,8 +24,16 @@ export class UploadTarget {
     private readonly now: () => number = Date.now,
   ) {}
 
-  async store(): Promise<BlobStore> {
-    if (this.current && this.now() < this.current.renewAt) return this.current.store;
+  private fetching: Promise<BlobStore> | undefined;
+
+  /** Concurrent callers share one session request. */
+  store(): Promise<BlobStore> {
+    if (this.current && this.now() < this.current.renewAt) return Promise.resolve(this.current.store);
+    this.fetching ??= this.fetchStore().finally(() => (this.fetching = undefined));
+    return this.fetching;
+  }
+
+  private async fetchStore(): Promise<BlobStore> {
     const s = await this.api.uploadSession();
     const azure = new AzureBlobStore({ sasUrl: s.sasUrl });
     // Short retries here ride out blips; the uploader's own backoff handles outages.
@@ -46,6 +56,8 @@ export interface UploaderHooks {
   /** The server refused a point for chunks the local cache believed stored. */
   onMissingChunks?(missing: string[]): Promise<void>;
   onUploaded?(bytes: number): void;
+  /** One line per pack with where its time went (operators read it in the service log). */
+  log?(line: string): void;
   onDropped?(why: string): void;
 }
 
@@ -69,16 +81,43 @@ export class Uploader {
     return { items: items.length, bytes: items.reduce((a, i) => a + (i.item.kind === "pack" ? i.item.size : 0), 0) };
   }
 
-  /** Works through the queue once; throws on the first failure (the caller backs off and calls again). */
+  /**
+   * Works through the queue once; throws on the first failure (the caller backs off and calls
+   * again). Packs go up to PACKS_IN_FLIGHT at a time (their order does not matter); a point
+   * waits for every pack before it.
+   */
   async drain(signal?: AbortSignal): Promise<number> {
     let done = 0;
+    const inflight = new Set<Promise<void>>();
+    let failure: unknown;
+    const settle = async () => {
+      await Promise.all(inflight);
+      if (failure !== undefined) throw failure;
+    };
     for (const { name, item } of await this.queue.list()) {
-      if (signal?.aborted) break;
+      if (signal?.aborted || failure !== undefined) break;
+      if (item.kind === "pack") {
+        while (inflight.size >= PACKS_IN_FLIGHT) await Promise.race(inflight);
+        if (failure !== undefined) break;
+        const job: Promise<void> = this.pack(item.packId)
+          .then(async () => {
+            await this.queue.remove(name);
+            done++;
+          })
+          .catch((e) => {
+            if (e instanceof StorageError && e.status === 403) this.target.invalidate();
+            failure ??= e;
+          })
+          .finally(() => inflight.delete(job));
+        inflight.add(job);
+        continue;
+      }
+      await settle();
       try {
-        await this.process(item);
+        await this.point(item.clientPointId, item.snapshotId);
       } catch (e) {
         if (e instanceof StorageError && e.status === 403) this.target.invalidate();
-        if (e instanceof MissingChunksError && item.kind === "point") {
+        if (e instanceof MissingChunksError) {
           // This point can never commit as captured: drop it, forget the cache, let capture take a fresh one.
           await this.queue.remove(name);
           this.pointChunks.clear();
@@ -89,12 +128,8 @@ export class Uploader {
       await this.queue.remove(name);
       done++;
     }
+    await settle();
     return done;
-  }
-
-  private async process(item: QueueItem): Promise<void> {
-    if (item.kind === "pack") await this.pack(item.packId);
-    else await this.point(item.clientPointId, item.snapshotId);
   }
 
   /** Self-heal: chunk ids to send again whatever chunks/missing says (their stored copies are bad). */
@@ -124,9 +159,13 @@ export class Uploader {
       if (e instanceof BlobNotFoundError) return;
       throw e;
     }
+    const t0 = Date.now();
     const parsed = parseTrailer(this.repo.keys, packId, bytes);
     const ids = [...new Set(parsed.blobs.map((b) => b.id.toString("hex")))];
     const missing = await this.missing(ids);
+    const t1 = Date.now();
+    let t2 = t1;
+    let t3 = t1;
     for (const id of ids) this.pointChunks.add(id);
     if (missing.size === 0) {
       this.stats.packsSkipped++;
@@ -145,8 +184,10 @@ export class Uploader {
         this.stats.bytesUploaded += out.bytes.length;
         this.hooks.onUploaded?.(out.bytes.length);
       }
+      t2 = Date.now();
       const indexed: IndexedPack = { id: out.id, salt: out.salt, size: out.bytes.length, blobs: out.blobs };
       await writeIndexObject(store, this.repo.keys, [indexed]);
+      t3 = Date.now();
       await this.api.reportPack({
         packId: out.id,
         size: out.bytes.length,
@@ -156,6 +197,7 @@ export class Uploader {
       this.stats.packsUploaded++;
       for (const id of missing) this.forced.delete(id);
     }
+    this.hooks.log?.(`pack ${packId.slice(0, 12)}: ${missing.size}/${ids.length} chunk(s) missing (${t1 - t0} ms), put ${t2 - t1} ms, index ${t3 - t2} ms, report ${Date.now() - t3} ms`);
     // Tree packs stay: the next point's parent reuse reads trees locally (the SAS may not read).
     if (!parsed.blobs.some((b) => b.type === BLOB_TREE)) await this.spoolStore.delete(key);
   }

@@ -157,7 +157,9 @@ describe("agent end to end (real server: serveAgentApi + PostgreSQL + Azurite)",
     const a1 = run(m1.stateDir);
     await waitFor("first machine's point", () => lastPoint(m1), 30_000, a1);
     const a2 = run(m2.stateDir);
-    const p2 = await waitFor("second machine's point", () => lastPoint(m2), 30_000, a2);
+    // Enrolled under the customer's default policy, the agent may take a first point of that before
+    // its heartbeat brings the machine's own policy: wait for a point of its own folder.
+    const p2 = await waitFor("second machine's point", async () => (await points(m2)).find((p) => p.sources.includes(m2.watched)), 30_000, a2);
     const packs = await srv.w.database.db.select().from(schema.packs).where(eq(schema.packs.customerId, m1.customerId));
     const stored = packs.reduce((n, p) => n + p.size, 0);
     // 8 MiB protected (incompressible), one copy stored: only trees besides.
