@@ -15,9 +15,8 @@ import type { PointDamage } from "@tidemark/db/schema";
 import { and, asc, eq, inArray, isNull, sql } from "drizzle-orm";
 import { PointFiles } from "../browse";
 import { loadVolumeMap, type Repository } from "../engine";
-import { PgIndex } from "../pg-index";
-import { readChunk } from "../read";
 import type { CustomerRepo } from "./context";
+import { type PgRepository, pgRepository } from "./pg-repository";
 
 export type BadChunk = { chunkId: string; packId: string; reason: "corrupt" | "missing"; problem?: string };
 
@@ -42,14 +41,14 @@ class DamageWalker {
   private readonly trees = new Map<string, Promise<Found>>();
   private readonly maps = new Map<string, Promise<string[]>>();
   private readonly files: PointFiles;
-  private readonly index: PgIndex;
+  private readonly volumes: PgRepository;
 
   constructor(
     private readonly repo: CustomerRepo,
     private readonly bad: Set<string>,
   ) {
     this.files = new PointFiles(repo.db, repo.store, repo.keys, repo.scope);
-    this.index = new PgIndex(repo.db, repo.scope);
+    this.volumes = pgRepository(repo);
   }
 
   /** Relative paths under this tree that need a bad chunk; "**" stands for "everything below". */
@@ -103,12 +102,11 @@ class DamageWalker {
   private async volumeWalk(mapId: string): Promise<string[]> {
     if (this.bad.has(mapId)) return [mapId];
     const hit = new Set<string>();
-    // loadVolumeMap only reads blobs: the engine's own map decoder, fed from the PostgreSQL index.
+    const { repository } = this.volumes;
     const reader = {
-      readBlob: async (id: string) => {
+      readBlob: (id: string) => {
         if (this.bad.has(id)) hit.add(id);
-        if (!this.index.lookup(id)) await this.index.load([id]);
-        return readChunk(this.repo.store, this.repo.keys, this.index, id);
+        return repository.readBlob(id);
       },
     } as unknown as Repository;
     try {

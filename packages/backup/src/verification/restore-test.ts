@@ -17,11 +17,10 @@ import { schema, scopeToCustomer } from "@tidemark/db";
 import type { RestoreTestFinding } from "@tidemark/db/schema";
 import { and, count, desc, eq } from "drizzle-orm";
 import { PointFiles } from "../browse";
-import { type Repository, restoreVolume } from "../engine";
+import { loadVolumeMap, restoreVolume } from "../engine";
 import { notFound } from "../errors";
-import { PgIndex } from "../pg-index";
-import { readChunk } from "../read";
 import type { CustomerRepo } from "./context";
+import { pgRepository } from "./pg-repository";
 
 export type FsCheck = { volume: string; tool: string; ok: boolean; output: string };
 export type RestoreTestRecord = typeof schema.restoreTests.$inferSelect;
@@ -182,19 +181,15 @@ export async function runRestoreTest(repo: CustomerRepo, machineId: string, opts
       }
     }
     if (m.volumes && m.volumes.length > 0) {
-      const index = new PgIndex(db, scope);
-      // restoreVolume only reads blobs: the engine's own restorer, fed from the PostgreSQL index.
-      const reader = {
-        readBlob: async (id: string) => {
-          if (!index.lookup(id)) await index.load([id]);
-          return readChunk(repo.store, repo.keys, index, id);
-        },
-      } as unknown as Repository;
+      const { repository, loadIds } = pgRepository(repo);
       await mkdir(join(dir, "volumes"), { recursive: true });
       for (const [i, v] of m.volumes.entries()) {
         const image = join(dir, "volumes", `${i}.img`);
         try {
-          const r = await restoreVolume(reader, { volumes: m.volumes } as never, v.source, image, { concurrency: 4 });
+          // The engine's own restorer looks blocks up synchronously: load the map's ids first.
+          const blocks = await loadVolumeMap(repository, v.map);
+          await loadIds(blocks.flatMap((b) => (b.id ? [b.id] : [])));
+          const r = await restoreVolume(repository, { volumes: m.volumes } as never, v.source, image, { concurrency: 4 });
           if (r.failures.length > 0) {
             fail({ path: `[volume image] ${v.name}`, problem: `${r.failures.length} block(s) did not restore: ${r.failures[0]!.error}` });
             continue;
