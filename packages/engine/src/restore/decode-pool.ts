@@ -12,7 +12,8 @@
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { Worker } from "node:worker_threads";
+import * as workerThreads from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
 import { decodeRun, type DecodeRequest, type DecodeResponse } from "./decode-core";
 
 export interface DecodeWorkerOptions {
@@ -36,8 +37,6 @@ interface Slot {
 function workerSpec(entry: string | URL | undefined): { file: URL; workerData: Record<string, unknown> } {
   if (entry !== undefined) return { file: typeof entry === "string" ? pathToFileURL(entry) : entry, workerData: {} };
   const ts = import.meta.url.endsWith(".ts");
-  // Built from a variable, like the encoder's: a literal `new URL("./x.js", import.meta.url)` makes the
-  // portal's bundler (Turbopack) try to resolve and trace the worker at build time, and the build fails.
   const entryUrl = new URL(`./decode-worker${ts ? ".ts" : ".js"}`, import.meta.url);
   if (!ts) return { file: entryUrl, workerData: {} };
   // Node 20 does not apply tsx's hooks to a worker's main module: the encoder's plain-JS bootstrap registers them.
@@ -48,6 +47,13 @@ function workerSpec(entry: string | URL | undefined): { file: URL; workerData: R
     workerData: { boot: { tsxApi, entry: entryUrl.href } },
   };
 }
+
+/**
+ * The Worker constructor reached opaquely: the portal's bundler (Turbopack) analyses `new Worker(x)`
+ * and, when x is not a literal URL, traces the whole project as possible worker code (vitest
+ * configs, e2e specs, esbuild binaries) and the build fails. The file is chosen at run time here.
+ */
+const WorkerThread: typeof Worker = workerThreads[["Wor", "ker"].join("") as "Worker"];
 
 export class DecodePool {
   private readonly slots: Slot[] = [];
@@ -69,7 +75,7 @@ export class DecodePool {
       let worker: Worker;
       try {
         // A small young generation frees the per-chunk decrypt/decompress buffers promptly (peak RSS is a target).
-        worker = new Worker(spec.file, {
+        worker = new WorkerThread(spec.file, {
           workerData: { ...spec.workerData, idKey: new Uint8Array(idKey) },
           resourceLimits: { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: 128 },
         });
