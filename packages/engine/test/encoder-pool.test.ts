@@ -61,6 +61,11 @@ describe("encoder pool (worker batches: in-place records, recycled buffers)", ()
       expect(looksCompressed(Buffer.from("plain text"))).toBe(false);
       expect(looksCompressed(Buffer.from([0x1f]))).toBe(false);
 
+      // In-thread calls made at once run one after another (one read buffer at a time), same results.
+      const concurrent = await Promise.all([encodeAll(here, files.slice(0, 150)), encodeAll(here, files.slice(150))]);
+      expect(concurrent.flatMap((r) => r.results)).toEqual(b.results);
+      await expect(here.ready()).resolves.toBeUndefined();
+
       // A second round reuses the recycled batch buffers; results must not change.
       const again = await encodeAll(worker, files);
       expect(again.chunks.map((c) => c.id)).toEqual(a.chunks.map((c) => c.id));

@@ -179,7 +179,7 @@ export class EncoderPool {
    */
   ready(): Promise<void> {
     if (this.failed) return Promise.reject(this.failed);
-    if (this.slots.length === 0 || !this.backlogged()) return Promise.resolve();
+    if (this.slots.length === 0 ? this.hereQueued < BACKLOG_FILES : !this.backlogged()) return Promise.resolve();
     return new Promise((r) => this.readyWaiters.push(r));
   }
 
@@ -191,13 +191,31 @@ export class EncoderPool {
   encode(files: FileJob[], onChunk: OnChunk): Promise<FileResult[]> {
     if (this.failed) return Promise.reject(this.failed);
     if (files.length === 0) return Promise.resolve([]);
-    if (this.slots.length === 0) return this.encodeHere(files, onChunk);
+    if (this.slots.length === 0) {
+      // One call at a time: concurrent calls (a walker that does not wait per directory)
+      // would each hold a file's read buffer (up to ~2×max chunk) at once.
+      this.hereQueued += files.length;
+      const run = this.hereChain.then(() => this.encodeHere(files, onChunk));
+      this.hereChain = run.then(
+        () => this.hereDone(files.length),
+        () => this.hereDone(files.length),
+      );
+      return run;
+    }
     return new Promise((resolve, reject) => {
       const req: Request = { onChunk, results: new Array(files.length), remaining: files.length, resolve, reject };
       files.forEach((file, index) => this.queue.push({ req, index, file, ids: [] }));
       this.queuedBytes += files.reduce((a, f) => a + f.size, 0);
       this.dispatch();
     });
+  }
+
+  private hereChain: Promise<void> = Promise.resolve();
+  private hereQueued = 0;
+
+  private hereDone(n: number) {
+    this.hereQueued -= n;
+    if (this.hereQueued < BACKLOG_FILES) for (const w of this.readyWaiters.splice(0)) w();
   }
 
   private async encodeHere(files: FileJob[], onChunk: OnChunk): Promise<FileResult[]> {
