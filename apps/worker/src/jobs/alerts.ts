@@ -45,7 +45,7 @@ export type AlertJobDeps = {
   retry?: RetryPolicy;
   fetch?: typeof fetch;
   monitors?: MonitorOptions & { enabled?: boolean };
-  /** pg-boss polling; tests shorten it. Default 1 s. */
+  /** pg-boss polling, as the other queues (embedded PGlite has one connection); tests shorten it. Default 2 s. */
   pollingIntervalSeconds?: number;
 };
 
@@ -59,7 +59,7 @@ export async function registerAlertJobs(boss: PgBoss, deps: AlertJobDeps, log: (
     retry: deps.retry,
     fetch: deps.fetch,
   };
-  const polling = deps.pollingIntervalSeconds ?? 1;
+  const polling = deps.pollingIntervalSeconds ?? 2;
   const kick = (delaySeconds = 0) =>
     boss.send(ALERT_DELIVERY_QUEUE, {}, delaySeconds > 0 ? { startAfter: delaySeconds } : {}).catch((err: unknown) => log(`worker: alert delivery kick failed: ${err instanceof Error ? err.message : String(err)}`));
 
