@@ -13,6 +13,7 @@ const config: NextConfig = {
     "@tidemark/backup",
     "@tidemark/agent-protocol",
     "@tidemark/engine",
+    "@tidemark/alerts",
   ],
   // Native, WASM or file-layout-dependent packages stay as plain Node requires.
   serverExternalPackages: ["@electric-sql/pglite", "azurite", "pg-boss", "pg", "postgres", "nodemailer", "@node-rs/argon2", "zstd-napi", "@node-rs/xxhash"],
