@@ -3,6 +3,7 @@ import { allowed } from "~/server/roles";
 import { DashboardPanel } from "./dashboard-panel";
 import { EnrollmentPanel } from "./enrollment-panel";
 import { MachinesPanel } from "./machines-panel";
+import { QuotaPanel } from "./quota-panel";
 
 export const dynamic = "force-dynamic";
 
@@ -20,6 +21,7 @@ export default async function CustomerPage({ params }: { params: Promise<{ custo
       </p>
       <h1 data-testid="customer-name">{customer.name}</h1>
       <DashboardPanel customerId={customerId} />
+      {mspView ? <QuotaPanel customerId={customerId} canWrite={allowed(role, "customers.write")} /> : null}
       <MachinesPanel customerId={customerId} canRevoke={mspView && allowed(role, "machines.enroll")} />
       {allowed(role, "machines.enroll") ? <EnrollmentPanel customerId={customerId} /> : null}
     </>

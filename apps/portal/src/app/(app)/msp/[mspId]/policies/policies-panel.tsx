@@ -4,21 +4,7 @@ import { useState } from "react";
 import { ErrorBanner } from "~/components/form";
 import { errorMessage } from "~/lib/errors";
 import { useTRPC } from "~/lib/trpc";
-import { type PolicyFields, PolicyForm, policyDefaults } from "./policy-form";
-
-function fromPolicy(p: PolicyFields): PolicyFields {
-  return {
-    name: p.name,
-    rpoSeconds: p.rpoSeconds,
-    includePaths: p.includePaths,
-    excludePaths: p.excludePaths,
-    volumes: p.volumes,
-    retention: p.retention,
-    restoreTestEveryHours: p.restoreTestEveryHours,
-    rescanEveryHours: p.rescanEveryHours,
-    spoolLimitBytes: p.spoolLimitBytes,
-  };
-}
+import { PolicyForm, fromPolicy, policyDefaults } from "./policy-form";
 
 function AssignForm({ mspId, policyId, onDone }: { mspId: string; policyId: string; onDone: () => void }) {
   const trpc = useTRPC();
@@ -110,7 +96,15 @@ export function PoliciesPanel({ mspId, canWrite }: { mspId: string; canWrite: bo
               </p>
               <p className="muted">
                 Include: {p.includePaths.length ? p.includePaths.join(", ") : "whole machine"} · Exclude: {p.excludePaths.join(", ") || "nothing"} · Volumes:{" "}
-                {p.volumes.join(", ") || "none"}
+                {p.volumes.join(", ") || "none"} (every {p.volumeIntervalSeconds}s)
+              </p>
+              <p className="muted" data-testid="policy-consistency-summary">
+                VSS {p.vss ? "on" : "off"} · pre-freeze: {p.preFreezeCommand ? <code>{p.preFreezeCommand}</code> : "none"} · post-thaw:{" "}
+                {p.postThawCommand ? <code>{p.postThawCommand}</code> : "none"} · hook timeout {p.hookTimeoutSeconds}s
+              </p>
+              <p className="muted">
+                Scrub every {p.scrubPeriodDays} days · repository check every {p.repoCheckEveryHours}h · offline alert after {p.offlineAlertMinutes} min · RPO
+                missed after {p.rpoMissedFactor}× RPO
               </p>
               {canWrite ? <AssignForm mspId={mspId} policyId={p.id} onDone={refresh} /> : null}
             </>

@@ -13,6 +13,15 @@ export type PolicyFields = {
   restoreTestEveryHours: number;
   rescanEveryHours: number;
   spoolLimitBytes: number;
+  volumeIntervalSeconds: number;
+  vss: boolean;
+  preFreezeCommand: string | null;
+  postThawCommand: string | null;
+  hookTimeoutSeconds: number;
+  scrubPeriodDays: number;
+  repoCheckEveryHours: number;
+  offlineAlertMinutes: number;
+  rpoMissedFactor: number;
 };
 
 const GiB = 1024 ** 3;
@@ -27,7 +36,21 @@ export const policyDefaults: PolicyFields = {
   restoreTestEveryHours: 24,
   rescanEveryHours: 24,
   spoolLimitBytes: 10 * GiB,
+  volumeIntervalSeconds: 3600,
+  vss: true,
+  preFreezeCommand: null,
+  postThawCommand: null,
+  hookTimeoutSeconds: 60,
+  scrubPeriodDays: 7,
+  repoCheckEveryHours: 24,
+  offlineAlertMinutes: 30,
+  rpoMissedFactor: 3,
 };
+
+/** The settings a stored policy row carries, whatever else the row holds. */
+export function fromPolicy(p: PolicyFields): PolicyFields {
+  return Object.fromEntries(Object.keys(policyDefaults).map((k) => [k, p[k as keyof PolicyFields]])) as PolicyFields;
+}
 
 const lines = (s: string | undefined) =>
   (s ?? "")
@@ -55,6 +78,17 @@ function toFields(v: Record<string, string>): PolicyFields {
     restoreTestEveryHours: num(v.restoreTestEveryHours),
     rescanEveryHours: num(v.rescanEveryHours),
     spoolLimitBytes: Math.round(num(v.spoolLimitGiB) * GiB),
+    volumeIntervalSeconds: num(v.volumeIntervalSeconds),
+    // An unchecked box is absent from the form data.
+    vss: v.vss === "on",
+    // Empty clears the hook; the server trims and maps "" to none.
+    preFreezeCommand: v.preFreezeCommand ?? "",
+    postThawCommand: v.postThawCommand ?? "",
+    hookTimeoutSeconds: num(v.hookTimeoutSeconds),
+    scrubPeriodDays: num(v.scrubPeriodDays),
+    repoCheckEveryHours: num(v.repoCheckEveryHours),
+    offlineAlertMinutes: num(v.offlineAlertMinutes),
+    rpoMissedFactor: num(v.rpoMissedFactor),
   };
 }
 
@@ -98,27 +132,66 @@ export function PolicyForm({
         }
       }}
     >
-      <div className="grid2">
-        <Field label="Name" name="name" defaultValue={initial.name} error={e("name")} />
-        <Field label="Recovery point objective (seconds)" name="rpoSeconds" type="number" min={5} defaultValue={initial.rpoSeconds} hint="A recovery point at most this often while changes happen (min 5)" error={e("rpoSeconds")} />
-      </div>
-      <div className="grid3">
-        <div className="field">
-          <label htmlFor="includePaths">Include paths (one per line)</label>
-          <textarea id="includePaths" name="includePaths" defaultValue={initial.includePaths.join("\n")} placeholder="Empty: the whole machine" />
-          {e("includePaths") ? <small className="field-error">{e("includePaths")}</small> : null}
+      <Field label="Name" name="name" defaultValue={initial.name} error={e("name")} />
+      <fieldset className="card" data-testid="policy-capture">
+        <legend>Capture</legend>
+        <div className="grid3">
+          <Field label="Recovery point objective (seconds)" name="rpoSeconds" type="number" min={5} defaultValue={initial.rpoSeconds} hint="A recovery point at most this often while changes happen (min 5)" error={e("rpoSeconds")} />
+          <Field label="Full rescan every (hours)" name="rescanEveryHours" type="number" min={1} max={720} defaultValue={initial.rescanEveryHours} hint="Catches changes the OS did not report" error={e("rescanEveryHours")} />
+          <Field label="Offline spool limit (GiB)" name="spoolLimitGiB" type="number" min={0} step="any" defaultValue={initial.spoolLimitBytes / GiB} hint="Local space for points while Azure is unreachable" error={e("spoolLimitGiB")} />
         </div>
-        <div className="field">
-          <label htmlFor="excludePaths">Exclude paths (one per line)</label>
-          <textarea id="excludePaths" name="excludePaths" defaultValue={initial.excludePaths.join("\n")} placeholder={"C:\\pagefile.sys\n/tmp"} />
-          {e("excludePaths") ? <small className="field-error">{e("excludePaths")}</small> : null}
+        <div className="grid3">
+          <div className="field">
+            <label htmlFor="includePaths">Include paths (one per line)</label>
+            <textarea id="includePaths" name="includePaths" defaultValue={initial.includePaths.join("\n")} placeholder="Empty: the whole machine" />
+            {e("includePaths") ? <small className="field-error">{e("includePaths")}</small> : null}
+          </div>
+          <div className="field">
+            <label htmlFor="excludePaths">Exclude paths (one per line)</label>
+            <textarea id="excludePaths" name="excludePaths" defaultValue={initial.excludePaths.join("\n")} placeholder={"C:\\pagefile.sys\n/tmp"} />
+            {e("excludePaths") ? <small className="field-error">{e("excludePaths")}</small> : null}
+          </div>
+          <div className="field">
+            <label htmlFor="volumes">Volumes (one per line)</label>
+            <textarea id="volumes" name="volumes" defaultValue={initial.volumes.join("\n")} placeholder={"C:\n/dev/sda1"} />
+            {e("volumes") ? <small className="field-error">{e("volumes")}</small> : null}
+          </div>
         </div>
+        <Field label="Volume image every (seconds)" name="volumeIntervalSeconds" type="number" min={60} defaultValue={initial.volumeIntervalSeconds} hint="Whole-volume images on their own, slower interval (60 s – 30 days)" error={e("volumeIntervalSeconds")} />
+      </fieldset>
+      <fieldset className="card" data-testid="policy-consistency">
+        <legend>Consistency</legend>
         <div className="field">
-          <label htmlFor="volumes">Volumes (one per line)</label>
-          <textarea id="volumes" name="volumes" defaultValue={initial.volumes.join("\n")} placeholder={"C:\n/dev/sda1"} />
-          {e("volumes") ? <small className="field-error">{e("volumes")}</small> : null}
+          <label className="inline">
+            <input type="checkbox" name="vss" defaultChecked={initial.vss} /> Take a VSS snapshot each cycle (Windows; application-consistent points)
+          </label>
+          {e("vss") ? <small className="field-error">{e("vss")}</small> : null}
         </div>
-      </div>
+        <p className="hint" data-testid="hook-warning" role="note">
+          Hook commands run on the protected machine through its shell, as the agent&apos;s service account (LocalSystem on Windows, root on
+          Linux), before and after each snapshot. Anyone who can edit this policy can run commands on every machine it applies to.
+        </p>
+        <div className="grid3">
+          <Field label="Pre-freeze command" name="preFreezeCommand" defaultValue={initial.preFreezeCommand ?? ""} placeholder="e.g. psql -c 'CHECKPOINT'" hint="Empty: none" error={e("preFreezeCommand")} />
+          <Field label="Post-thaw command" name="postThawCommand" defaultValue={initial.postThawCommand ?? ""} placeholder="e.g. systemctl start app" hint="Empty: none" error={e("postThawCommand")} />
+          <Field label="Hook timeout (seconds)" name="hookTimeoutSeconds" type="number" min={1} max={3600} defaultValue={initial.hookTimeoutSeconds} hint="A hook that runs longer is stopped; the point is then crash-consistent" error={e("hookTimeoutSeconds")} />
+        </div>
+      </fieldset>
+      <fieldset className="card" data-testid="policy-verification">
+        <legend>Verification</legend>
+        <div className="grid3">
+          <Field label="Scrub every pack within (days)" name="scrubPeriodDays" type="number" min={1} max={365} defaultValue={initial.scrubPeriodDays} hint="Every stored pack is read and verified at least this often" error={e("scrubPeriodDays")} />
+          <Field label="Restore test every (hours)" name="restoreTestEveryHours" type="number" min={1} defaultValue={initial.restoreTestEveryHours} error={e("restoreTestEveryHours")} />
+          <Field label="Repository check every (hours)" name="repoCheckEveryHours" type="number" min={1} max={720} defaultValue={initial.repoCheckEveryHours} hint="Index against container: every indexed chunk's pack exists" error={e("repoCheckEveryHours")} />
+        </div>
+      </fieldset>
+      <fieldset className="card" data-testid="policy-alerts">
+        <legend>Alerts</legend>
+        <div className="grid2">
+          <Field label="Machine offline after (minutes)" name="offlineAlertMinutes" type="number" min={2} defaultValue={initial.offlineAlertMinutes} hint="No heartbeat for this long raises an offline alert" error={e("offlineAlertMinutes")} />
+          <Field label="RPO missed after (× RPO)" name="rpoMissedFactor" type="number" min={2} max={100} defaultValue={initial.rpoMissedFactor} hint="No recovery point within this many RPOs raises an alert" error={e("rpoMissedFactor")} />
+        </div>
+      </fieldset>
       <fieldset className="card">
         <legend>Retention (GFS)</legend>
         <div className="grid3">
@@ -131,11 +204,6 @@ export function PolicyForm({
         </div>
         {e("retention") ? <small className="field-error">{e("retention")}</small> : null}
       </fieldset>
-      <div className="grid3">
-        <Field label="Restore test every (hours)" name="restoreTestEveryHours" type="number" min={1} defaultValue={initial.restoreTestEveryHours} error={e("restoreTestEveryHours")} />
-        <Field label="Full rescan every (hours)" name="rescanEveryHours" type="number" min={1} defaultValue={initial.rescanEveryHours} error={e("rescanEveryHours")} />
-        <Field label="Offline spool limit (GiB)" name="spoolLimitGiB" type="number" min={0} step="any" defaultValue={initial.spoolLimitBytes / GiB} error={e("spoolLimitGiB")} />
-      </div>
       <ErrorBanner message={error} />
       <div className="actions">
         <button type="submit" disabled={busy}>
