@@ -64,3 +64,13 @@ export async function inviteAndJoin(page: Page, usersUrl: string, email: string,
   await page.getByLabel("Choose a password").fill(PASSWORD);
   await page.getByRole("button", { name: "Create account and join" }).click();
 }
+
+/** A tRPC procedure over HTTP as the browser calls it (superjson envelope), with the page's cookies. */
+export async function trpcCall(request: import("@playwright/test").APIRequestContext, proc: string, input: unknown, kind: "query" | "mutation") {
+  const envelope = JSON.stringify({ json: input });
+  const res =
+    kind === "query"
+      ? await request.get(`/api/trpc/${proc}?input=${encodeURIComponent(envelope)}`)
+      : await request.post(`/api/trpc/${proc}`, { data: envelope, headers: { "content-type": "application/json" } });
+  return { status: res.status(), text: await res.text() };
+}
