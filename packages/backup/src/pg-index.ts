@@ -176,5 +176,11 @@ export class PgIndex implements Index {
           setWhere: sql`exists (select 1 from packs old where old.customer_id = chunk_index.customer_id and old.pack_id = chunk_index.pack_id and old.state = 'condemned')`,
         });
     }
+    // A chunk the scrub found bad IN THIS PACK stays unindexed when the pack is reported again (a retried
+    // report, an engine index that still lists it): only a fresh copy in another pack may heal it.
+    await this.db.execute(sql`
+      delete from chunk_index c using bad_chunks b
+      where c.customer_id = ${this.scope.customerId} and c.pack_id = ${p.id}
+        and b.customer_id = c.customer_id and b.chunk_id = c.chunk_id and b.pack_id = c.pack_id and b.healed_at is null`);
   }
 }

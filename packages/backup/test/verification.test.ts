@@ -144,6 +144,11 @@ describe("verification end to end (backup domain)", () => {
     expect(r.damage!.files).toEqual([rel("ledger.bin")]);
     // Bad counts as missing: agents are told to upload it again and a commit naming it is refused.
     expect(await missingChunks(w.svc, { ...scope(), machineId } as never, [id])).toEqual([id]);
+    // Reporting the bad pack again (a retried report) does not bring the bad copy back.
+    const again = new PgIndex(w.database.db, scope());
+    again.addPacks([{ id: row.packId, salt: (await w.database.db.select().from(schema.packs).where(eq(schema.packs.packId, row.packId)))[0]!.salt, size: 1, blobs: [{ id: Buffer.from(id, "hex"), type: row.type as BlobType, offset: row.offset, length: row.length, rawLength: row.rawLength }] }]);
+    await again.flush();
+    expect(await missingChunks(w.svc, { ...scope(), machineId } as never, [id])).toEqual([id]);
     const hb = await heartbeat(w.svc, { ...scope(), machineId } as never, {
       hostname: "filesrv-01",
       os: { platform: "linux", release: "6", arch: "x64" },
@@ -172,6 +177,14 @@ describe("verification end to end (backup domain)", () => {
     expect(alert).toMatchObject({ subject: machineId, severity: "critical", machineId });
     const summary = await machineVerificationSummary(w.database.db, scope(), machineId);
     expect(summary).toMatchObject({ damagedPoints: 1, openBadChunks: 1, lastVerifiedRestoreAt: null, lastRestoreTest: { state: "failed" } });
+  });
+
+  it("a point committed after the finding that still needs the bad chunk is marked damaged by the next scrub run", async () => {
+    // The engine's own index still has the chunk: this capture reuses it (like an agent that has not handled the heal request yet).
+    const later = await protectFolder({ db: w.database.db, kek: w.svc.kek, blobs: w.svc.blobs, scope: scope(), machineId, paths: [join(dir, "data")] });
+    expect((await pointDamage(w.database.db, scope(), later.pointId)).health).toBe("ok");
+    await scrubCustomer(repo, { budgetBytes: 1 });
+    expect(await pointDamage(w.database.db, scope(), later.pointId)).toMatchObject({ health: "damaged", files: [rel("ledger.bin")] });
   });
 
   it("self-heal: the chunk uploaded again in a verified pack heals the point and resolves the alert; the restore test passes", async () => {

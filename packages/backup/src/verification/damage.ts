@@ -12,7 +12,7 @@
  */
 import { type DbOrTx, schema, scopeToCustomer } from "@tidemark/db";
 import type { PointDamage } from "@tidemark/db/schema";
-import { and, asc, eq, inArray, isNull, sql } from "drizzle-orm";
+import { and, asc, eq, gte, inArray, isNull, sql } from "drizzle-orm";
 import { PointFiles } from "../browse";
 import { loadVolumeMap, type Repository } from "../engine";
 import type { CustomerRepo } from "./context";
@@ -122,13 +122,18 @@ class DamageWalker {
 type PointManifest = { rootTree?: string; volumes?: Array<{ name: string; map: string }> };
 
 /** Every point of the customer that needs one of `bad`, with the files that need them. */
-export async function affectedPoints(repo: CustomerRepo, bad: Set<string>): Promise<AffectedPoint[]> {
+export async function affectedPoints(repo: CustomerRepo, bad: Set<string>, only: { healthyCreatedSince?: Date } = {}): Promise<AffectedPoint[]> {
   const rp = schema.recoveryPoints;
   const points = await repo.db
     .select({ id: rp.id, machineId: rp.machineId, machineName: schema.machines.name, time: rp.time, manifest: rp.manifest })
     .from(rp)
     .innerJoin(schema.machines, eq(schema.machines.id, rp.machineId))
-    .where(scopeToCustomer(rp, repo.scope))
+    .where(
+      and(
+        scopeToCustomer(rp, repo.scope),
+        ...(only.healthyCreatedSince ? [eq(rp.health, "ok"), gte(rp.createdAt, only.healthyCreatedSince)] : []),
+      ),
+    )
     .orderBy(asc(rp.time));
   const walker = new DamageWalker(repo, bad);
   const out: AffectedPoint[] = [];
@@ -264,3 +269,31 @@ export async function openBadChunks(repo: Pick<CustomerRepo, "db" | "scope">): P
   return new Set(rows.map((r) => r.id));
 }
 
+
+/**
+ * Points committed after a chunk was found bad can still need it: the server
+ * checks the ids a commit lists, not the unchanged subtrees an agent reuses
+ * before it has handled the heal request. Each scrub run re-walks points
+ * created since the oldest open bad chunk (only while some are open) and
+ * marks those that need one damaged, like the scrub's own findings.
+ */
+export async function damageNewPoints(repo: CustomerRepo): Promise<AffectedPoint[]> {
+  const bc = schema.badChunks;
+  const rows = await repo.db
+    .select({ id: sql<string>`encode(${bc.chunkId}, 'hex')`, detectedAt: bc.detectedAt })
+    .from(bc)
+    .where(and(scopeToCustomer(bc, repo.scope), isNull(bc.healedAt)));
+  if (rows.length === 0) return [];
+  const since = new Date(Math.min(...rows.map((r) => r.detectedAt.getTime())) - 60_000);
+  const points = await affectedPoints(repo, new Set(rows.map((r) => r.id)), { healthyCreatedSince: since });
+  const rp = schema.recoveryPoints;
+  const detectedAt = new Date().toISOString();
+  for (const p of points) {
+    await repo.db
+      .update(rp)
+      .set({ health: "damaged", damage: { chunkIds: p.chunkIds, files: p.files, detectedAt } })
+      .where(and(scopeToCustomer(rp, repo.scope), eq(rp.id, p.pointId), eq(rp.health, "ok")));
+  }
+  if (points.length > 0) repo.log(`verification: customer ${repo.scope.customerId}: ${points.length} newer point(s) need bad chunks and are marked damaged`);
+  return points;
+}

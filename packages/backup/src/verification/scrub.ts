@@ -13,7 +13,7 @@ import { and, asc, eq, sql } from "drizzle-orm";
 import { packKey, packKeyName } from "../engine";
 import { entryProblem } from "../verify-pack";
 import type { CustomerRepo } from "./context";
-import { type BadChunk, type DamageReport, recordDamage } from "./damage";
+import { type BadChunk, type DamageReport, damageNewPoints, recordDamage } from "./damage";
 
 export const DAY_MS = 86_400_000;
 /** Re-reading a little more than the exact share absorbs packs added between runs. */
@@ -110,6 +110,7 @@ export async function scrubCustomer(repo: CustomerRepo, opts: ScrubOptions): Pro
   const now = opts.now ?? (() => new Date());
   const sleep = opts.sleep ?? defaultSleep;
   const started = Date.now();
+  await damageNewPoints(repo);
   const packs = await nextPacks(repo, opts.budgetBytes);
   const result: ScrubResult = { packs: 0, bytes: 0, chunks: 0, durationMs: 0, bad: [], damage: null };
   const rate = opts.bytesPerSecond ?? 0;
