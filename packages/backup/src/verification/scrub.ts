@@ -105,7 +105,7 @@ async function scrubPack(repo: CustomerRepo, pack: PackRow): Promise<{ bytes: nu
   return { bytes: bytes.length, chunks: rows.length, bad, state: bad.length > 0 ? "corrupt" : "ok" };
 }
 
-/** One scrub run over one customer. Bad chunks found are recorded (damage + alert) at the end of the run. */
+/** One scrub run over one customer. Bad chunks are recorded (damage + alert) as soon as a pack shows them. */
 export async function scrubCustomer(repo: CustomerRepo, opts: ScrubOptions): Promise<ScrubResult> {
   const now = opts.now ?? (() => new Date());
   const sleep = opts.sleep ?? defaultSleep;
@@ -116,6 +116,7 @@ export async function scrubCustomer(repo: CustomerRepo, opts: ScrubOptions): Pro
   const rate = opts.bytesPerSecond ?? 0;
   const concurrency = Math.min(4, Math.max(1, Math.floor(opts.concurrency ?? 1)));
   let next = 0;
+  let damage: Promise<void> = Promise.resolve();
   const p = schema.packs;
   async function lane() {
     while (next < packs.length) {
@@ -128,7 +129,17 @@ export async function scrubCustomer(repo: CustomerRepo, opts: ScrubOptions): Pro
       result.packs++;
       result.bytes += r.bytes;
       result.chunks += r.chunks;
-      result.bad.push(...r.bad);
+      if (r.bad.length > 0) {
+        // Recorded (and alerted) as soon as found, not after the whole run: on a large container the alert
+        // would otherwise wait for every other pack. Each record carries everything found so far, so the one
+        // open alert names all of it; records are serialised (two lanes may find damage at once).
+        result.bad.push(...r.bad);
+        const found = [...result.bad];
+        damage = damage.then(async () => {
+          result.damage = await recordDamage(repo, found, now());
+        });
+        await damage;
+      }
       if (rate > 0) {
         // Keep the run's average at or under the limit: wait until the bytes read so far are "due".
         const due = (result.bytes / rate) * 1000 - (Date.now() - started);
@@ -137,7 +148,6 @@ export async function scrubCustomer(repo: CustomerRepo, opts: ScrubOptions): Pro
     }
   }
   await Promise.all(Array.from({ length: Math.min(concurrency, Math.max(1, packs.length)) }, lane));
-  if (result.bad.length > 0) result.damage = await recordDamage(repo, result.bad, now());
   result.durationMs = Date.now() - started;
   return result;
 }
