@@ -254,6 +254,28 @@ describe("verification end to end (backup domain)", () => {
     expect(second.damage!.points.map((p) => p.pointId)).toContain(p2.pointId);
   });
 
+  it("damage found in two packs of one run: the alert names both files (each record carries everything found so far)", async () => {
+    const names: string[] = [];
+    for (const n of ["one", "two"]) {
+      const folder = join(dir, `pair-${n}`);
+      await mkdir(folder, { recursive: true });
+      await writeFile(join(folder, `${n}.bin`), randomBytes(90_000));
+      const pt = await protectFolder({ db: w.database.db, kek: w.svc.kek, blobs: w.svc.blobs, scope: scope(), machineId, paths: [folder] });
+      const files = new (await import("../src")).PointFiles(w.database.db, repo.store, repo.keys, scope());
+      const name = join(folder, `${n}.bin`).slice(1);
+      const { node } = await files.locate(pt.rootTree, name);
+      const [row] = await w.database.db.select().from(schema.chunkIndex).where(and(eq(schema.chunkIndex.customerId, w.a1), sql`${schema.chunkIndex.chunkId} = decode(${node!.content![0]!}, 'hex')`));
+      await flipByte(row!.packId, row!.offset + 9);
+      names.push(name);
+    }
+    raised.length = 0;
+    const r = await scrubCustomer(repo, { budgetBytes: Infinity, concurrency: 2 });
+    expect(r.bad.length).toBeGreaterThanOrEqual(2);
+    const last = raised.at(-1)!;
+    expect(last.condition).toBe("corruption");
+    for (const n of names) expect(last.details.files).toContain(n);
+  });
+
   it("another customer's scope sees none of it", async () => {
     await expect(pointDamage(w.database.db, { mspId: w.mspId, customerId: w.a2 }, pointId)).rejects.toThrow(/not found/i);
     await expect(machineVerificationSummary(w.database.db, { mspId: w.mspId, customerId: w.a2 }, machineId)).rejects.toThrow(/not found/i);
