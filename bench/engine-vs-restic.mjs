@@ -16,6 +16,7 @@ import { existsSync, mkdirSync, openSync, readdirSync, rmSync, statSync, writeSy
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { availableParallelism } from "node:os";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const { values } = parseArgs({
@@ -49,6 +50,22 @@ function timed(label, cmd, args) {
   const result = { secs: Number(secs), rssMiB: Number(kb) / 1024, stdout: r.stdout };
   console.error(`  ${label}: ${result.secs.toFixed(1)} s, peak RSS ${result.rssMiB.toFixed(0)} MiB`);
   return result;
+}
+
+/**
+ * Waits until the kernel has written back dirty pages (sync, then Dirty +
+ * Writeback in /proc/meminfo below 32 MiB, at most 60 s): file creation costs
+ * several times more while an earlier step's writeback is still running, which
+ * made whichever tool ran second look slow.
+ */
+function settle() {
+  sh("sync", []);
+  for (let i = 0; i < 120; i++) {
+    const mem = sh("cat", ["/proc/meminfo"]).stdout;
+    const kb = (k) => Number(new RegExp(`^${k}:\\s+(\\d+)`, "m").exec(mem)?.[1] ?? 0);
+    if (kb("Dirty") + kb("Writeback") < 32 * 1024) return;
+    spawnSync("sleep", ["0.5"]);
+  }
 }
 
 function du(dir) {
@@ -107,21 +124,27 @@ const results = { restic: {}, tidemark: {} };
 
 console.error("restic:");
 sh("restic", ["init", "--repo", repos.restic]);
+settle();
 results.restic.backup1 = timed("restic backup #1", "restic", ["backup", "--repo", repos.restic, "--quiet", corpus]);
 console.error("tidemark:");
 sh(...tm(["init", "--repo", repos.tidemark]));
+settle();
 results.tidemark.backup1 = timed("tidemark backup #1", ...tm(["backup", "--repo", repos.tidemark, corpus]));
 
 const changed = mutateOnePercent();
 console.error(`changed ${changed} files in place`);
+settle();
 results.restic.backup2 = timed("restic backup #2", "restic", ["backup", "--repo", repos.restic, "--quiet", corpus]);
+settle();
 results.tidemark.backup2 = timed("tidemark backup #2", ...tm(["backup", "--repo", repos.tidemark, corpus]));
 
 results.restic.size = du(repos.restic);
 results.tidemark.size = du(repos.tidemark);
 
 const rt = { restic: join(work, "restore-restic"), tidemark: join(work, "restore-tidemark") };
+settle();
 results.restic.restore = timed("restic restore", "restic", ["restore", "latest", "--repo", repos.restic, "--target", rt.restic]);
+settle();
 results.tidemark.restore = timed("tidemark restore", ...tm(["restore", "latest", "--repo", repos.tidemark, "--target", rt.tidemark]));
 // Correctness guard: a fast restore that restored the wrong bytes is not a result.
 const diff = sh("diff", ["-rq", "--no-dereference", join(rt.restic, corpus), join(rt.tidemark, corpus)], { allowFail: true });
@@ -157,7 +180,9 @@ const row = (name, r, t, unit, better) => {
   return `| ${name} | ${r.toFixed(unit === "MB/s" ? 1 : 2)} ${unit} | ${t.toFixed(unit === "MB/s" ? 1 : 2)} ${unit} | ${ratio.toFixed(2)}× |`;
 };
 const R = results.restic, T = results.tidemark;
+const load = sh("cat", ["/proc/loadavg"]).stdout.split(" ").slice(0, 3).join(" ");
 const lines = [
+  `load average at the end: ${load} (${availableParallelism()} cores)`,
   `corpus: ${files.length} files, ${(logicalBytes / 1e9).toFixed(2)} GB; ${changed} files changed in place; restores identical: ${restoreIdentical}`,
   "",
   "| measure | restic | tidemark | tidemark vs restic (>1 is better) |",
