@@ -276,6 +276,26 @@ describe("verification end to end (backup domain)", () => {
     for (const n of names) expect(last.details.files).toContain(n);
   });
 
+  it("a bad chunk no point needs (its point was pruned) is dropped with a warning, and no agent is asked for it", async () => {
+    const folder = join(dir, "pruned");
+    await mkdir(folder, { recursive: true });
+    await writeFile(join(folder, "old.bin"), randomBytes(70_000));
+    const pt = await protectFolder({ db: w.database.db, kek: w.svc.kek, blobs: w.svc.blobs, scope: scope(), machineId, paths: [folder] });
+    const files = new (await import("../src")).PointFiles(w.database.db, repo.store, repo.keys, scope());
+    const { node } = await files.locate(pt.rootTree, join(folder, "old.bin").slice(1));
+    const id = node!.content![0]!;
+    const [row] = await w.database.db.select().from(schema.chunkIndex).where(and(eq(schema.chunkIndex.customerId, w.a1), sql`${schema.chunkIndex.chunkId} = decode(${id}, 'hex')`));
+    await w.database.db.delete(schema.recoveryPoints).where(eq(schema.recoveryPoints.id, pt.pointId));
+    await flipByte(row!.packId, row!.offset + 3);
+    raised.length = 0;
+    const r = await scrubCustomer(repo, { budgetBytes: Infinity });
+    expect(r.bad.map((b) => b.chunkId)).toContain(id);
+    expect(r.damage!.points).toEqual([]);
+    expect(raised.at(-1)).toMatchObject({ condition: "corruption", severity: "warning" });
+    const [bad] = await w.database.db.select().from(schema.badChunks).where(and(eq(schema.badChunks.customerId, w.a1), sql`${schema.badChunks.chunkId} = decode(${id}, 'hex')`));
+    expect(bad!.healedAt).toBeTruthy();
+  });
+
   it("another customer's scope sees none of it", async () => {
     await expect(pointDamage(w.database.db, { mspId: w.mspId, customerId: w.a2 }, pointId)).rejects.toThrow(/not found/i);
     await expect(machineVerificationSummary(w.database.db, { mspId: w.mspId, customerId: w.a2 }, machineId)).rejects.toThrow(/not found/i);

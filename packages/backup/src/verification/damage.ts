@@ -181,15 +181,18 @@ export async function recordDamage(repo: CustomerRepo, bad: BadChunk[], now = ne
     points,
     files: [...new Set(points.flatMap((p) => p.files))],
   };
+  // No point needs any of them (garbage prune has not collected yet): they are dropped from the index and
+  // recorded, but there is nothing to heal, so no agent is asked to upload them (healed_at = detection).
+  const unneeded = points.length === 0;
   await db.transaction(async (tx) => {
     const bc = schema.badChunks;
     for (let i = 0; i < list.length; i += BATCH) {
       await tx
         .insert(bc)
-        .values(list.slice(i, i + BATCH).map((b) => ({ ...scope, chunkId: Buffer.from(b.chunkId, "hex"), packId: b.packId, reason: b.reason, detectedAt: now })))
+        .values(list.slice(i, i + BATCH).map((b) => ({ ...scope, chunkId: Buffer.from(b.chunkId, "hex"), packId: b.packId, reason: b.reason, detectedAt: now, healedAt: unneeded ? now : null })))
         .onConflictDoUpdate({
           target: [bc.customerId, bc.chunkId],
-          set: { packId: sql`excluded.pack_id`, reason: sql`excluded.reason`, detectedAt: sql`excluded.detected_at`, healedAt: null },
+          set: { packId: sql`excluded.pack_id`, reason: sql`excluded.reason`, detectedAt: sql`excluded.detected_at`, healedAt: sql`excluded.healed_at` },
         });
     }
     // Only the entry in the pack found bad: a fresh copy indexed meanwhile in another pack stays.
@@ -240,7 +243,8 @@ async function raiseCorruption(repo: CustomerRepo, db: DbOrTx, r: DamageReport):
     // One machine named only when exactly one is affected; the details name them all.
     machineId: machines.length === 1 ? machines[0]!.id : null,
     condition: "corruption",
-    severity: "critical",
+    // Critical when restores are affected; a warning when only unreferenced copies were lost.
+    severity: r.points.length > 0 ? "critical" : "warning",
     subject: scope.customerId,
     title: `Corruption found in ${customerName}'s backups: ${what}`,
     details: {
