@@ -5,6 +5,8 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { tempDir } from "./helpers";
 import { cli, NODE_ARGS } from "./cli-run";
+// @ts-expect-error plain JS module without types
+import { ensureBundle } from "../src/cli/bundle.mjs";
 import { makeCorpus } from "./fs-helpers";
 
 // Each step spawns the real CLI (≈1–2 s of start-up on an idle box, far more on a loaded one).
@@ -66,6 +68,24 @@ describe("tidemark CLI end to end (local repository)", { timeout: 240_000 }, () 
     const stats = JSON.parse((await cli(["stats", "--repo", repo, "--json"])).stdout);
     expect(stats.points).toBe(2);
     expect(stats.logicalBytes).toBeGreaterThan(stats.storedBytes);
+  });
+
+  it("the bundled CLI loads the Azure SDK only for azure:// repositories (a lazy chunk)", async () => {
+    expect((await cli(["--help"])).code).toBe(0); // builds the bundle when stale
+    const dir = await ensureBundle();
+    // Everything tidemark.js imports statically, transitively.
+    const seen = new Set<string>();
+    const visit = async (file: string) => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      const text = await readFile(join(dir, file), "utf8");
+      for (const m of text.matchAll(/^import\s[^;]*?from\s*"\.\/([^"]+)"|^import\s*"\.\/([^"]+)"/gm)) await visit(m[1] ?? m[2]!);
+    };
+    await visit("tidemark.js");
+    const eager = await Promise.all([...seen].map((f) => readFile(join(dir, f), "utf8")));
+    expect(eager.some((t) => t.includes("var BlobServiceClient = class"))).toBe(false);
+    const all = await Promise.all((await readdir(dir)).filter((f) => f.endsWith(".js")).map((f) => readFile(join(dir, f), "utf8")));
+    expect(all.some((t) => t.includes("var BlobServiceClient = class"))).toBe(true);
   });
 
   it("wrong password → one clear line, exit 2; bad usage → exit 2", async () => {
