@@ -67,7 +67,11 @@ export async function registerVerification(boss: PgBoss, opts: VerificationWorke
   const svc = opts.services;
   const db = svc.database.db;
   const queues = [SCRUB_QUEUE, RESTORE_TEST_QUEUE, REPO_CHECK_QUEUE];
-  for (const q of [...queues, ...queues.map(NOW), SCRUB_SWEEP_QUEUE, RESTORE_TEST_SWEEP_QUEUE, REPO_CHECK_SWEEP_QUEUE]) await boss.createQueue(q);
+  // 'stately': at most one queued and one running job per singletonKey (customer / machine), so an hourly sweep
+  // never stacks a second scrub of a customer whose previous one is still waiting (pg-boss ignores singletonKey
+  // on 'standard' queues).
+  for (const q of queues) await boss.createQueue(q, { name: q, policy: "stately" });
+  for (const q of [...queues.map(NOW), SCRUB_SWEEP_QUEUE, RESTORE_TEST_SWEEP_QUEUE, REPO_CHECK_SWEEP_QUEUE]) await boss.createQueue(q);
   /** The same handler on the scheduled queue and its "now" twin. */
   async function work(queue: string, handler: (data: unknown) => Promise<Record<string, unknown>>) {
     for (const q of [queue, NOW(queue)]) await boss.work(q, { pollingIntervalSeconds: 1, batchSize: 1 }, async ([job]) => handler(job!.data));
@@ -104,7 +108,6 @@ export async function registerVerification(boss: PgBoss, opts: VerificationWorke
   });
   await boss.work(SCRUB_SWEEP_QUEUE, { pollingIntervalSeconds: 5 }, async () => {
     const customers = await customersWithRepository(db);
-    // singletonKey: a customer whose previous run is still queued is not queued twice.
     for (const c of customers) await boss.send(SCRUB_QUEUE, { ...c, full: false }, { singletonKey: `scrub:${c.customerId}`, retryLimit: 2, retryDelay: 300 });
     return { enqueued: customers.length };
   });
