@@ -6,10 +6,10 @@ import { backup } from "../src/backup/backup";
 import { restore } from "../src/restore/restore";
 import { check } from "../src/check";
 import { coalesce } from "../src/restore/blob-batch";
-import { packKeyName } from "../src/pack/format";
 import { Repository } from "../src/repository";
 import { memRepo, PASSWORD, tempDir } from "./helpers";
 import { describeTree } from "./fs-helpers";
+import { damageBlob, treeAt } from "./restore-helpers";
 
 /** Counts GETs of pack objects from now on. */
 function countGets(store: MemoryBlobStore): { gets: number } {
@@ -75,13 +75,8 @@ describe("restore reads directory listings coalesced by pack", () => {
       await manyDirs(src.dir, 5);
       const { store, repo } = await memRepo();
       const r = await backup(repo, { paths: [src.dir] });
-      let t = await repo.loadTree(r.snapshot.tree);
-      for (const part of src.dir.split("/").filter(Boolean)) t = await repo.loadTree(t.nodes.find((n) => n.name === part)!.subtree!);
-      const victim = t.nodes.find((n) => n.name === "d3")!.subtree!;
-      const e = repo.index.lookup(victim)!;
-      const bytes = Buffer.from(await store.get(packKeyName(e.pack)));
-      bytes[e.offset + 2]! ^= 0x40;
-      await store.put(packKeyName(e.pack), bytes);
+      const victim = (await treeAt(repo, r.snapshot.tree, src.dir)).nodes.find((n) => n.name === "d3")!.subtree!;
+      const e = { pack: await damageBlob(store, repo, victim, 2) };
       const fresh = await Repository.open(store, PASSWORD); // no listing cached from the backup
       const res = await restore(fresh, r, { target: out.dir });
       expect(res.failures).toEqual([{ path: `${src.dir.slice(1)}/d3`, error: `directory listing unreadable: pack ${e.pack}: chunk ${victim} failed authentication` }]);

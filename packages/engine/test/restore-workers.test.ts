@@ -9,6 +9,7 @@ import { decodeRun } from "../src/restore/decode-core";
 import { packKeyName } from "../src/pack/format";
 import { memRepo, randomData, tempDir, textBytes } from "./helpers";
 import { describeTree, makeCorpus } from "./fs-helpers";
+import { damageBlob, treeAt } from "./restore-helpers";
 
 async function corpusWithBigFiles(dir: string) {
   await makeCorpus(dir);
@@ -78,16 +79,9 @@ describe("restore with decode workers", () => {
       await corpusWithBigFiles(src.dir);
       const { store, repo } = await memRepo();
       const r = await backup(repo, { paths: [src.dir] });
-      const root = await repo.loadTree(r.snapshot.tree);
-      let t = root;
-      for (const part of src.dir.split("/").filter(Boolean)) t = await repo.loadTree(t.nodes.find((n) => n.name === part)!.subtree!);
-      const big = t.nodes.find((n) => n.name === "big-text.txt")!;
+      const big = (await treeAt(repo, r.snapshot.tree, src.dir)).nodes.find((n) => n.name === "big-text.txt")!;
       expect(big.content!.length).toBeGreaterThan(3);
-      const e = repo.index.lookup(big.content![2]!)!;
-      const key = packKeyName(e.pack);
-      const bytes = Buffer.from(await store.get(key));
-      bytes[e.offset + 7]! ^= 0x01;
-      await store.put(key, bytes);
+      const e = { pack: await damageBlob(store, repo, big.content![2]!, 7) };
 
       // Every file holding the damaged chunk (dedup may share it), and only those.
       const affected: string[] = [];

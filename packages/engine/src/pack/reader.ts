@@ -8,30 +8,14 @@ import { contentId, toHex } from "../id";
 import type { RepoKeys } from "../crypto/keys";
 import { decodeEntries, FOOTER_BYTES, HEADER_BYTES, PACK_END_MAGIC, PACK_MAGIC, type BlobType, type PackBlob } from "./format";
 
+type BlobRef = { type: BlobType; id: Buffer; offset: number };
+
 /**
  * Decrypts, decompresses and re-derives the id of one sealed blob. Any
  * mismatch is a CorruptionError naming the pack and the chunk.
  */
-export function openBlob(
-  keys: RepoKeys,
-  packId: string,
-  key: Buffer,
-  blob: { type: BlobType; id: Buffer; offset: number },
-  sealed: Buffer,
-): Buffer {
-  const idHex = toHex(blob.id);
-  const pt = decryptBlob(key, blob.offset, blob.id, blob.type, sealed);
-  if (!pt || pt.length < 1) throw new CorruptionError(`pack ${packId}: chunk ${idHex} failed authentication`, packId, idHex);
-  let data: Buffer;
-  try {
-    data = expand(pt[0]!, pt.subarray(1));
-  } catch (e) {
-    throw new CorruptionError(`pack ${packId}: chunk ${idHex} does not decompress (${(e as Error).message})`, packId, idHex);
-  }
-  if (!contentId(keys.id, data).equals(blob.id)) {
-    throw new CorruptionError(`pack ${packId}: chunk ${idHex} content does not match its id`, packId, idHex);
-  }
-  return data;
+export function openBlob(keys: RepoKeys, packId: string, key: Buffer, blob: BlobRef, sealed: Buffer): Buffer {
+  return open(keys, packId, key, blob, sealed, (flag, payload) => expand(flag, payload));
 }
 
 let dctx: DCtx | undefined;
@@ -47,23 +31,21 @@ function newDctx(): DCtx {
  * promises). Returns a view of the verified plaintext — inside `dst`, or
  * inside the decrypted bytes for a blob stored raw.
  */
-export function openBlobInto(
-  keys: RepoKeys,
-  packId: string,
-  key: Buffer,
-  blob: { type: BlobType; id: Buffer; offset: number },
-  sealed: Buffer,
-  dst: Buffer,
-): Buffer {
+export function openBlobInto(keys: RepoKeys, packId: string, key: Buffer, blob: BlobRef, sealed: Buffer, dst: Buffer): Buffer {
+  return open(keys, packId, key, blob, sealed, (flag, payload) => {
+    if (flag === COMPRESSION_NONE) return payload;
+    if (flag === COMPRESSION_ZSTD) return dst.subarray(0, (dctx ??= newDctx()).decompress(dst, payload));
+    throw new Error(`unknown compression flag ${flag}`);
+  });
+}
+
+function open(keys: RepoKeys, packId: string, key: Buffer, blob: BlobRef, sealed: Buffer, inflate: (flag: number, payload: Buffer) => Buffer): Buffer {
   const idHex = toHex(blob.id);
   const pt = decryptBlob(key, blob.offset, blob.id, blob.type, sealed);
   if (!pt || pt.length < 1) throw new CorruptionError(`pack ${packId}: chunk ${idHex} failed authentication`, packId, idHex);
   let data: Buffer;
-  const flag = pt[0]!;
   try {
-    if (flag === COMPRESSION_NONE) data = pt.subarray(1);
-    else if (flag === COMPRESSION_ZSTD) data = dst.subarray(0, (dctx ??= newDctx()).decompress(dst, pt.subarray(1)));
-    else throw new Error(`unknown compression flag ${flag}`);
+    data = inflate(pt[0]!, pt.subarray(1));
   } catch (e) {
     throw new CorruptionError(`pack ${packId}: chunk ${idHex} does not decompress (${(e as Error).message})`, packId, idHex);
   }
