@@ -8,7 +8,7 @@ import { check } from "../src/check";
 import { coalesce } from "../src/restore/blob-batch";
 import { Repository } from "../src/repository";
 import { memRepo, PASSWORD, tempDir } from "./helpers";
-import { describeTree } from "./fs-helpers";
+import { describeTree, makeCorpus } from "./fs-helpers";
 import { damageBlob, treeAt } from "./restore-helpers";
 
 /** Counts GETs of pack objects from now on. */
@@ -81,6 +81,22 @@ describe("restore reads directory listings coalesced by pack", () => {
       const res = await restore(fresh, r, { target: out.dir });
       expect(res.failures).toEqual([{ path: `${src.dir.slice(1)}/d3`, error: `directory listing unreadable: pack ${e.pack}: chunk ${victim} failed authentication` }]);
       expect((await readFile(join(out.dir, src.dir, "d4/sub/f.txt"))).toString()).toBe("file 4\n");
+    } finally {
+      await src.cleanup();
+      await out.cleanup();
+    }
+  });
+
+  it("restoring again over an earlier restore replaces files and symlinks", async () => {
+    const src = await tempDir();
+    const out = await tempDir();
+    try {
+      await makeCorpus(src.dir);
+      const { repo } = await memRepo();
+      const r = await backup(repo, { paths: [src.dir] });
+      expect((await restore(repo, r, { target: out.dir })).failures).toEqual([]);
+      expect((await restore(repo, r, { target: out.dir })).failures).toEqual([]);
+      expect(await describeTree(join(out.dir, src.dir))).toEqual(await describeTree(src.dir));
     } finally {
       await src.cleanup();
       await out.cleanup();

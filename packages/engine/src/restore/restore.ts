@@ -9,8 +9,8 @@
  * removed and listed, everything else is restored. Metadata (mode, mtime)
  * is applied last, directories deepest first.
  */
-import { chmodSync, closeSync, fchmodSync, fchownSync, ftruncateSync, futimesSync, mkdirSync, openSync, rmSync, symlinkSync, utimesSync, writeSync } from "node:fs";
-import { chown, lchown, lutimes, mkdir } from "node:fs/promises";
+import { chmodSync, chownSync, closeSync, fchmodSync, fchownSync, ftruncateSync, futimesSync, lchownSync, lutimesSync, mkdirSync, openSync, rmSync, symlinkSync, utimesSync, writeSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
 import { CorruptionError, EngineError } from "../errors";
@@ -206,8 +206,14 @@ class Restorer {
         this.result.dirs++;
         return n.subtree ? { tree: n.subtree, dir: path, rel, depth } : undefined;
       case "symlink":
-        rmSync(path, { force: true });
-        symlinkSync(n.target ?? "", path);
+        try {
+          symlinkSync(n.target ?? "", path);
+        } catch (e) {
+          // Restoring over an earlier restore: replace what is there (one extra call only then).
+          if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+          rmSync(path, { force: true });
+          symlinkSync(n.target ?? "", path);
+        }
         this.symlinks.push({ path, node: n });
         this.result.symlinks++;
         return;
@@ -365,13 +371,21 @@ class Restorer {
       this.result.files++;
       this.result.bytes += f.node.size;
     }
+    // Synchronous: thousands of awaited thread-pool round trips in a row cost more than the calls.
+    const bestEffort = (f: () => void) => {
+      try {
+        f();
+      } catch {
+        // Ownership and link times are best effort (filesystem or permissions may refuse them).
+      }
+    };
     for (const s of this.symlinks) {
-      if (isRoot) await lchown(s.path, s.node.uid, s.node.gid).catch(() => undefined);
+      if (isRoot) bestEffort(() => lchownSync(s.path, s.node.uid, s.node.gid));
       const t = mtime(s.node);
-      await lutimes(s.path, t, t).catch(() => undefined);
+      bestEffort(() => lutimesSync(s.path, t, t));
     }
     for (const d of [...this.dirs].sort((a, b) => b.depth - a.depth)) {
-      if (isRoot) await chown(d.path, d.node.uid, d.node.gid).catch(() => undefined);
+      if (isRoot) bestEffort(() => chownSync(d.path, d.node.uid, d.node.gid));
       chmodSync(d.path, d.node.mode & 0o7777);
       const t = mtime(d.node);
       utimesSync(d.path, t, t);
