@@ -555,9 +555,21 @@ class BackupRun {
 
   /** `change`: null walks everything below; otherwise only what it lists (the rest is reused from the parent). */
   private async saveDir(at: Place, parentTreeId: string | undefined, change: Change | null): Promise<Dir> {
+    return (await this.walkDir(at, parentTreeId, change)).dir;
+  }
+
+  /**
+   * Walks a directory depth first, handing its files to the encoder pool, and
+   * returns as soon as everything below it is queued, so the walk moves on
+   * while the workers encode (waiting for each directory's files left the
+   * workers idle during the walk and the walk idle during encoding).
+   * `dir` settles once every file below is encoded; pool.ready() bounds how
+   * far the walk runs ahead of the workers.
+   */
+  private async walkDir(at: Place, parentTreeId: string | undefined, change: Change | null): Promise<{ dir: Promise<Dir> }> {
     if (change && change.children.size === 0 && parentTreeId) {
       const reused = await this.reuseSubtree(parentTreeId);
-      if (reused) return reused;
+      if (reused) return { dir: Promise.resolve(reused) };
       change = null;
     }
     let names: string[];
@@ -565,7 +577,7 @@ class BackupRun {
       names = readdirSync(at.read).sort();
     } catch (e) {
       this.fail(at.record, e);
-      return this.saveTree([], () => undefined);
+      return { dir: this.saveTree([], () => undefined) };
     }
     // An incremental walk enters only changed subdirectories: prefetching the others would load trees it reuses by id.
     const parentNodes = await this.parentTree(parentTreeId, change ? (name) => change.children.has(changeKey(name, at.windows)) : undefined);
@@ -585,22 +597,29 @@ class BackupRun {
         subdirs.push({ node: r.node, at: child, prev, change: c && !c.whole ? c : null });
       }
     });
-    // Files go to the encoder pool while the walk descends (one subdirectory at a time keeps the walk bounded).
+    await this.pool.ready();
     const reading = this.readFiles(toRead, (slot) => (nodes[slot] = undefined));
+    // Awaited below (Promise.all); this only stops an early unhandled-rejection report while the walk descends.
+    reading.catch(() => undefined);
+    const pending: Array<Promise<unknown>> = [reading];
     const subSums = new Map<TreeNode, Summary>();
-    try {
-      for (const d of subdirs) {
-        const sub = await this.saveDir(d.at, d.prev?.type === "dir" ? d.prev.subtree : undefined, d.change);
-        d.node.subtree = sub.id;
-        subSums.set(d.node, sub.sum);
-      }
-    } finally {
-      await reading;
+    for (const d of subdirs) {
+      const sub = await this.walkDir(d.at, d.prev?.type === "dir" ? d.prev.subtree : undefined, d.change);
+      const done = sub.dir.then((s) => {
+        d.node.subtree = s.id;
+        subSums.set(d.node, s.sum);
+      });
+      done.catch(() => undefined);
+      pending.push(done);
     }
-    return this.saveTree(
-      nodes.filter((n): n is TreeNode => n !== undefined),
-      (n) => subSums.get(n),
+    const dir = Promise.all(pending).then(() =>
+      this.saveTree(
+        nodes.filter((n): n is TreeNode => n !== undefined),
+        (n) => subSums.get(n),
+      ),
     );
+    dir.catch(() => undefined);
+    return { dir };
   }
 
   /**
