@@ -57,5 +57,10 @@ describe("verification procedures", () => {
     expect(summary.lastVerifiedRestoreAt).toBeInstanceOf(Date);
     expect(summary.pendingRequests.map((p) => p.kind).sort()).toEqual(["restore_test", "scrub"]);
     await expect(w.a1User.caller.verification.restoreTests({})).rejects.toThrow(/machine or a recovery point/);
+    const customer = await w.a1User.caller.verification.customerSummary({ customerId: w.a1.id });
+    expect(customer).toMatchObject({ customerId: w.a1.id, damagedPoints: 1, lastRepositoryCheck: { state: "passed" } });
+    expect(customer.machines.map((m) => [m.name, m.lastRestoreTest?.state, m.damagedPoints])).toEqual([["a1-srv", "passed", 1]]);
+    expect(customer.machines[0]!.lastVerifiedRestoreAt).toBeInstanceOf(Date);
+    expect(customer.pendingRequests.map((p) => p.kind).sort()).toEqual(["restore_test", "scrub"]);
   });
 });

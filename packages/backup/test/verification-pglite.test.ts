@@ -12,6 +12,7 @@ import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   claimVerificationRequest,
+  customerVerificationSummary,
   customersDueForRepositoryCheck,
   machinesDueForRestoreTest,
   machineVerificationSummary,
@@ -62,6 +63,8 @@ describe("verification on PGlite", () => {
     const s = await machineVerificationSummary(w.database.db, scope, m!.id);
     expect(s).toMatchObject({ damagedPoints: 1, openBadChunks: 1, scrub: { corruptPacks: 1 } });
     expect(s.scrub.scrubbedPacks).toBe(s.scrub.packs);
+    const c = await customerVerificationSummary(w.database.db, { mspId: w.mspId }, w.a1);
+    expect(c).toMatchObject({ damagedPoints: 1, openBadChunks: 1, lastRepositoryCheck: { state: "passed" }, machines: [{ name: "LITE-01", lastRestoreTest: { state: "failed" }, damagedPoints: 1 }] });
 
     const { request } = await requestVerification(w.database.db, scope, { kind: "restore_test", machineId: m!.id });
     expect((await claimVerificationRequest(w.database.db))!.id).toBe(request.id);

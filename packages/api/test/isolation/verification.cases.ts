@@ -32,5 +32,6 @@ export const cases: Record<string, Case> = {
   "verification.damage": { inputs: (w) => [{ pointId: w.a1Point.id }] },
   "verification.damagedPoints": { inputs: (w) => [{ customerId: w.a1.id }, { customerId: w.a2.id, machineId: w.a1Machine.id }, { customerId: w.a1.id, includeHealed: true }] },
   "verification.summary": { inputs: (w) => [{ machineId: w.a1Machine.id }] },
+  "verification.customerSummary": { inputs: (w) => [{ customerId: w.a1.id }] },
 };
 

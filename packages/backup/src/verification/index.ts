@@ -15,6 +15,8 @@ export {
   pointDamage,
   machineVerificationSummary,
   damagedPoints,
+  customerVerificationSummary,
+  type CustomerVerificationSummary,
   type VerificationRequest,
   type VerificationRequestKind,
   type PointDamageView,

@@ -251,3 +251,98 @@ export async function damagedPoints(db: DbOrTx, scope: TenantScope, filter: { cu
     .orderBy(desc(rp.time))
     .limit(500);
 }
+
+export type CustomerVerificationSummary = {
+  customerId: string;
+  scrub: ScrubCoverage;
+  openBadChunks: number;
+  damagedPoints: number;
+  healedPoints: number;
+  lastRepositoryCheck: { id: string; state: "running" | "passed" | "failed"; startedAt: Date; finishedAt: Date | null; missingPacks: string[] } | null;
+  pendingRequests: Array<{ id: string; kind: VerificationRequestKind; machineId: string | null; state: string; createdAt: Date }>;
+  machines: Array<{
+    id: string;
+    name: string;
+    lastRestoreTest: { id: string; state: "running" | "passed" | "failed"; startedAt: Date; finishedAt: Date | null } | null;
+    lastVerifiedRestoreAt: Date | null;
+    damagedPoints: number;
+  }>;
+};
+
+/** The customer dashboard's verification panel in one call (instead of one `machineVerificationSummary` per machine). */
+export async function customerVerificationSummary(db: DbOrTx, scope: TenantScope, customerId: string, now = new Date()): Promise<CustomerVerificationSummary> {
+  const [c] = await db
+    .select({ id: schema.customers.id, mspId: schema.customers.mspId })
+    .from(schema.customers)
+    .where(and(eq(schema.customers.id, customerId), scopeTo({ mspId: schema.customers.mspId, customerId: schema.customers.id }, scope)));
+  if (!c) throw notFound("Customer");
+  const customer = { mspId: c.mspId, customerId: c.id };
+  const rp = schema.recoveryPoints;
+  const perMachine = await db
+    .select({
+      machineId: rp.machineId,
+      damaged: sql<number>`count(*) filter (where ${rp.health} = 'damaged')::int`,
+      healed: sql<number>`count(*) filter (where ${rp.health} = 'healed')::int`,
+    })
+    .from(rp)
+    .where(scopeToCustomer(rp, customer))
+    .groupBy(rp.machineId);
+  const rt = schema.restoreTests;
+  const lastTests = await db
+    .selectDistinctOn([rt.machineId], { machineId: rt.machineId, id: rt.id, state: rt.state, startedAt: rt.startedAt, finishedAt: rt.finishedAt })
+    .from(rt)
+    .where(scopeToCustomer(rt, customer))
+    .orderBy(rt.machineId, desc(rt.startedAt));
+  const lastPassed = await db
+    .select({ machineId: rt.machineId, at: sql<Date | null>`max(${rt.finishedAt})` })
+    .from(rt)
+    .where(and(scopeToCustomer(rt, customer), eq(rt.state, "passed")))
+    .groupBy(rt.machineId);
+  const machines = await db
+    .select({ id: schema.machines.id, name: schema.machines.name })
+    .from(schema.machines)
+    .where(scopeToCustomer(schema.machines, customer))
+    .orderBy(schema.machines.name);
+  const rc = schema.repositoryChecks;
+  const [check] = await db
+    .select({ id: rc.id, state: rc.state, startedAt: rc.startedAt, finishedAt: rc.finishedAt, missingPacks: rc.missingPacks })
+    .from(rc)
+    .where(scopeToCustomer(rc, customer))
+    .orderBy(desc(rc.startedAt))
+    .limit(1);
+  const bc = schema.badChunks;
+  const [bad] = await db
+    .select({ n: sql<number>`count(*)::int` })
+    .from(bc)
+    .where(and(scopeToCustomer(bc, customer), isNull(bc.healedAt)));
+  const vr = schema.verificationRequests;
+  const pending = await db
+    .select({ id: vr.id, kind: vr.kind, machineId: vr.machineId, state: vr.state, createdAt: vr.createdAt })
+    .from(vr)
+    .where(and(scopeToCustomer(vr, customer), inArray(vr.state, ["queued", "running"])))
+    .orderBy(desc(vr.createdAt))
+    .limit(20);
+  const periodDays = await customerScrubPeriodDays({ db, scope: customer });
+  const health = new Map(perMachine.map((r) => [r.machineId, r]));
+  const tests = new Map(lastTests.map((t) => [t.machineId, t]));
+  const passed = new Map(lastPassed.map((p) => [p.machineId, p.at ? new Date(p.at) : null]));
+  return {
+    customerId,
+    scrub: await scrubCoverage({ db, scope: customer }, periodDays, now),
+    openBadChunks: bad?.n ?? 0,
+    damagedPoints: perMachine.reduce((a, r) => a + r.damaged, 0),
+    healedPoints: perMachine.reduce((a, r) => a + r.healed, 0),
+    lastRepositoryCheck: check ?? null,
+    pendingRequests: pending,
+    machines: machines.map((m) => {
+      const t = tests.get(m.id);
+      return {
+        id: m.id,
+        name: m.name,
+        lastRestoreTest: t ? { id: t.id, state: t.state, startedAt: t.startedAt, finishedAt: t.finishedAt } : null,
+        lastVerifiedRestoreAt: passed.get(m.id) ?? null,
+        damagedPoints: health.get(m.id)?.damaged ?? 0,
+      };
+    }),
+  };
+}
