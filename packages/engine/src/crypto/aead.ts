@@ -43,7 +43,10 @@ function open(key: Buffer, nonce: Buffer, aad: Uint8Array, sealed: Uint8Array): 
   d.setAAD(aad);
   d.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
   try {
-    return Buffer.concat([d.update(sealed.subarray(0, sealed.length - TAG_BYTES)), d.final()]);
+    const pt = d.update(sealed.subarray(0, sealed.length - TAG_BYTES));
+    // final() verifies the tag and, for GCM, never yields bytes: skip the copy Buffer.concat would make.
+    const rest = d.final();
+    return rest.length === 0 ? pt : Buffer.concat([pt, rest]);
   } catch {
     return null;
   }
