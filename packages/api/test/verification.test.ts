@@ -24,7 +24,11 @@ describe("verification procedures", () => {
     const again = await w.ownerA.caller.verification.verifyNow({ customerId: w.a1.id });
     expect(again).toMatchObject({ requestId: first.requestId, duplicate: true });
     const rows = await stack.database.db.select().from(schema.verificationRequests).where(eq(schema.verificationRequests.customerId, w.a1.id));
-    expect(rows.map((r) => [r.kind, r.state, r.machineId])).toEqual([["scrub", "queued", null]]);
+    expect(rows.map((r) => [r.kind, r.state, r.machineId]).sort()).toEqual([
+      ["repository_check", "queued", null],
+      ["scrub", "queued", null],
+    ]);
+    expect(again.repositoryCheckRequestId).toBe(first.repositoryCheckRequestId);
     // Read-only staff and customer people may look, not run.
     await refused(w.readOnlyA.caller.verification.verifyNow({ customerId: w.a1.id }), ["FORBIDDEN"]);
     await refused(w.a1Admin.caller.verification.verifyNow({ customerId: w.a1.id }), ["FORBIDDEN"]);
@@ -55,12 +59,12 @@ describe("verification procedures", () => {
     const summary = await w.a1User.caller.verification.summary({ machineId: w.a1Machine.id });
     expect(summary).toMatchObject({ damagedPoints: 1, lastRestoreTest: { state: "passed" } });
     expect(summary.lastVerifiedRestoreAt).toBeInstanceOf(Date);
-    expect(summary.pendingRequests.map((p) => p.kind).sort()).toEqual(["restore_test", "scrub"]);
+    expect(summary.pendingRequests.map((p) => p.kind).sort()).toEqual(["repository_check", "restore_test", "scrub"]);
     await expect(w.a1User.caller.verification.restoreTests({})).rejects.toThrow(/machine or a recovery point/);
     const customer = await w.a1User.caller.verification.customerSummary({ customerId: w.a1.id });
     expect(customer).toMatchObject({ customerId: w.a1.id, damagedPoints: 1, lastRepositoryCheck: { state: "passed" } });
     expect(customer.machines.map((m) => [m.name, m.lastRestoreTest?.state, m.damagedPoints])).toEqual([["a1-srv", "passed", 1]]);
     expect(customer.machines[0]!.lastVerifiedRestoreAt).toBeInstanceOf(Date);
-    expect(customer.pendingRequests.map((p) => p.kind).sort()).toEqual(["restore_test", "scrub"]);
+    expect(customer.pendingRequests.map((p) => p.kind).sort()).toEqual(["repository_check", "restore_test", "scrub"]);
   });
 });
