@@ -9,7 +9,7 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { expect, test } from "@playwright/test";
 import { AGENT_PREFIX, AUTHED_ROUTES, callAgent, enrollFromUi, portalAgentRoutes, routeTemplate } from "./agent-api";
-import { createCustomer, signUpMsp, unique } from "./helpers";
+import { assignPolicy, createCustomer, signUpMsp, unique } from "./helpers";
 
 test.use({ extraHTTPHeaders: { "x-forwarded-for": "10.0.0.21" } });
 
@@ -42,9 +42,7 @@ test("policy settings are edited in groups and reach the agent's policy; the cus
   const card = page.getByTestId("policy").filter({ hasText: "SQL servers" });
   await expect(card.getByTestId("policy-consistency-summary")).toContainText("VSS off · pre-freeze: sqlcmd -Q CHECKPOINT · post-thaw: none · hook timeout 90s");
   await expect(card).toContainText("Scrub every 3 days · repository check every 12h · offline alert after 15 min · RPO missed after 4× RPO");
-  await card.getByLabel("Customer").selectOption({ label: "Litware" });
-  await card.getByRole("button", { name: "Assign" }).click();
-  await expect(card.getByText("Assigned")).toBeVisible();
+  await assignPolicy(card, "Litware");
 
   // The machine's view of it, with its own credential.
   const m = await enrollFromUi(page, customerId, "sql-01");

@@ -9,6 +9,7 @@ import { readdirSync, statSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { expect, type APIRequestContext, type Page } from "@playwright/test";
+import { enrollmentToken } from "./helpers";
 
 export const AGENT_PREFIX = "/api/agent/v1";
 
@@ -54,9 +55,7 @@ export type Enrolled = { machineId: string; machineSecret: string; customerId: s
 
 /** A token from the customer page's button, redeemed over HTTP as the agent would. */
 export async function enrollFromUi(page: Page, customerId: string, name: string): Promise<Enrolled> {
-  await page.goto(`/customers/${customerId}`);
-  await page.getByRole("button", { name: "Create enrollment token" }).click();
-  const token = (await page.getByTestId("install-command").textContent())!.match(/--token=(\S+)/)![1]!;
+  const { token } = await enrollmentToken(page, customerId);
   const res = await page.request.post(`${AGENT_PREFIX}/enroll`, {
     data: { token, name, hostname: `${name}.local`, os: { platform: "linux", release: "6.1", arch: "x64" }, agentVersion: "e2e" },
   });

@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { expect, test } from "@playwright/test";
 import { exitOf, repoRoot, runAgent, runPnpm, type Spawned, stopProcess } from "./agent-process";
 import { serveControl, startAzurite, stopAzurite } from "./control";
-import { createCustomer, signUpMsp, trpcCall, unique } from "./helpers";
+import { assignPolicy, createCustomer, createFolderPolicy, enrollmentToken, signUpMsp, trpcCall, unique } from "./helpers";
 
 test.use({ extraHTTPHeaders: { "x-forwarded-for": "10.0.0.33" } });
 
@@ -51,20 +51,8 @@ test("Azurite down for a while: capture continues into the spool, points commit 
 
   const mspId = await signUpMsp(page, { email: unique("outage"), mspName: "Storm IT" });
   const customerId = await createCustomer(page, "Blue Yonder");
-  await page.goto(`/msp/${mspId}/policies`);
-  await page.getByRole("button", { name: "New policy" }).click();
-  await page.getByLabel("Name").fill("Outage folder");
-  await page.getByLabel("Recovery point objective (seconds)").fill("5");
-  await page.getByLabel("Include paths (one per line)").fill(watched);
-  await page.getByRole("button", { name: "Create policy" }).click();
-  const card = page.getByTestId("policy").filter({ hasText: "Outage folder" });
-  await card.getByLabel("Customer").selectOption({ label: "Blue Yonder" });
-  await card.getByRole("button", { name: "Assign" }).click();
-  await expect(card.getByText("Assigned")).toBeVisible();
-
-  await page.goto(`/customers/${customerId}`);
-  await page.getByRole("button", { name: "Create enrollment token" }).click();
-  const token = (await page.getByTestId("install-command").textContent())!.match(/--token=(\S+)/)![1]!;
+  await assignPolicy(await createFolderPolicy(page, mspId, "Outage folder", watched), "Blue Yonder");
+  const { token } = await enrollmentToken(page, customerId);
   const enroll = runAgent(["enroll", "--server", baseURL!, `--token=${token}`, "--name", "storm-01", "--state-dir", stateDir]);
   expect(await exitOf(enroll), enroll.log()).toBe(0);
   agent = runAgent(["run", "--state-dir", stateDir, "--heartbeat-ms", "1000"]);

@@ -74,3 +74,30 @@ export async function trpcCall(request: import("@playwright/test").APIRequestCon
       : await request.post(`/api/trpc/${proc}`, { data: envelope, headers: { "content-type": "application/json" } });
   return { status: res.status(), text: await res.text() };
 }
+
+/** A policy watching `path` with a 5 s RPO, created on the MSP's policies page; returns its card. */
+export async function createFolderPolicy(page: Page, mspId: string, name: string, path: string) {
+  await page.goto(`/msp/${mspId}/policies`);
+  await page.getByRole("button", { name: "New policy" }).click();
+  await page.getByLabel("Name").fill(name);
+  await page.getByLabel("Recovery point objective (seconds)").fill("5");
+  await page.getByLabel("Include paths (one per line)").fill(path);
+  await page.getByRole("button", { name: "Create policy" }).click();
+  return page.getByTestId("policy").filter({ hasText: name });
+}
+
+/** Assigns a policy card to a customer (its default) or, with `machine`, to one of its machines. */
+export async function assignPolicy(card: import("@playwright/test").Locator, customer: string, machine?: string) {
+  await card.getByLabel("Customer").selectOption({ label: customer });
+  if (machine) await card.getByLabel("Applies to").selectOption({ label: `Machine: ${machine}` });
+  await card.getByRole("button", { name: "Assign" }).click();
+  await expect(card.getByText("Assigned")).toBeVisible();
+}
+
+/** A fresh enrollment token from the customer page's button, and the install command it was shown in. */
+export async function enrollmentToken(page: Page, customerId: string): Promise<{ token: string; command: string }> {
+  await page.goto(`/customers/${customerId}`);
+  await page.getByRole("button", { name: "Create enrollment token" }).click();
+  const command = (await page.getByTestId("install-command").textContent())!;
+  return { token: command.match(/--token=(\S+)/)![1]!, command };
+}

@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { expect, test } from "@playwright/test";
 import { downloadBytes, exitOf, runAgent as spawnAgent, type Spawned, stopProcess } from "./agent-process";
 import { AUTHED_ROUTES, callAgent } from "./agent-api";
-import { createCustomer, inviteAndJoin, signIn, signUpMsp, trpcCall, unique } from "./helpers";
+import { assignPolicy, createCustomer, createFolderPolicy, enrollmentToken, inviteAndJoin, signIn, signUpMsp, trpcCall, unique } from "./helpers";
 
 test.use({ extraHTTPHeaders: { "x-forwarded-for": "10.0.0.9" } });
 
@@ -57,21 +57,9 @@ test("enroll the real agent, see its points, download (current and earlier), res
   const neighbourId = await createCustomer(page, "Fabrikam");
 
   // The customer's default policy: watch the temp folder, a point at most every 5 s.
-  await page.goto(`/msp/${mspId}/policies`);
-  await page.getByRole("button", { name: "New policy" }).click();
-  await page.getByLabel("Name").fill("Watched folder");
-  await page.getByLabel("Recovery point objective (seconds)").fill("5");
-  await page.getByLabel("Include paths (one per line)").fill(watched);
-  await page.getByRole("button", { name: "Create policy" }).click();
-  const card = page.getByTestId("policy").filter({ hasText: "Watched folder" });
-  await card.getByLabel("Customer").selectOption({ label: "Contoso" });
-  await card.getByRole("button", { name: "Assign" }).click();
-  await expect(card.getByText("Assigned")).toBeVisible();
+  await assignPolicy(await createFolderPolicy(page, mspId, "Watched folder", watched), "Contoso");
 
-  await page.goto(`/customers/${customerId}`);
-  await page.getByRole("button", { name: "Create enrollment token" }).click();
-  const command = (await page.getByTestId("install-command").textContent())!;
-  const token = command.match(/--token=(\S+)/)![1]!;
+  const { token, command } = await enrollmentToken(page, customerId);
   expect(command).toContain(`--server ${baseURL}`);
 
   const enroll = runAgent(["enroll", "--server", baseURL!, `--token=${token}`, "--name", "e2e-srv", "--state-dir", stateDir]);
@@ -252,35 +240,17 @@ test("two machines of one customer with the same data store it once; revoking a 
 
   const mspId = await signUpMsp(page, { email: unique("dedup"), mspName: "Dedup IT" });
   const customerId = await createCustomer(page, "Northwind");
-  const policy = async (name: string, path: string) => {
-    await page.goto(`/msp/${mspId}/policies`);
-    await page.getByRole("button", { name: "New policy" }).click();
-    await page.getByLabel("Name").fill(name);
-    await page.getByLabel("Recovery point objective (seconds)").fill("5");
-    await page.getByLabel("Include paths (one per line)").fill(path);
-    await page.getByRole("button", { name: "Create policy" }).click();
-    return page.getByTestId("policy").filter({ hasText: name });
-  };
-  const cardA = await policy("Folder A", dirA);
-  await cardA.getByLabel("Customer").selectOption({ label: "Northwind" });
-  await cardA.getByRole("button", { name: "Assign" }).click();
-  await expect(cardA.getByText("Assigned")).toBeVisible();
+  await assignPolicy(await createFolderPolicy(page, mspId, "Folder A", dirA), "Northwind");
 
   const enroll = async (name: string, stateDir: string) => {
-    await page.goto(`/customers/${customerId}`);
-    await page.getByRole("button", { name: "Create enrollment token" }).click();
-    const token = (await page.getByTestId("install-command").textContent())!.match(/--token=(\S+)/)![1]!;
+    const { token } = await enrollmentToken(page, customerId);
     const child = runAgent(["enroll", "--server", baseURL!, `--token=${token}`, "--name", name, "--state-dir", stateDir]);
     expect(await exitOf(child), agentLog).toBe(0);
   };
   await enroll("srv-a", join(work, "state-a"));
   await enroll("srv-b", join(work, "state-b"));
   // srv-b gets its own policy (folder B) before its agent first asks.
-  const cardB = await policy("Folder B", dirB);
-  await cardB.getByLabel("Customer").selectOption({ label: "Northwind" });
-  await cardB.getByLabel("Applies to").selectOption({ label: "Machine: srv-b" });
-  await cardB.getByRole("button", { name: "Assign" }).click();
-  await expect(cardB.getByText("Assigned")).toBeVisible();
+  await assignPolicy(await createFolderPolicy(page, mspId, "Folder B", dirB), "Northwind", "srv-b");
 
   const a = runAgent(["run", "--state-dir", join(work, "state-a"), "--heartbeat-ms", "1000"]);
   const b = runAgent(["run", "--state-dir", join(work, "state-b"), "--heartbeat-ms", "1000"]);
