@@ -24,6 +24,7 @@ import { BLOB_TREE, packKeyName, type BlobType } from "./pack/format";
 import { openBlob } from "./pack/reader";
 import { SNAPSHOT_PREFIX, snapshotSchema, type Snapshot } from "./snapshot";
 import { decodeTree, type Tree } from "./tree";
+import { readBlobs } from "./restore/blob-batch";
 import { BlobSaver } from "./blob-saver";
 import { compressJson, expandJson } from "./json-object";
 import { availableParallelism } from "node:os";
@@ -230,15 +231,55 @@ export class Repository {
   }
 
   loadTree(id: string): Promise<Tree> {
-    const cached = this.treeCache.get(id);
-    if (cached) {
-      // Most recently used goes last: eviction takes from the front.
-      this.treeCache.delete(id);
-      this.treeCache.set(id, cached);
-      return cached.tree;
+    return this.cachedTree(id) ?? this.cacheTree(id, this.readBlob(id, BLOB_TREE));
+  }
+
+  /**
+   * Loads many trees at once: those not cached are read grouped by pack and
+   * coalesced into ranged GETs (see readBlobs), and cached as loadTree would.
+   * Never throws: a tree that cannot be read or decoded maps to its error.
+   */
+  async loadTrees(ids: Iterable<string>): Promise<Map<string, Tree | Error>> {
+    const pending = new Map<string, Promise<Tree>>();
+    const settle = new Map<string, { resolve: (b: Buffer) => void; reject: (e: Error) => void }>();
+    for (const id of ids) {
+      if (pending.has(id)) continue;
+      const cached = this.cachedTree(id);
+      if (cached) {
+        pending.set(id, cached);
+        continue;
+      }
+      const data = new Promise<Buffer>((resolve, reject) => settle.set(id, { resolve, reject }));
+      pending.set(id, this.cacheTree(id, data));
     }
+    if (settle.size) {
+      let failed: Error | undefined;
+      await readBlobs(this, [...settle.keys()], BLOB_TREE, (id, data) => {
+        const s = settle.get(id)!;
+        settle.delete(id);
+        if (data instanceof Error) s.reject(data);
+        else s.resolve(data);
+      }).catch((e: unknown) => (failed = e instanceof Error ? e : new Error(String(e))));
+      // Whatever readBlobs did not deliver (it failed part way) must not stay pending in the cache.
+      for (const s of settle.values()) s.reject(failed ?? new Error("tree not delivered"));
+    }
+    const out = new Map<string, Tree | Error>();
+    for (const [id, p] of pending) out.set(id, await p.catch((e: unknown) => (e instanceof Error ? e : new Error(String(e)))));
+    return out;
+  }
+
+  private cachedTree(id: string): Promise<Tree> | undefined {
+    const cached = this.treeCache.get(id);
+    if (!cached) return undefined;
+    // Most recently used goes last: eviction takes from the front.
+    this.treeCache.delete(id);
+    this.treeCache.set(id, cached);
+    return cached.tree;
+  }
+
+  private cacheTree(id: string, blob: Promise<Buffer>): Promise<Tree> {
     const entry = { tree: undefined as unknown as Promise<Tree>, bytes: 0 };
-    entry.tree = this.readBlob(id, BLOB_TREE).then((data) => {
+    entry.tree = blob.then((data) => {
       let tree: Tree;
       try {
         tree = decodeTree(data);

@@ -56,4 +56,63 @@ describe("tree cache", () => {
       await src.cleanup();
     }
   });
+
+  it("loadTrees reads many listings with few ranged GETs, caches them, and maps a bad id to its error", async () => {
+    const src = await tempDir();
+    try {
+      for (let d = 0; d < 30; d++) {
+        await mkdir(join(src.dir, `d${d}`));
+        await writeFile(join(src.dir, `d${d}`, "f"), `${d}`);
+      }
+      const { store, repo } = await memRepo();
+      const p = await backup(repo, { paths: [src.dir], host: "h" });
+      let t = await repo.loadTree(p.snapshot.tree);
+      for (const part of src.dir.split("/").filter(Boolean)) t = await repo.loadTree(t.nodes.find((n) => n.name === part)!.subtree!);
+      const ids = t.nodes.map((n) => n.subtree!);
+      const oneByOne = new Map<string, string[]>();
+      repo.treeCacheLimit = 0;
+      for (const id of ids) oneByOne.set(id, (await repo.loadTree(id)).nodes.map((n) => n.name));
+      repo.treeCacheLimit = 1 << 24;
+
+      const gets = vi.spyOn(store, "get");
+      const bad = "cd".repeat(32);
+      const got = await repo.loadTrees([...ids, bad, ids[0]!]);
+      // All 30 listings were written into one pack next to each other: one ranged read.
+      expect(gets).toHaveBeenCalledTimes(1);
+      expect(got.size).toBe(31);
+      for (const id of ids) expect((got.get(id) as { nodes: { name: string }[] }).nodes.map((n) => n.name)).toEqual(oneByOne.get(id));
+      expect(got.get(bad)).toBeInstanceOf(Error);
+      expect((got.get(bad) as Error).message).toMatch(/not in the index/);
+      gets.mockClear();
+      for (const id of ids) await repo.loadTree(id);
+      expect(gets).not.toHaveBeenCalled();
+      gets.mockRestore();
+      await expect(repo.loadTree(bad)).rejects.toThrow(/not in the index/);
+    } finally {
+      await src.cleanup();
+    }
+  });
+
+  it("a second full backup reads the parent's listings grouped by pack, with the same tree id", async () => {
+    const src = await tempDir();
+    try {
+      for (let d = 0; d < 40; d++) {
+        await mkdir(join(src.dir, `d${d}`, "sub"), { recursive: true });
+        await writeFile(join(src.dir, `d${d}`, "sub", "f"), `${d}`);
+      }
+      const { store, repo } = await memRepo();
+      const first = await backup(repo, { paths: [src.dir], host: "h" });
+      repo.treeCacheLimit = 0;
+      repo.treeCacheLimit = 1 << 24;
+      const gets = vi.spyOn(store, "get");
+      const second = await backup(repo, { paths: [src.dir], host: "h", parent: first.id });
+      const dataGets = gets.mock.calls.filter((c) => String(c[0]).startsWith("data/")).length;
+      gets.mockRestore();
+      expect(second.snapshot.tree).toBe(first.snapshot.tree);
+      // 80+ listings; one GET each before.
+      expect(dataGets).toBeLessThan(20);
+    } finally {
+      await src.cleanup();
+    }
+  });
 });

@@ -22,7 +22,9 @@ import type { Repository } from "../repository";
 import type { Snapshot, SnapshotStats } from "../snapshot";
 import { encodeTree, formatRecordPath, isWindowsPath, recordPathParts, type Tree, type TreeNode } from "../tree";
 import type { EncoderPool } from "./encoder-pool";
-import { mapLimit } from "../index/repo-index";
+
+/** Parent listings read per prefetch step (grouped by pack within it). */
+const PREFETCH_SLICE = 1024;
 import { compileExcludes, type ExcludeMatcher } from "./excludes";
 
 export interface BackupProgress {
@@ -211,7 +213,11 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
     });
     d.source = src;
   }
-  const rootTree = await run.saveVirtual(root, "/", parent ? parent.snapshot.tree : undefined);
+  // A full walk visits (nearly) every directory of the parent: read its listings ahead, by pack.
+  const prefetch = parent && !run.changes ? run.prefetchParent(parent.snapshot.tree) : undefined;
+  const rootTree = await run.saveVirtual(root, "/", parent ? parent.snapshot.tree : undefined).finally(() => (run.walkDone = true));
+  // No reads of this repository may outlive the call (at most one slice is still in flight).
+  await prefetch;
   await saver.flush();
 
   const stats: SnapshotStats = {
@@ -475,14 +481,40 @@ class BackupRun {
     this.errors.push({ path, error: (e as NodeJS.ErrnoException).code ?? (e as Error).message });
   }
 
+  /**
+   * The parent point's listings, level by level, each level's tree blobs
+   * grouped by pack into ranged reads (one GET per run instead of one per
+   * directory). They land in the tree cache the walk reads from; the walk
+   * never waits for this. Stops at half the cache budget, so prefetched
+   * listings are not evicted before the walk gets to them.
+   */
+  async prefetchParent(rootTree: string): Promise<void> {
+    const budget = this.repo.treeCacheLimit / 2;
+    const more = () => !this.walkDone && this.repo.treeCacheUsage().bytes < budget;
+    for (let level = [rootTree]; level.length && more(); ) {
+      const next: string[] = [];
+      // Slices keep a very wide level from overshooting the budget or outliving the walk by much.
+      for (let i = 0; i < level.length && more(); i += PREFETCH_SLICE) {
+        for (const t of (await this.repo.loadTrees(level.slice(i, i + PREFETCH_SLICE))).values()) {
+          // A damaged listing is the walk's business (it falls back to re-reading).
+          if (t instanceof Error) continue;
+          for (const n of t.nodes) if (n.type === "dir" && n.subtree) next.push(n.subtree);
+        }
+      }
+      level = next;
+    }
+  }
+  /** Set when the walk has finished: prefetching stops. */
+  walkDone = false;
+
   /** `walked`: which subdirectories the walk will enter (all when absent); only those are prefetched. */
   private async parentTree(id: string | undefined, walked?: (name: string) => boolean): Promise<Map<string, TreeNode>> {
     if (!id) return new Map();
     try {
       const t: Tree = await this.repo.loadTree(id);
-      // Prefetch the parent's subdirectories: the walk will want them next, one small GET each.
+      // Prefetch the parent's subdirectories the walk will want next, grouped by pack (cached ones cost nothing).
       const subtrees = t.nodes.filter((n) => n.type === "dir" && n.subtree && (!walked || walked(n.name))).map((n) => n.subtree!);
-      void mapLimit(subtrees, 8, (s) => this.repo.loadTree(s).then(() => undefined, () => undefined));
+      if (subtrees.length) void this.repo.loadTrees(subtrees);
       return new Map(t.nodes.map((n) => [n.name, n]));
     } catch {
       // A damaged parent only costs re-reading: never fail the backup for it.
