@@ -13,7 +13,7 @@ import { createCustomer, inviteAndJoin, signUpMsp, unique } from "./helpers";
 test.use({ extraHTTPHeaders: { "x-forwarded-for": "10.0.0.20" } });
 
 test("channels, send test, delivery log; seeded alerts in the centre with URL filters; acknowledge is audited", async ({ page, baseURL }) => {
-  test.setTimeout(180_000);
+  test.setTimeout(240_000);
   const receiver = await startWebhookReceiver();
   try {
     const ownerEmail = unique("owner");
@@ -68,6 +68,24 @@ test("channels, send test, delivery log; seeded alerts in the centre with URL fi
     expect(receiver.received[0]!.signatureOk).toBe(true);
     expect(receiver.received[0]!.headers["x-tidemark-event"]).toBe("alert.test");
 
+    // SMS: numbers must be E.164; without Twilio settings a test fails and the outcome says which settings.
+    await page.getByRole("button", { name: "New channel" }).click();
+    await page.getByLabel("Kind").selectOption("sms");
+    await page.getByLabel("Channel name").fill("On-call SMS");
+    await page.getByLabel(/Phone numbers in E\.164/).fill("0151 1234567");
+    await page.getByRole("button", { name: "Create channel" }).click();
+    await expect(page.locator("#targets-error")).toBeVisible();
+    await page.getByLabel(/Phone numbers in E\.164/).fill("+14155550123");
+    await page.getByRole("button", { name: "Create channel" }).click();
+    const smsRow = page.getByTestId("channel").filter({ hasText: "On-call SMS" });
+    await smsRow.getByRole("button", { name: "Send test" }).click();
+    await expect(smsRow.getByTestId("test-outcome")).toContainText("failed");
+    await expect(smsRow.getByTestId("test-outcome")).toContainText("TWILIO_ACCOUNT_SID");
+    // Deleting a channel takes its delivery log with it.
+    page.once("dialog", (d) => void d.accept());
+    await smsRow.getByRole("button", { name: "Delete" }).click();
+    await expect(smsRow).toHaveCount(0);
+
     const log = page.getByTestId("deliveries");
     await expect(log.getByTestId("delivery")).toHaveCount(2);
     await expect(log.getByTestId("delivery").filter({ hasText: "Ops mail" })).toContainText("sent");
@@ -99,8 +117,27 @@ test("channels, send test, delivery log; seeded alerts in the centre with URL fi
           recoveryPoints: [{ id: pointId, machine: "FS01", machineId, time: new Date().toISOString(), files: ["srv/share/q3.xlsx"] }],
         },
       }));
-      await raiseAlert(database.db, { mspId, customerId: contosoId, machineId, condition: "agent_offline", severity: "warning", subject: machineId, title: "FS01 has been offline for 20 min", details: {} });
-      await raiseAlert(database.db, { mspId, customerId: fabrikamId, condition: "storage_quota", severity: "info", subject: fabrikamId, title: "Fabrikam is above its storage quota", details: {} });
+      // Conditions the verification raises: the portal's monitors (offline, RPO, capture errors, quota) would
+      // resolve a seeded alert of theirs on their next pass, as its condition does not hold.
+      await raiseAlert(database.db, {
+        mspId,
+        customerId: contosoId,
+        machineId,
+        condition: "point_damaged",
+        severity: "warning",
+        subject: pointId,
+        title: "A recovery point of FS01 is damaged",
+        details: { recoveryPoint: { id: pointId, time: new Date().toISOString() }, files: ["srv/share/q3.xlsx"] },
+      });
+      await raiseAlert(database.db, {
+        mspId,
+        customerId: fabrikamId,
+        condition: "corruption",
+        severity: "info",
+        subject: fabrikamId,
+        title: "Corruption found in Fabrikam's backups: 1 stored chunk(s), no recovery point affected",
+        details: { customer: { id: fabrikamId, name: "Fabrikam" }, badChunks: 1 },
+      });
     } finally {
       await database.close();
     }
@@ -117,7 +154,7 @@ test("channels, send test, delivery log; seeded alerts in the centre with URL fi
     // A link with filters (as in an email) lands on the filtered view.
     await page.goto(`/alerts?customerId=${fabrikamId}`);
     await expect(alerts).toHaveCount(1);
-    await expect(alerts.first()).toContainText("storage quota");
+    await expect(alerts.first()).toContainText("Corruption found in Fabrikam");
     await page.goto(`/alerts?customerId=${contosoId}&machineId=${machineId}&state=open`);
     await expect(alerts).toHaveCount(2);
     await expect(page.getByLabel("Machine")).toHaveValue(machineId);
@@ -132,7 +169,16 @@ test("channels, send test, delivery log; seeded alerts in the centre with URL fi
     await expect(queued).toHaveCount(2);
     await expect(queued.filter({ hasText: "Ops mail" })).toContainText("opened");
     await expect(queued.filter({ hasText: "Ops hook" })).toContainText("opened");
+    // The portal's worker sends them (its sweep: this alert was raised outside the portal process, so no kick).
+    await expect(queued.filter({ hasText: "Ops hook" })).toContainText("sent", { timeout: 90_000 });
+    await expect(queued.filter({ hasText: "Ops mail" })).toContainText("sent", { timeout: 30_000 });
+    const openedHook = receiver.received.find((r) => r.headers["x-tidemark-event"] === "alert.opened" && r.rawBody.includes("Corruption found in Contoso"));
+    expect(openedHook?.signatureOk).toBe(true);
+    expect((JSON.parse(openedHook!.rawBody) as { alert: { id: string; severity: string } }).alert).toMatchObject({ id: corruptionId, severity: "critical" });
     expect(receiver.received.every((r) => r.signatureOk)).toBe(true);
+
+    await page.goto("/dev/outbox");
+    await expect(page.getByTestId("outbox-message").filter({ hasText: oncall }).filter({ hasText: "Corruption found in Contoso" }).first()).toBeVisible();
 
     // Acknowledge on an unfiltered view (a state=open view would drop the row at once).
     await page.goto(`/alerts?customerId=${contosoId}`);
@@ -143,7 +189,7 @@ test("channels, send test, delivery log; seeded alerts in the centre with URL fi
     await expect(row.getByRole("button", { name: "Acknowledge" })).toHaveCount(0);
     await page.goto(`/alerts?customerId=${contosoId}&state=open`);
     await expect(alerts).toHaveCount(1);
-    await expect(alerts.first()).toContainText("offline");
+    await expect(alerts.first()).toContainText("A recovery point of FS01 is damaged");
     await expect(page.getByTestId("nav-alerts-open")).toHaveText("2");
 
     // The link in the alert email (/msp/<id>/alerts?alert=<id>) opens that alert in the centre, even when filters would hide it.
@@ -164,7 +210,7 @@ test("channels, send test, delivery log; seeded alerts in the centre with URL fi
     await page.goto("/alerts");
     await expect(page.getByRole("heading", { level: 1 })).toHaveText("Alerts — Contoso");
     await expect(alerts).toHaveCount(2);
-    await expect(page.getByText("Fabrikam is above its storage quota")).toHaveCount(0);
+    await expect(page.getByText("Corruption found in Fabrikam")).toHaveCount(0);
     await expect(page.getByRole("button", { name: "Acknowledge" })).toHaveCount(0);
     await expect(page.getByRole("button", { name: "Resolve" })).toHaveCount(0);
     await page.goto(`/alerts?customerId=${fabrikamId}`);
