@@ -106,4 +106,30 @@ describe("backup sources with path mapping (VSS: read the shadow, record the liv
       await tmp.cleanup();
     }
   });
+
+  it("restore finds a recorded Windows path like ls does: C:\\ form, case-insensitively; a missing one is a clear error", async () => {
+    const tmp = await tempDir();
+    const out = await tempDir();
+    try {
+      const shadow = join(tmp.dir, "shadow");
+      await shadowCorpus(shadow);
+      const { repo } = await memRepo();
+      const point = await backup(repo, { host: "win1", sources: [{ read: join(shadow, "Users/alice"), record: "C:\\Users\\alice" }] });
+
+      const dir = await restore(repo, point, { target: join(out.dir, "a"), path: "c:\\users\\ALICE\\Documents" });
+      expect(dir.failures).toEqual([]);
+      // The restored entry keeps its recorded name, not the spelling asked for.
+      expect((await readFile(join(out.dir, "a/Documents/Reports/q1.docx"))).equals(textBytes(40_000, 3))).toBe(true);
+      const file = await restore(repo, point, { target: join(out.dir, "b"), path: "C:\\Users\\alice\\NOTES.txt" });
+      expect(file.files).toBe(1);
+      expect(await readFile(join(out.dir, "b/notes.txt"), "utf8")).toBe("remember the milk");
+
+      await expect(restore(repo, point, { target: join(out.dir, "c"), path: "C:\\Users\\bob" })).rejects.toThrow(/path not found in recovery point: \/C\/Users\/bob/);
+      // POSIX paths stay exact: only Windows lookups fold case.
+      await expect(restore(repo, point, { target: join(out.dir, "d"), path: "/c/users/alice" })).rejects.toThrow(/not found/);
+    } finally {
+      await tmp.cleanup();
+      await out.cleanup();
+    }
+  });
 });

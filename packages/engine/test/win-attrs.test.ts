@@ -1,8 +1,10 @@
 import { describe, expect, it } from "vitest";
+import { readFileSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { backup } from "../src/backup/backup";
 import { listTree } from "../src/ls";
+import { restore } from "../src/restore/restore";
 import { diffTrees } from "../src/diff";
 import {
   defaultAttributeApplier,
@@ -10,6 +12,7 @@ import {
   parseAttributeFailures,
   windowsAttributeApplier,
   windowsAttributeInvocations,
+  type AttributeApplier,
   type Invocation,
 } from "../src/win-attrs";
 import { memRepo, tempDir } from "./helpers";
@@ -97,5 +100,62 @@ describe("Windows attributes: restore applier (commands only: no Windows here)",
   it("only win32 gets a default applier", () => {
     expect(defaultAttributeApplier("linux")).toBeUndefined();
     expect(defaultAttributeApplier("win32")).toBeDefined();
+  });
+});
+
+describe("Windows attributes: restore", () => {
+  it("hands restored files and directories with attrs to the applier after content and times, and lists its failures", async () => {
+    const src = await tempDir();
+    const out = await tempDir();
+    try {
+      await mkdir(join(src.dir, "sub"));
+      await writeFile(join(src.dir, "sub/ro.txt"), "read only");
+      await writeFile(join(src.dir, "sub/hidden.txt"), "h");
+      await writeFile(join(src.dir, "plain.txt"), "p");
+      const { repo } = await memRepo();
+      const point = await backup(repo, {
+        paths: [src.dir],
+        host: "h",
+        attributes: (p, st) =>
+          p.endsWith("ro.txt") ? FILE_ATTRIBUTE.READONLY : p.endsWith("hidden.txt") ? FILE_ATTRIBUTE.HIDDEN : st.isDirectory() && p.endsWith("sub") ? FILE_ATTRIBUTE.DIRECTORY : undefined,
+      });
+      const calls: Array<Array<{ path: string; attrs: number; content?: string }>> = [];
+      const applier: AttributeApplier = {
+        async apply(entries) {
+          // Content is in place when attributes are set (a read-only bit must come last).
+          calls.push(entries.map((e) => ({ ...e, ...(e.path.endsWith(".txt") ? { content: readFileSync(e.path, "utf8") } : {}) })));
+          return entries.filter((e) => e.path.endsWith("hidden.txt")).map((e) => ({ path: e.path, error: "access denied" }));
+        },
+      };
+      const target = join(out.dir, "r");
+      const res = await restore(repo, point, { target, path: src.dir, attributes: applier });
+      const base = src.dir.split("/").pop()!;
+      expect(calls).toHaveLength(1);
+      expect(calls[0]!.map((e) => [e.path.slice(target.length), e.attrs, e.content]).sort()).toEqual(
+        [
+          [`/${base}/sub`, 0x10, undefined],
+          [`/${base}/sub/hidden.txt`, 0x2, "h"],
+          [`/${base}/sub/ro.txt`, 0x1, "read only"],
+        ].sort(),
+      );
+      expect(res.files).toBe(3);
+      expect(res.failures).toEqual([{ path: `${base}/sub/hidden.txt`, error: "attributes not set: access denied" }]);
+
+      // An applier that throws costs the attributes, not the restore.
+      const broken: AttributeApplier = { apply: async () => { throw new Error("powershell missing"); } };
+      const res2 = await restore(repo, point, { target: join(out.dir, "r2"), path: src.dir, attributes: broken });
+      expect(res2.files).toBe(3);
+      expect(res2.failures.map((f) => f.path).sort()).toEqual([`${base}/sub`, `${base}/sub/hidden.txt`, `${base}/sub/ro.txt`]);
+      expect(res2.failures[0]!.error).toBe("attributes not set: powershell missing");
+
+      // The default applies nothing off win32; null disables it anywhere.
+      const res3 = await restore(repo, point, { target: join(out.dir, "r3"), path: src.dir });
+      expect(res3.failures).toEqual([]);
+      const res4 = await restore(repo, point, { target: join(out.dir, "r4"), path: src.dir, attributes: null });
+      expect(res4.failures).toEqual([]);
+    } finally {
+      await src.cleanup();
+      await out.cleanup();
+    }
   });
 });

@@ -21,7 +21,9 @@ import { DecodePool } from "./decode-pool";
 import type { DecodeResult, FileError } from "./decode-core";
 import type { Repository } from "../repository";
 import type { Snapshot } from "../snapshot";
-import { decodeTree, isSafeName, type TreeNode } from "../tree";
+import { decodeTree, isSafeName, isWindowsPath, treePathParts, type TreeNode } from "../tree";
+import { findChild } from "../ls";
+import { defaultAttributeApplier, type AttributeApplier } from "../win-attrs";
 
 export class RestoreTargetError extends EngineError {}
 
@@ -34,7 +36,10 @@ export interface RestoreProgress {
 
 export interface RestoreOptions {
   target: string;
-  /** Path inside the point ("/home/a/docs"); absent → the whole point. */
+  /**
+   * Path inside the point ("/home/a/docs"), or a recorded Windows path
+   * ("C:\Users\a", matched case-insensitively as `ls` does); absent → the whole point.
+   */
   path?: string;
   /** Parallel ranged reads. */
   concurrency?: number;
@@ -47,6 +52,12 @@ export interface RestoreOptions {
   decodeWorkers?: number;
   /** Worker module for decoding when the engine runs bundled (the bundle's decode-worker.js). */
   decodeWorkerEntry?: string | URL;
+  /**
+   * Sets the Windows attributes (`attrs`) of restored files and directories,
+   * after content, modes and times. Default: defaultAttributeApplier() (win32
+   * only); null: do not apply them.
+   */
+  attributes?: AttributeApplier | null;
 }
 
 export interface RestoreResult {
@@ -145,10 +156,11 @@ class Restorer {
   ) {}
 
   async locate(rootTree: string, path: string | undefined): Promise<{ kind: "tree"; tree: string } | { kind: "node"; node: TreeNode }> {
-    const parts = (path ?? "").split("/").filter(Boolean);
+    const parts = treePathParts(path ?? "");
+    const ignoreCase = path !== undefined && isWindowsPath(path);
     let tree = rootTree;
     for (let i = 0; i < parts.length; i++) {
-      const node = (await this.repo.loadTree(tree)).nodes.find((n) => n.name === parts[i]);
+      const node = findChild((await this.repo.loadTree(tree)).nodes, parts[i]!, ignoreCase);
       if (!node) throw new EngineError(`path not found in recovery point: /${parts.slice(0, i + 1).join("/")}`);
       if (i === parts.length - 1) return { kind: "node", node };
       if (node.type !== "dir" || !node.subtree) throw new EngineError(`not a directory in recovery point: /${parts.slice(0, i + 1).join("/")}`);
@@ -390,7 +402,30 @@ class Restorer {
       const t = mtime(d.node);
       utimesSync(d.path, t, t);
     }
+    await this.applyAttributes();
     this.result.failures.sort((a, b) => a.path.localeCompare(b.path));
+  }
+
+  /** Last: a read-only bit set earlier would block writing content or times. */
+  private async applyAttributes(): Promise<void> {
+    const applier = this.opts.attributes === undefined ? defaultAttributeApplier() : this.opts.attributes;
+    if (!applier) return;
+    const entries: Array<{ path: string; attrs: number }> = [];
+    for (const f of this.files) if (f.done && !f.failed && f.node.attrs !== undefined) entries.push({ path: f.path, attrs: f.node.attrs });
+    for (const d of this.dirs) if (d.node.attrs !== undefined) entries.push({ path: d.path, attrs: d.node.attrs });
+    if (!entries.length) return;
+    let failed: Array<{ path: string; error: string }>;
+    try {
+      failed = await applier.apply(entries);
+    } catch (e) {
+      // The applier itself broke: every entry is unattributed, the content is still restored.
+      failed = entries.map((x) => ({ path: x.path, error: (e as Error).message }));
+    }
+    for (const f of failed) this.failure(this.relative(f.path), `attributes not set: ${f.error}`);
+  }
+
+  private relative(path: string): string {
+    return path.startsWith(this.target + "/") || path.startsWith(this.target + "\\") ? path.slice(this.target.length + 1) : path === this.target ? "/" : path;
   }
 }
 
