@@ -11,6 +11,7 @@
 import { randomBytes } from "node:crypto";
 import type { Dirent } from "node:fs";
 import { link, lstat, mkdir, open, readdir, rename, stat, unlink } from "node:fs/promises";
+import type { FileHandle } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import type { BlobMeta, BlobStore, GetOptions, PutOptions } from "./blob-store";
 import {
@@ -40,6 +41,8 @@ const errno = (err: unknown): string | undefined => (err as ErrnoError | null)?.
 
 /** Codes that mean "nothing there" when opening or statting an object path. */
 const MISSING = new Set(["ENOENT", "ENOTDIR"]);
+/** Ranged reads up to this size skip fstat (larger ones are sized from it first, not allocated up front). */
+const DIRECT_READ_MAX = 64 * 1024 * 1024;
 /** Resource exhaustion that may clear up on its own. */
 const TRANSIENT_FS = new Set(["EMFILE", "ENFILE", "EAGAIN", "EBUSY", "EINTR"]);
 
@@ -105,6 +108,8 @@ export class LocalBlobStore implements BlobStore {
       throw this.fsError(err, "reading", key, file);
     }
     try {
+      const direct = opts.length !== undefined && opts.length > 0 && opts.length <= DIRECT_READ_MAX ? await this.readDirect(fh, key, opts.offset, opts.length) : undefined;
+      if (direct) return direct;
       const st = await fh.stat();
       // Opening a directory succeeds on Linux; a directory is a prefix, not an object.
       if (!st.isFile()) throw new BlobNotFoundError(this.description, key);
@@ -122,6 +127,32 @@ export class LocalBlobStore implements BlobStore {
     } finally {
       await fh.close();
     }
+  }
+
+  /**
+   * A bounded range read without fstat (pack readers make thousands of small
+   * ones). Undefined when nothing could be read at the offset: the caller's
+   * fstat path then tells an empty range from an offset beyond the end.
+   */
+  private async readDirect(fh: FileHandle, key: string, offset: number | undefined, length: number): Promise<Buffer | undefined> {
+    // Validates offset and length exactly as a sized read would (the size only matters once nothing is read).
+    const { start } = resolveRange(Number.MAX_SAFE_INTEGER, offset, length, (r) => rangeError(this.description, key, r));
+    const buf = Buffer.allocUnsafe(length);
+    let filled = 0;
+    try {
+      while (filled < length) {
+        const { bytesRead } = await fh.read(buf, filled, length - filled, start + filled);
+        if (bytesRead === 0) break;
+        filled += bytesRead;
+      }
+    } catch (err) {
+      // A directory is a prefix, not an object: the fstat path reports it as missing.
+      if (errno(err) === "EISDIR") return undefined;
+      throw err;
+    }
+    if (filled === 0) return undefined;
+    // Past the end: clamped, as the contract says.
+    return filled === length ? buf : buf.subarray(0, filled);
   }
 
   async head(key: string): Promise<BlobMeta | null> {
