@@ -13,6 +13,9 @@ import { FakeServer } from "../test/fake-server";
 import { cli, removeTmp, stopAgent, tmp } from "../test/helpers";
 import { SERVICE_ENV, SERVICE_NODE_FLAGS } from "../src/memory";
 
+// Killed (timeout, ^C): exit normally so the "exit" handlers below stop the agent.
+for (const sig of ["SIGTERM", "SIGINT"] as const) process.once(sig, () => process.exit(130));
+
 const files = Number(process.argv[2] ?? 100_000);
 const seconds = Number(process.argv[3] ?? 60);
 const watched = await tmp("idle-watched");
@@ -22,6 +25,8 @@ for (let d = 0; d < Math.ceil(files / 1000); d++) {
   await Promise.all(Array.from({ length: Math.min(1000, files - d * 1000) }, (_, i) => writeFile(join(watched, `d${d}`, `f${i}.txt`), `file ${d}/${i}\n`)));
 }
 console.log(`made ${files} files in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+// The protocol stand-in, not the real server: 100k chunk ids through PostgreSQL take minutes on
+// this shared box before the idle minute can even start; the idle cost is the agent's alone.
 const azurite = await startAzurite({ inMemory: true });
 const stateDir = join(await tmp("idle-state"), "agent");
 const server = await new FakeServer({ azureConnectionString: azurite.connectionString, blobEndpoint: azurite.blobEndpoint, policy: { rpoSeconds: 60, includePaths: [watched] } }).start();
@@ -31,6 +36,8 @@ const bundle = fileURLToPath(new URL("../dist/tidemark-agent.mjs", import.meta.u
 t = Date.now();
 // Run the way the installed service runs it (src/service.ts): same node flags and allocator settings.
 const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, bundle, "run", "--state-dir", stateDir, ...process.argv.slice(4)], { stdio: "ignore", env: { ...process.env, ...SERVICE_ENV } });
+// A bench killed half-way must not leave its agent running.
+process.once("exit", () => child.kill("SIGKILL"));
 const agent = { child, output: () => "", exited: new Promise<number | null>((r) => child.on("exit", r)) };
 while (server.committed().length < 1) await new Promise((r) => setTimeout(r, 200));
 console.log(`initial point (${server.committed()[0]!.stats.files} files) committed after ${((Date.now() - t) / 1000).toFixed(1)} s`);

@@ -28,6 +28,9 @@ import { BUNDLE, cli, removeTmp, stopAgent, tmp } from "../test/helpers";
 import { committed, newCustomer, setPolicy, startRealServer } from "../test/real-server";
 import { issueToken } from "@tidemark/backup/testing";
 
+// Killed (timeout, ^C): exit normally so the "exit" handlers below stop the agent.
+for (const sig of ["SIGTERM", "SIGINT"] as const) process.once(sig, () => process.exit(130));
+
 const { values } = parseArgs({
   options: {
     corpus: { type: "string", multiple: true },
@@ -104,6 +107,8 @@ async function agentRun(i: number): Promise<{ secs: number; bytes: number }> {
     err = (err + b).slice(-8000);
     if (values["agent-log"]) appendFileSync(values["agent-log"], b);
   });
+  // A bench killed half-way must not leave its agent running.
+  process.once("exit", () => child.kill("SIGKILL"));
   const agent = { child, output: () => err, exited: new Promise<number | null>((r) => child.on("exit", r)) };
   let point;
   for (;;) {

@@ -78,7 +78,15 @@ export class Agent {
   /** Runs until stop() or a fatal error; resolves with the process exit code. */
   async run(): Promise<number> {
     this.machine = await this.state.readMachine();
-    this.api = createAgentClient({ serverUrl: this.machine.serverUrl, credential: formatCredential(this.machine.machineId, this.machine.machineSecret), ...(this.opts.fetch ? { fetch: this.opts.fetch } : {}) });
+    this.api = createAgentClient({
+      serverUrl: this.machine.serverUrl,
+      credential: formatCredential(this.machine.machineId, this.machine.machineSecret),
+      // An initial point commits with every new chunk id (tens of thousands): the server checks
+      // each against its index, which took over 30 s (the client's default) on a loaded box, and
+      // the retry started the check again.
+      timeoutMs: 120_000,
+      ...(this.opts.fetch ? { fetch: this.opts.fetch } : {}),
+    });
     this.queue = new UploadQueue(this.state.queueDir);
     await this.queue.ensure();
     const spool = await openSpool(this.state.spoolDir, this.machine, this.queue);

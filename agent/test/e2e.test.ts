@@ -2,8 +2,8 @@
  * The real agent process against the real server side of the agent API
  * (`serveAgentApi` over PostgreSQL and in-process Azurite), behind a fault
  * proxy: capture → spool → upload → commit, with faults. Assertions read the
- * server's rows. Nothing here uses the protocol stand-in (test/fake-server.ts):
- * only the benchmarks do.
+ * server's rows. No test uses the protocol stand-in (test/fake-server.ts): only
+ * the idle benchmark does.
  */
 import { mkdir, readFile, readdir, stat, unlink, writeFile, chmod } from "node:fs/promises";
 import { join } from "node:path";

@@ -3,11 +3,10 @@
  * protocol schemas (every request body is parsed with them, every reply is
  * checked against them before it is sent).
  *
- * The e2e suite runs against the real server (test/real-server.ts). This
- * stand-in is kept only for what the real server cannot do yet: a policy with
- * hook commands (the `policies` table has no hook settings), used by the hooks
- * case in e2e.test.ts, and the benchmarks in bench/ (latency without database
- * time). Fault injection lives in the real-server proxy, not here.
+ * The e2e suite and the latency/throughput benchmarks run against the real server
+ * (test/real-server.ts). This stand-in is kept only for bench/idle.ts: 100k chunk ids
+ * through PostgreSQL take minutes on the shared dev box before the idle minute can
+ * start, and the idle cost is the agent's alone.
  */
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
