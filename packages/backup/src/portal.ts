@@ -37,9 +37,14 @@ export async function getRecoveryPoint(db: DbOrTx, scope: TenantScope, pointId: 
 
 export type RpoState = "ok" | "late" | "missed" | "none";
 
-/** Late after one RPO without a point, missed after three: a dashboard colour, not an alert rule. */
-export function rpoState(lastPointAt: Date | null, rpoSeconds: number, now = new Date()): RpoState {
+/**
+ * Late after one RPO without a point, missed after three: a dashboard colour, not an alert rule.
+ * `upToDate`: the agent is online and reports no pending changes, so the last point still holds
+ * everything — an idle machine is protected, not late (the RPO-missed alert uses the same rule).
+ */
+export function rpoState(lastPointAt: Date | null, rpoSeconds: number, now = new Date(), upToDate = false): RpoState {
   if (!lastPointAt) return "none";
+  if (upToDate) return "ok";
   const age = (now.getTime() - lastPointAt.getTime()) / 1000;
   return age <= rpoSeconds * 1.5 ? "ok" : age <= rpoSeconds * 3 ? "late" : "missed";
 }
@@ -65,6 +70,7 @@ export async function machineProtection(db: DbOrTx, scope: TenantScope, customer
       lastError: a.lastError,
       revokedAt: a.revokedAt,
       lastHeartbeatAt: a.lastHeartbeatAt,
+      agentStatus: a.status,
     })
     .from(m)
     .leftJoin(a, eq(a.machineId, m.id))
@@ -83,13 +89,17 @@ export async function machineProtection(db: DbOrTx, scope: TenantScope, customer
       const { policy }: { policy: Policy } = await effectivePolicy(db, { machineId: r.id, mspId: r.mspId, customerId: r.customerId, name: r.name });
       const last = byMachine.get(r.id);
       const seen = r.lastHeartbeatAt ?? r.lastSeenAt;
+      const { agentStatus, ...row } = r;
+      const online = !r.revokedAt && seen !== null && now.getTime() - seen.getTime() <= OFFLINE_AFTER_MS;
+      const pending = agentStatus?.pendingChanges;
+      const upToDate = online && pending === 0 && r.lastHeartbeatAt !== null;
       return {
-        ...r,
-        online: !r.revokedAt && seen !== null && now.getTime() - seen.getTime() <= OFFLINE_AFTER_MS,
+        ...row,
+        online,
         revoked: r.revokedAt !== null,
         rpoSeconds: policy.rpoSeconds,
         lastPointAt: last?.time ?? null,
-        rpo: rpoState(last?.time ?? null, policy.rpoSeconds, now),
+        rpo: rpoState(last?.time ?? null, policy.rpoSeconds, now, upToDate),
         protectedBytes: Number(last?.stats?.bytes ?? 0),
       };
     }),

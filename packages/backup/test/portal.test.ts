@@ -90,6 +90,9 @@ describe("portal reads", () => {
     expect(rpoState(new Date("2026-01-01T00:09:30Z"), 60, now)).toBe("ok");
     expect(rpoState(new Date("2026-01-01T00:08:00Z"), 60, now)).toBe("late");
     expect(rpoState(new Date("2026-01-01T00:00:00Z"), 60, now)).toBe("missed");
+    // An idle machine (online, nothing pending) is protected however old its last point is.
+    expect(rpoState(new Date("2026-01-01T00:00:00Z"), 60, now, true)).toBe("ok");
+    expect(rpoState(null, 60, now, true)).toBe("none");
     await revokeMachine(w.database.db, a1(), m.machineId);
     const [machine] = await machineProtection(w.database.db, a1(), w.a1);
     expect(machine).toMatchObject({ revoked: true, online: false });
