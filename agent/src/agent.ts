@@ -133,7 +133,15 @@ export class Agent {
       captureState,
       (s) => writePrivate(join(this.opts.stateDir, "capture.json"), JSON.stringify(s)),
     );
-    await this.capture.watch();
+    // Subscribing crawls the whole include tree (the inotify backend keeps its own copy): ~20 s for
+    // /usr/share here. The first point does not wait for it; once the watch is up, a change made
+    // before then would have gone unseen, so one more full walk (metadata only) follows.
+    const watching = this.capture
+      .watch()
+      .then(() => {
+        if (this.capture.pointsStarted > 0) this.capture.markFull();
+      })
+      .catch((e: Error) => this.events.add("warn", "error", `change notifications unavailable: ${e.message}; relying on rescans`));
     this.events.add("info", "started", `agent ${AGENT_VERSION} started on ${hostname()}`);
     const onSignal = () => this.stop();
     process.once("SIGINT", onSignal);
@@ -143,6 +151,7 @@ export class Agent {
     } finally {
       process.off("SIGINT", onSignal);
       process.off("SIGTERM", onSignal);
+      await watching;
       await this.capture.unwatch();
       await this.capture.idle().catch(() => undefined);
       await this.restoring;

@@ -73,6 +73,8 @@ export class Capture {
   private healWanted = new Set<string>();
   private healedAt = new Map<string, number>();
   changesSeen = 0;
+  /** Points begun since start (taken or not). */
+  pointsStarted = 0;
 
   constructor(
     private repo: Repository,
@@ -155,8 +157,16 @@ export class Capture {
     this.markDirty();
   }
 
-  /** (Re)subscribes to OS change events for every include path. */
-  async watch(): Promise<void> {
+  private watchChain: Promise<void> = Promise.resolve();
+
+  /** (Re)subscribes to OS change events for every include path; calls run one after another. */
+  watch(): Promise<void> {
+    const p = this.watchChain.then(() => this.subscribeAll());
+    this.watchChain = p.catch(() => undefined);
+    return p;
+  }
+
+  private async subscribeAll(): Promise<void> {
     await this.unwatch();
     const { subscribe } = await import("@parcel/watcher");
     const plan = this.plan;
@@ -234,6 +244,7 @@ export class Capture {
     const heal = new Set(this.healWanted);
     this.changed = new Set();
     this.full = false;
+    this.pointsStarted++;
     this.running = this.takePoint(volumesDue, changed, heal)
       .catch((e) => {
         if (changed) for (const p of changed) this.markDirty(p);
