@@ -41,12 +41,22 @@ process.once("exit", () => child.kill("SIGKILL"));
 const agent = { child, output: () => "", exited: new Promise<number | null>((r) => child.on("exit", r)) };
 while (server.committed().length < 1) await new Promise((r) => setTimeout(r, 200));
 console.log(`initial point (${server.committed()[0]!.stats.files} files) committed after ${((Date.now() - t) / 1000).toFixed(1)} s`);
-await new Promise((r) => setTimeout(r, 5000));
 const cpu = async () => {
   const f = (await readFile(`/proc/${child.pid}/stat`, "utf8")).split(") ")[1]!.split(" ");
   return (Number(f[11]) + Number(f[12])) / 100; // utime + stime in clock ticks (USER_HZ = 100)
 };
 const rss = async () => Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${child.pid}/status`, "utf8"))![1]) / 1024;
+// The watcher's subscription (it crawls the tree) and the full walk that follows it are start-up
+// work; the walk waits for rpo (60 s here) after the initial point. Wait 70 s, then until 5 s pass
+// with under 2 % CPU (at most 3 min), before the idle window.
+const settleStart = Date.now();
+await new Promise((r) => setTimeout(r, 70_000));
+for (;;) {
+  const a = await cpu();
+  await new Promise((r) => setTimeout(r, 5000));
+  if ((await cpu()) - a < 0.1 || Date.now() - settleStart > 180_000) break;
+}
+console.log(`settled ${((Date.now() - settleStart) / 1000).toFixed(0)} s after the initial point`);
 const c0 = await cpu();
 let peak = 0;
 for (let i = 0; i < seconds; i++) {
