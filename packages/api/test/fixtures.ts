@@ -4,6 +4,8 @@ import { type Database, schema } from "@tidemark/db";
 import { createTestDatabase, type TestDatabase } from "@tidemark/db/testing";
 import { createMailer, type Mailer } from "@tidemark/notify";
 import { TRPCError } from "@trpc/server";
+import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
+import superjson from "superjson";
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, expect } from "vitest";
 import { appRouter, createTRPCContext, type Services } from "../src";
@@ -157,4 +159,20 @@ export function useSeededWorld() {
   });
   afterAll(async () => state.stack?.database.drop());
   return state;
+}
+
+/** One tRPC call over the real HTTP handler (the wire shape clients see), as the cookie holder. */
+export async function postTrpc(services: Services, path: string, input: unknown, headers: Headers) {
+  const req = new Request(`http://localhost:3000/api/trpc/${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", cookie: headers.get("cookie") ?? "" },
+    body: JSON.stringify(superjson.serialize(input)),
+  });
+  const res = await fetchRequestHandler({
+    endpoint: "/api/trpc",
+    req,
+    router: appRouter,
+    createContext: () => createTRPCContext({ headers: req.headers, services }),
+  });
+  return { status: res.status, body: (await res.json()) as any };
 }

@@ -3,30 +3,14 @@
  * superjson): per-field zod errors, clear messages, nothing written.
  */
 import { schema } from "@tidemark/db";
-import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { count } from "drizzle-orm";
-import superjson from "superjson";
 import { describe, expect, it } from "vitest";
-import { appRouter, createTRPCContext } from "../src";
-import { refused, useSeededWorld } from "./fixtures";
+import { postTrpc, refused, useSeededWorld } from "./fixtures";
 
 describe("bad input", () => {
   const world = useSeededWorld();
 
-  async function post(path: string, input: unknown, headers: Headers) {
-    const req = new Request(`http://localhost:3000/api/trpc/${path}`, {
-      method: "POST",
-      headers: { "content-type": "application/json", cookie: headers.get("cookie") ?? "" },
-      body: JSON.stringify(superjson.serialize(input)),
-    });
-    const res = await fetchRequestHandler({
-      endpoint: "/api/trpc",
-      req,
-      router: appRouter,
-      createContext: () => createTRPCContext({ headers: req.headers, services: world.stack.services }),
-    });
-    return { status: res.status, body: (await res.json()) as any };
-  }
+  const post = (path: string, input: unknown, headers: Headers) => postTrpc(world.stack.services, path, input, headers);
 
   it("returns BAD_REQUEST with an error per field, nested fields by dotted path", async () => {
     const before = await world.stack.database.db.select({ n: count() }).from(schema.policies);

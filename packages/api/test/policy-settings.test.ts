@@ -5,33 +5,16 @@
  */
 import { effectivePolicy } from "@tidemark/backup";
 import { schema } from "@tidemark/db";
-import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { count, eq } from "drizzle-orm";
-import superjson from "superjson";
 import { describe, expect, it } from "vitest";
-import { appRouter, createTRPCContext } from "../src";
-import { refused, useSeededWorld } from "./fixtures";
+import { postTrpc, refused, useSeededWorld } from "./fixtures";
 
 const GiB = 1024 ** 3;
 
 describe("policy settings and customer quota", () => {
   const world = useSeededWorld();
 
-  async function post(path: string, input: unknown) {
-    const headers = world.w.ownerA.client.headers();
-    const req = new Request(`http://localhost:3000/api/trpc/${path}`, {
-      method: "POST",
-      headers: { "content-type": "application/json", cookie: headers.get("cookie") ?? "" },
-      body: JSON.stringify(superjson.serialize(input)),
-    });
-    const res = await fetchRequestHandler({
-      endpoint: "/api/trpc",
-      req,
-      router: appRouter,
-      createContext: () => createTRPCContext({ headers: req.headers, services: world.stack.services }),
-    });
-    return { status: res.status, body: (await res.json()) as any };
-  }
+  const post = (path: string, input: unknown) => postTrpc(world.stack.services, path, input, world.w.ownerA.client.headers());
 
   const auditCount = async () => (await world.stack.database.db.select({ n: count() }).from(schema.auditEvents))[0]!.n;
   const policyRow = async (id: string) => (await world.stack.database.db.select().from(schema.policies).where(eq(schema.policies.id, id)))[0]!;
