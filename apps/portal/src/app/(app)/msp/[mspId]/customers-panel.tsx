@@ -3,6 +3,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { ErrorBanner, Field, formValues } from "~/components/form";
 import { errorMessage, fieldErrors } from "~/lib/errors";
+import { useHydrated } from "~/lib/hydrated";
 import { useTRPC } from "~/lib/trpc";
 
 export function CustomersPanel({ mspId }: { mspId: string }) {
@@ -15,6 +16,7 @@ export function CustomersPanel({ mspId }: { mspId: string }) {
     }),
   );
   const [fields, setFields] = useState<Record<string, string>>({});
+  const hydrated = useHydrated();
 
   return (
     <>
@@ -67,7 +69,7 @@ export function CustomersPanel({ mspId }: { mspId: string }) {
         >
           <div className="row">
             <Field label="Customer name" name="name" error={fields.name} />
-            <button type="submit" disabled={create.isPending}>
+            <button type="submit" disabled={!hydrated || create.isPending}>
               Create customer
             </button>
           </div>
