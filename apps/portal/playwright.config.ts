@@ -6,6 +6,10 @@ export default defineConfig({
   testDir: "./e2e",
   // The portal and PostgreSQL share two cores with everything else: one browser at a time.
   workers: 1,
+  // One retry: on this 2-core box a click can still land before React hydrates a page (forms that
+  // matter wait via useHydrated; not all do yet). A test that passes only on retry is reported as
+  // "flaky" in the output — fix it; a test that fails twice fails the run.
+  retries: 1,
   fullyParallel: false,
   timeout: 60_000,
   expect: { timeout: 10_000 },

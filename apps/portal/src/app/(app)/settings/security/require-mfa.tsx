@@ -3,11 +3,13 @@ import { useMutation } from "@tanstack/react-query";
 import { useState } from "react";
 import { ErrorBanner } from "~/components/form";
 import { errorMessage } from "~/lib/errors";
+import { useHydrated } from "~/lib/hydrated";
 import { useTRPC } from "~/lib/trpc";
 
 export function RequireMfaToggle({ mspId, requireMfa }: { mspId: string; requireMfa: boolean }) {
   const trpc = useTRPC();
   const [value, setValue] = useState(requireMfa);
+  const hydrated = useHydrated();
   const update = useMutation(trpc.msp.update.mutationOptions());
   return (
     <>
@@ -15,7 +17,7 @@ export function RequireMfaToggle({ mspId, requireMfa }: { mspId: string; require
         <input
           type="checkbox"
           checked={value}
-          disabled={update.isPending}
+          disabled={!hydrated || update.isPending}
           onChange={async (e) => {
             const next = e.currentTarget.checked;
             setValue(next);
