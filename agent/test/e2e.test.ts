@@ -516,6 +516,17 @@ describe("agent end to end (real server: serveAgentApi + PostgreSQL + Azurite)",
     expect(carrying()).toHaveLength(2);
     // Only heal.bin was re-read: the untouched small file was reused from the previous point.
     expect(p.stats.readBytes).toBe(data.length);
+    // Restore to the machine after the heal: the container's index objects now list the chunk in the
+    // corrupt pack and in the new one, and a restore job loads them in no fixed order, so either copy
+    // can be its first choice; a failed copy must fall back to the other (the engine test
+    // force-upload.test.ts pins the corrupt-first order). Two jobs, two fresh index loads.
+    for (const attempt of [1, 2]) {
+      const folder = await tmp(`heal-restore-${attempt}`);
+      const job = await db.transaction((tx) => createRestoreJob(tx as never, m.scope, { machineId: m.machineId, recoveryPointId: p.pointId, paths: [join(m.watched, "heal.bin")], destination: { kind: "folder", path: folder }, conflict: "overwrite" }));
+      const done = await waitFor("restore job after heal", async () => { const r = await restoreJobRow(srv.w, job.id); return r.state !== "queued" && r.state !== "running" && r; }, 30_000, agent);
+      expect(done.result).toEqual({ ok: true, restoredFiles: 1, failed: [] });
+      expect((await readFile(join(folder, "heal.bin"))).equals(data)).toBe(true);
+    }
     await stopAgent(agent);
   }, 90_000);
 });

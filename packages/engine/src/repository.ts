@@ -20,6 +20,7 @@ import { DEFAULT_ZSTD_LEVEL } from "./compress";
 import { CorruptionError, RepositoryError, WrongPasswordError } from "./errors";
 import { contentId, toHex } from "./id";
 import { RepoIndex } from "./index/repo-index";
+import type { IndexEntry } from "./index/index";
 import { BLOB_TREE, packKeyName, type BlobType } from "./pack/format";
 import { openBlob } from "./pack/reader";
 import { SNAPSHOT_PREFIX, snapshotSchema, type Snapshot } from "./snapshot";
@@ -206,6 +207,32 @@ export class Repository {
   async readBlob(id: string, expectType?: BlobType): Promise<Buffer> {
     const e = this.index.lookup(id);
     if (!e) throw new CorruptionError(`chunk ${id} is not in the index`, undefined, id);
+    try {
+      return await this.readCopy(id, e, expectType);
+    } catch (err) {
+      return this.readAlternate(id, expectType, err as Error);
+    }
+  }
+
+  /**
+   * After the chosen copy of `id` failed with `first`: the first other stored
+   * copy that reads and verifies, or `first` again when none does (a chunk
+   * stored twice — racing writers, a self-heal re-upload — is whole as long
+   * as one copy is).
+   */
+  async readAlternate(id: string, expectType: BlobType | undefined, first: Error): Promise<Buffer> {
+    if (!(first instanceof CorruptionError)) throw first;
+    for (const alt of this.index.alternates?.(id) ?? []) {
+      try {
+        return await this.readCopy(id, alt, expectType);
+      } catch {
+        // Try the next copy; the first error is the one reported.
+      }
+    }
+    throw first;
+  }
+
+  private async readCopy(id: string, e: IndexEntry, expectType?: BlobType): Promise<Buffer> {
     if (expectType !== undefined && e.type !== expectType) throw new CorruptionError(`chunk ${id} has the wrong blob type`, e.pack, id);
     const info = this.index.packInfo(e.pack)!;
     let sealed: Buffer;

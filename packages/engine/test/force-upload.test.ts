@@ -53,4 +53,60 @@ describe("distrusted chunks (the service found their stored copies corrupt)", ()
       await out.cleanup();
     }
   });
+
+  it("a reader that picks the corrupt copy first falls back to the fresh one (restore, readBlob, with and without decode workers)", async () => {
+    const src = await tempDir();
+    try {
+      await makeCorpus(src.dir);
+      const { store, repo } = await memRepo();
+      const first = await backup(repo, { paths: [src.dir], host: "h" });
+      let t = await repo.loadTree(first.snapshot.tree);
+      for (const part of `${src.dir}/docs/deep/deeper`.split("/").filter(Boolean)) t = await repo.loadTree(t.nodes.find((n) => n.name === part)!.subtree!);
+      const id = t.nodes.find((n) => n.name === "small")!.content![0]!;
+      const bad = repo.index.lookup(id)!;
+      const bytes = Buffer.from(await store.get(packKeyName(bad.pack)));
+      bytes[bad.offset + 3]! ^= 0x01;
+      await store.put(packKeyName(bad.pack), bytes);
+      repo.index.distrust([id]);
+      const healed = await backup(repo, { paths: [src.dir], host: "h" });
+
+      // Another process opens the container: both copies are indexed. Make the corrupt one the
+      // chosen copy (which one loads first depends on index object names, so either can be).
+      const reader = await Repository.open(store, PASSWORD);
+      const copies = [reader.index.lookup(id)!, ...reader.index.alternates(id)];
+      expect(copies.map((c) => c.pack).sort()).toEqual([bad.pack, repo.index.lookup(id)!.pack].sort());
+      if (reader.index.lookup(id)!.pack !== bad.pack) {
+        reader.index.distrust([id]);
+        reader.index.addPacks([{ ...reader.index.packInfo(bad.pack)!, blobs: [{ type: bad.type, id: Buffer.from(id, "hex"), offset: bad.offset, length: bad.length, rawLength: bad.rawLength }] }]);
+      }
+      expect(reader.index.lookup(id)!.pack).toBe(bad.pack);
+      expect(reader.index.alternates(id).map((c) => c.pack)).toEqual([repo.index.lookup(id)!.pack]);
+
+      expect((await reader.readBlob(id)).toString()).toBe("hello");
+      for (const decodeWorkers of [0, 1]) {
+        const out = await tempDir();
+        try {
+          const res = await restore(reader, { id: healed.id, snapshot: healed.snapshot }, { target: out.dir, decodeWorkers });
+          expect(res.failures).toEqual([]);
+          expect(await describeTree(join(out.dir, src.dir))).toEqual(await describeTree(src.dir));
+        } finally {
+          await out.cleanup();
+        }
+      }
+
+      // Control: with only the corrupt copy (no alternate), restore fails exactly that file.
+      const lone = await Repository.open(store, PASSWORD);
+      const fresh = repo.index.lookup(id)!.pack;
+      await store.delete(packKeyName(fresh));
+      const out = await tempDir();
+      try {
+        const res = await restore(lone, { id: healed.id, snapshot: healed.snapshot }, { target: out.dir });
+        expect(res.failures.map((f) => f.path)).toEqual([`${src.dir.slice(1)}/docs/deep/deeper/small`]);
+      } finally {
+        await out.cleanup();
+      }
+    } finally {
+      await src.cleanup();
+    }
+  });
 });

@@ -26,6 +26,13 @@ export interface IndexedPack extends PackInfo {
 
 export interface Index {
   lookup(id: string): IndexEntry | undefined;
+  /**
+   * Optional: other stored copies of `id` besides lookup()'s, best first.
+   * A chunk is stored twice after two writers raced or after a self-heal
+   * re-uploaded a copy found corrupt; readers fall back to these when the
+   * chosen copy fails verification.
+   */
+  alternates?(id: string): IndexEntry[];
   has(id: string): boolean;
   /** Indexed and not in a pack that prune has condemned: a new point may reference it. */
   usable(id: string): boolean;

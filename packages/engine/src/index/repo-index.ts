@@ -12,7 +12,7 @@ import type { RepoKeys } from "../crypto/keys";
 import { compressJson, expandJson } from "../json-object";
 import { toHex } from "../id";
 import { BLOB_DATA, BLOB_TREE } from "../pack/format";
-import { ChunkTable } from "./chunk-table";
+import { ChunkTable, type ChunkFields } from "./chunk-table";
 import type { Index, IndexedPack, IndexEntry, PackInfo } from "./index";
 
 const indexObjectSchema = z.object({
@@ -40,6 +40,12 @@ export class RepoIndex implements Index {
   private pending: IndexedPack[] = [];
   /** Ids the caller no longer trusts (found corrupt elsewhere): not usable until this process stores them again. */
   private readonly distrusted = new Set<string>();
+  /**
+   * Every other copy of a chunk, keyed by id (rare: racing writers, self-heal
+   * re-uploads), so a reader whose chosen copy fails can try the next. Which
+   * copy loads first depends on index object names, so it may be the bad one.
+   */
+  private readonly others = new Map<string, IndexEntry[]>();
   /** Index objects this process has seen (loaded or written): prune rewrites exactly these. */
   readonly objects = new Set<string>();
 
@@ -75,12 +81,31 @@ export class RepoIndex implements Index {
         const e = this.table.findHex(id);
         const f = { pack, type, offset, length, rawLength };
         if (e >= 0) {
-          if (this.better(e, p.id)) this.table.update(e, f);
+          this.keepBoth(e, id, f, this.better(e, p.id));
         } else if (id.length === 64 && /^[0-9a-f]+$/.test(id)) {
           this.table.insertProbed(f);
         }
       }
     }
+  }
+
+  /** A second copy of entry `e`: it becomes the chosen one when `prefer`, the other is kept as an alternate. */
+  private keepBoth(e: number, id: string, f: ChunkFields, prefer: boolean): void {
+    const current = this.table.get(e);
+    if (current.pack === f.pack && current.offset === f.offset) return; // the same copy listed again
+    const demoted = prefer ? current : f;
+    const promoted = this.fieldsEntry(prefer ? f : current);
+    const entry = this.fieldsEntry(demoted);
+    const list = (this.others.get(id) ?? []).filter((x) => !(x.pack === promoted.pack && x.offset === promoted.offset));
+    if (prefer) this.table.update(e, f);
+    if (!list.some((x) => x.pack === entry.pack && x.offset === entry.offset)) list.push(entry);
+    // Condemned copies last: they are read only when nothing else is left.
+    list.sort((a, b) => Number(this.condemned.has(a.pack)) - Number(this.condemned.has(b.pack)));
+    this.others.set(id, list);
+  }
+
+  alternates(id: string): IndexEntry[] {
+    return this.others.get(id) ?? [];
   }
 
   private packNo(id: string): number {
@@ -98,7 +123,10 @@ export class RepoIndex implements Index {
   }
 
   private entry(e: number): IndexEntry {
-    const f = this.table.get(e);
+    return this.fieldsEntry(this.table.get(e));
+  }
+
+  private fieldsEntry(f: ChunkFields): IndexEntry {
     return { pack: this.packIds[f.pack]!, type: f.type, offset: f.offset, length: f.length, rawLength: f.rawLength };
   }
 
@@ -150,7 +178,10 @@ export class RepoIndex implements Index {
         const e = this.table.find(b.id);
         const f = { pack, type: b.type, offset: b.offset, length: b.length, rawLength: b.rawLength };
         if (e < 0) this.table.insertProbed(f);
-        else if ((this.distrusted.size > 0 && this.distrusted.delete(toHex(b.id))) || this.better(e, p.id)) this.table.update(e, f);
+        else {
+          const hex = toHex(b.id);
+          this.keepBoth(e, hex, f, (this.distrusted.size > 0 && this.distrusted.delete(hex)) || this.better(e, p.id));
+        }
       }
       this.pending.push(p);
     }

@@ -67,6 +67,9 @@ export async function readBlobs(
   onBlob: (id: string, result: Buffer | Error) => void | Promise<void>,
   concurrency = 8,
 ): Promise<void> {
+  // A copy that fails verification is not the last word: another stored copy may be whole.
+  const deliver = async (id: string, result: Buffer | Error) =>
+    onBlob(id, result instanceof CorruptionError && repo.index.alternates?.(id).length ? await repo.readAlternate(id, expectType, result).catch((e: Error) => e) : result);
   const located: Located[] = [];
   for (const id of new Set(ids)) {
     const e = repo.index.lookup(id);
@@ -88,12 +91,12 @@ export async function readBlobs(
     const key = repo.packKey(pack, info.salt);
     for (const { id, e } of run) {
       if (!bytes) {
-        await onBlob(id, readError!(id));
+        await deliver(id, readError!(id));
         continue;
       }
       const rel = e.offset - start;
       if (rel + e.length > bytes.length) {
-        await onBlob(id, new CorruptionError(`pack ${pack}: chunk ${id} is truncated`, pack, id));
+        await deliver(id, new CorruptionError(`pack ${pack}: chunk ${id} is truncated`, pack, id));
         continue;
       }
       let data: Buffer | Error;
@@ -102,7 +105,7 @@ export async function readBlobs(
       } catch (x) {
         data = x as Error;
       }
-      await onBlob(id, data);
+      await deliver(id, data);
     }
   });
 }

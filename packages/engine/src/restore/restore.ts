@@ -15,7 +15,7 @@ import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
 import { CorruptionError, EngineError } from "../errors";
 import { mapLimit } from "../index/repo-index";
-import { BLOB_TREE } from "../pack/format";
+import { BLOB_DATA, BLOB_TREE } from "../pack/format";
 import { coalesce, MAX_GAP, readBlobs, readRunBytes, type Located } from "./blob-batch";
 import { DecodePool } from "./decode-pool";
 import type { DecodeResult, FileError } from "./decode-core";
@@ -299,13 +299,23 @@ class Restorer {
       const { id } = run[i]!;
       const targets = this.chunkTargets.get(id)!;
       const r = decoded?.results[i];
-      const ok = r !== undefined && "at" in r;
-      const data = ok && r.at >= 0 ? decoded!.out.subarray(r.at, r.at + r.length) : undefined;
+      let ok = r !== undefined && "at" in r;
+      let data = ok && r && "at" in r && r.at >= 0 ? decoded!.out.subarray(r.at, r.at + r.length) : undefined;
       const err = r && "error" in r ? r.error : readError;
+      // This copy failed; the chunk may be stored again elsewhere (a self-heal re-upload).
+      let viaAlternate = false;
+      if (!ok && this.repo.index.alternates?.(id).length) {
+        try {
+          data = await this.repo.readAlternate(id, BLOB_DATA, new CorruptionError(err, pack, id));
+          ok = viaAlternate = true;
+        } catch {
+          // Every copy failed: the files that need it fail with the first copy's error.
+        }
+      }
       const written = [...whole[i]!];
       for (const t of targets) {
         if (!ok) t.file.failed ??= err;
-        else if (whole[i]!.has(t)) {
+        else if (!viaAlternate && r && "at" in r && whole[i]!.has(t)) {
           const fe = decoded!.fileErrors?.[i]?.[written.indexOf(t)];
           if (fe === undefined) t.file.failed ??= "file was not written";
           else if (fe) {
