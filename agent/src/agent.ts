@@ -32,6 +32,8 @@ export interface RunOptions {
   maintainEvery?: number;
   /** Encoder workers for a point without a parent (default: the engine's, cores − 1). */
   encodeWorkers?: number;
+  /** Decode worker threads for restore jobs (default: the engine's, by restore size). */
+  decodeWorkers?: number;
   log?: (line: string) => void;
   fetch?: typeof fetch;
 }
@@ -78,6 +80,8 @@ export class Agent {
   /** Runs until stop() or a fatal error; resolves with the process exit code. */
   async run(): Promise<number> {
     this.machine = await this.state.readMachine();
+    // A folder enrolled by an older agent (or re-created by hand) is restricted before anything else runs.
+    await this.state.secure();
     this.api = createAgentClient({
       serverUrl: this.machine.serverUrl,
       credential: formatCredential(this.machine.machineId, this.machine.machineSecret),
@@ -264,7 +268,9 @@ export class Agent {
     if (!job) return;
     this.events.add("info", "restore", `restore job ${job.id} started: ${job.paths.length ? job.paths.join(", ") : "whole point"} → ${job.destination.kind === "original" ? "original location" : job.destination.path} (${job.conflict})`);
     this.restoring = (async () => {
-      const r = await executeRestoreJob(job, this.spoolStore, Buffer.from(this.machine.spoolKek, "base64"), this.api, this.log);
+      const r = await executeRestoreJob(job, this.spoolStore, Buffer.from(this.machine.spoolKek, "base64"), this.api, this.log, new Date(), {
+        ...(this.opts.decodeWorkers !== undefined ? { decodeWorkers: this.opts.decodeWorkers } : {}),
+      });
       for (const f of r.failed.slice(0, 100)) this.events.add("warn", "restore", `restore could not write: ${f.error}`, f.path);
       // The result must reach the server: retry until it does (or the credential is refused).
       for (let attempt = 0; !this.abort.signal.aborted; attempt++) {

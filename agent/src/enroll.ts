@@ -27,6 +27,8 @@ export async function enroll(opts: { serverUrl: string; token: string; name?: st
     spoolKek: newSpoolKek(),
     repository: r.repository,
     policy: r.policy,
+    // With the ETag the first heartbeat fetches nothing; an older server sends none (one GET then).
+    ...(r.policyEtag ? { policyEtag: r.policyEtag } : {}),
     enrolledAt: new Date().toISOString(),
   });
   return { machineId: r.machineId, customerId: r.customerId };

@@ -39,11 +39,13 @@ export async function main(argv: string[]): Promise<number> {
       "maintain-every": { type: "string" },
       // Encoder worker threads for a point without a parent (default: cores − 1; 0: on the main thread).
       "encode-workers": { type: "string" },
+      // Decode worker threads for restore jobs (default: by restore size; 0: on the main thread).
+      "decode-workers": { type: "string" },
     },
     strict: true,
   });
   const stateDir = resolve(values["state-dir"] ?? defaultStateDir());
-  const num = (k: "tick-ms" | "debounce-ms" | "heartbeat-ms" | "maintain-every" | "encode-workers", min = 1) => {
+  const num = (k: "tick-ms" | "debounce-ms" | "heartbeat-ms" | "maintain-every" | "encode-workers" | "decode-workers", min = 1) => {
     const v = values[k];
     if (v === undefined) return undefined;
     const n = Number(v);
@@ -64,7 +66,7 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case "run": {
-      const agent = new Agent({ stateDir, tickMs: num("tick-ms"), debounceMs: num("debounce-ms"), heartbeatMs: num("heartbeat-ms"), maintainEvery: num("maintain-every"), encodeWorkers: num("encode-workers", 0) });
+      const agent = new Agent({ stateDir, tickMs: num("tick-ms"), debounceMs: num("debounce-ms"), heartbeatMs: num("heartbeat-ms"), maintainEvery: num("maintain-every"), encodeWorkers: num("encode-workers", 0), decodeWorkers: num("decode-workers", 0) });
       return agent.run();
     }
     case "status": {

@@ -10,7 +10,9 @@
  * half-written files at the destination.
  */
 import { copyFile, lstat, mkdir, readdir, rename, rm, symlink, readlink } from "node:fs/promises";
+import { existsSync } from "node:fs";
 import { basename, dirname, extname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { AgentClient, RestoreJob } from "@tidemark/agent-protocol";
 import { AzureBlobStore, type BlobMeta, type BlobStore, type GetOptions } from "@tidemark/storage";
 import { Repository, restore } from "./engine";
@@ -49,7 +51,28 @@ export interface RestoreOutcome {
   failed: Array<{ path: string; error: string }>;
 }
 
-export async function executeRestoreJob(job: RestoreJob, spool: BlobStore, spoolKek: Buffer, api: AgentClient, log: (l: string) => void, now = new Date()): Promise<RestoreOutcome> {
+export interface RestoreJobOptions {
+  /** Decode worker threads (default: the engine's — workers for a restore of 64 MiB and more). */
+  decodeWorkers?: number;
+  /** The decode worker's module; default: decodeWorkerBesideBundle(). */
+  decodeWorkerEntry?: string | URL;
+}
+
+/**
+ * Where the shipped agent keeps the engine's restore decode worker: decode-worker.js beside
+ * the bundle (scripts/bundle.mjs). Run from .ts sources there is none: the engine boots its
+ * own worker through tsx. A bundle without the file decodes on the main thread (said in the log).
+ */
+export function decodeWorkerBesideBundle(here: string = import.meta.url, log?: (l: string) => void): URL | undefined {
+  if (here.endsWith(".ts")) return undefined;
+  const entry = new URL("./decode-worker.js", here);
+  if (existsSync(entry)) return entry;
+  log?.(`restore: ${fileURLToPath(entry)} is missing (ship it beside the bundle); restores decode on the main thread`);
+  return undefined;
+}
+
+export async function executeRestoreJob(job: RestoreJob, spool: BlobStore, spoolKek: Buffer, api: AgentClient, log: (l: string) => void, now = new Date(), opts: RestoreJobOptions = {}): Promise<RestoreOutcome> {
+  const decodeWorkerEntry = opts.decodeWorkerEntry ?? decodeWorkerBesideBundle(import.meta.url, log);
   const azure = new AzureBlobStore({ sasUrl: job.readSasUrl });
   const repo = await Repository.open(new RestoreStore(azure, spool), { kek: spoolKek });
   const out: RestoreOutcome = { ok: true, restoredFiles: 0, skipped: 0, failed: [] };
@@ -67,6 +90,8 @@ export async function executeRestoreJob(job: RestoreJob, spool: BlobStore, spool
         const r = await restore(repo, { id: job.snapshotId, snapshot }, {
           target: staging,
           ...(p ? { path: p } : {}),
+          ...(decodeWorkerEntry ? { decodeWorkerEntry } : {}),
+          ...(opts.decodeWorkers !== undefined ? { decodeWorkers: opts.decodeWorkers } : {}),
           onProgress: (pr) => {
             const t = Date.now();
             if (t - lastReport < 1000) return;

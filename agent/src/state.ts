@@ -12,6 +12,8 @@ import { chmod, mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
 import { enrollResponseSchema, policySchema, repositoryConfigSchema } from "@tidemark/agent-protocol";
+import { restrictStateDir } from "./state-acl";
+import type { Exec } from "./vss";
 
 export function defaultStateDir(platform: NodeJS.Platform = process.platform): string {
   // ProgramData is fixed on every supported Windows install; reading it from the environment would need @tidemark/config.
@@ -46,8 +48,19 @@ export const statusFileSchema = z.object({
 });
 export type StatusFile = z.infer<typeof statusFileSchema>;
 
+export interface StateDirOptions {
+  /** Default: this process's platform. "win32" restricts the folder's NTFS ACL (src/state-acl.ts). */
+  platform?: NodeJS.Platform;
+  /** Runs icacls (injected in tests). */
+  exec?: Exec;
+}
+
 export class StateDir {
-  constructor(readonly dir: string) {}
+  private restricted = false;
+  constructor(
+    readonly dir: string,
+    private readonly opts: StateDirOptions = {},
+  ) {}
   get machinePath() {
     return join(this.dir, "machine.json");
   }
@@ -65,6 +78,14 @@ export class StateDir {
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
     // mkdir's mode is ignored for an existing directory: a pre-made one is tightened too.
     await chmod(this.dir, 0o700);
+    await this.secure();
+  }
+
+  /** Windows: SYSTEM + Administrators only (NTFS ignores the POSIX modes); once per process. Elsewhere nothing. */
+  async secure(): Promise<void> {
+    if ((this.opts.platform ?? process.platform) !== "win32" || this.restricted) return;
+    await restrictStateDir(this.dir, this.opts.exec);
+    this.restricted = true;
   }
 
   async readMachine(): Promise<MachineFile> {

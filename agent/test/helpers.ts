@@ -37,8 +37,9 @@ export function cli(args: string[]): Promise<{ code: number | null; out: string 
 
 export const BUNDLE = join(AGENT_DIR, "dist/tidemark-agent.mjs");
 
-export function startAgent(stateDir: string, extra: string[] = [], opts: { bundle?: boolean; uid?: number } = {}): AgentProc {
-  const entry = opts.bundle ? [BUNDLE] : ["--import", "tsx", MAIN];
+/** `bundleFile`: run that bundled agent (a test's own build) instead of dist/tidemark-agent.mjs. */
+export function startAgent(stateDir: string, extra: string[] = [], opts: { bundle?: boolean; bundleFile?: string; uid?: number } = {}): AgentProc {
+  const entry = opts.bundleFile ? [opts.bundleFile] : opts.bundle ? [BUNDLE] : ["--import", "tsx", MAIN];
   const child = spawn(process.execPath, [...entry, "run", "--state-dir", stateDir, "--tick-ms", "100", "--debounce-ms", "500", "--heartbeat-ms", "500", ...extra], {
     cwd: AGENT_DIR,
     ...(opts.uid !== undefined ? { uid: opts.uid, gid: opts.uid } : {}),

@@ -51,7 +51,7 @@ export const policySchema = z.object({
   includePaths: z.array(z.string().min(1).max(4096)).max(1000).default([]),
   /** Absolute path prefixes left out (a path and everything below it). */
   excludePaths: z.array(z.string().min(1).max(4096)).max(1000).default([]),
-  /** Block devices / image files (Linux) or volume roots like "C:\\" (Windows, through VSS). */
+  /** Block devices / image files (Linux) or volumes like "C:" (Windows: imaged from the cycle's VSS shadow device). */
   volumes: z.array(z.string().min(1).max(4096)).max(64).default([]),
   volumeIntervalSeconds: z.number().int().min(60).max(30 * 86_400).default(3600),
   rescanEveryHours: z.number().min(0.01).max(24 * 30).default(6),
@@ -59,7 +59,12 @@ export const policySchema = z.object({
   preFreezeCommand: z.string().min(1).max(4096).optional(),
   postThawCommand: z.string().min(1).max(4096).optional(),
   hookTimeoutSeconds: z.number().int().min(1).max(3600).default(60),
-  /** Windows: take a VSS snapshot per cycle (application-consistent). */
+  /**
+   * Windows: read each cycle from a VSS shadow copy (one consistent instant per volume).
+   * The agent makes them through WMI (Win32_ShadowCopy.Create, ClientAccessible context),
+   * which runs no VSS writers: such a point is crash-consistent. Application consistency
+   * comes only from the pre-freeze / post-thaw hooks succeeding.
+   */
   vss: z.boolean().default(true),
   retention: retentionSchema.default(() => retentionSchema.parse({})),
 });
@@ -96,6 +101,12 @@ export const enrollResponseSchema = z.object({
   dataKey: z.base64().refine((s) => Buffer.from(s, "base64").length === 32, "must decode to 32 bytes"),
   repository: z.object({ container: shortText(63), blobEndpoint: z.url(), config: repositoryConfigSchema }),
   policy: policySchema,
+  /**
+   * The ETag GET policy gives for `policy`: the agent stores it and its first
+   * heartbeat finds nothing to fetch. Optional: servers before it omit it (the
+   * agent then fetches the policy once).
+   */
+  policyEtag: shortText(200).optional(),
 });
 
 export const volumeInfoSchema = z.object({
@@ -168,6 +179,10 @@ export const pointManifestSchema = z.object({
   sources: z.array(z.string().min(1).max(4096)).max(1000),
   rootTree: chunkIdSchema,
   volumes: z.array(z.object({ source: z.string().min(1), name: z.string().min(1), size: z.number().int().nonnegative(), blockSize: z.number().int().positive(), map: chunkIdSchema })),
+  /**
+   * "application" only when the policy's pre-freeze hook (and its post-thaw hook, when set)
+   * succeeded; otherwise "crash" — also for a point read from a VSS shadow (no writers run).
+   */
   consistency: z.enum(["crash", "application"]),
   stats: z.object({
     files: z.number().int().nonnegative(),

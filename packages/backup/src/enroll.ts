@@ -60,7 +60,8 @@ export async function enrollAgent(svc: AgentServices, req: EnrollRequest, meta: 
 
     // Inside the transaction: if storage is down the token stays unused and the agent can simply retry.
     const repo = await ensureCustomerRepository(tx, svc.kek, svc.blobs, scope);
-    const { policy } = await effectivePolicy(tx, { ...scope, machineId, name: req.name });
+    // The same ETag GET policy gives: the agent's first heartbeat then has nothing to fetch.
+    const { policy, etag } = await effectivePolicy(tx, { ...scope, machineId, name: req.name });
     return {
       machineId,
       machineSecret: enrolled.secret,
@@ -68,6 +69,7 @@ export async function enrollAgent(svc: AgentServices, req: EnrollRequest, meta: 
       dataKey: repo.dataKey.toString("base64"),
       repository: { container: repo.container, blobEndpoint: svc.blobs.blobEndpoint, config: repositoryConfigSchema.parse(repo.config) },
       policy,
+      policyEtag: etag,
     };
   });
 }
