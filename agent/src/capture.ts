@@ -23,6 +23,7 @@ import { writePrivate } from "./state";
 import { newClientPointId } from "./uploader";
 import { AGENT_TREE_CACHE_BYTES, collectGarbage } from "./memory";
 import { volumeOf, wmiVss, type ReadPath, type VssAdapter } from "./vss";
+import { differsOnlyAboveSources } from "./above-sources";
 
 export interface CaptureOptions {
   debounceMs: number;
@@ -294,13 +295,19 @@ export class Capture {
     this.dirtySince = undefined;
     const p = this.policy;
     const hookMs = p.hookTimeoutSeconds * 1000;
+    // Crash-consistent unless the hooks made it more: a VSS shadow made through WMI
+    // (ClientAccessible) runs no writers, so it gives one instant, not an application's state.
     let consistency: "crash" | "application" = "crash";
     let thawed = false;
     const thaw = async () => {
       if (thawed || !p.postThawCommand) return;
       thawed = true;
       const r = await runHook(p.postThawCommand, hookMs);
-      if (!r.ok) this.events.add("error", "hook-failed", `post-thaw hook ${r.timedOut ? "timed out" : `failed (exit ${r.code})`}: ${r.output.slice(0, 500)}`);
+      if (r.ok) return;
+      // A failed post-thaw can mean the frozen state is not usable (pg_backup_stop never ran).
+      const demoted = consistency === "application";
+      consistency = "crash";
+      this.events.add("error", "hook-failed", `post-thaw hook ${r.timedOut ? "timed out" : `failed (exit ${r.code})`}${demoted ? ": point is crash-consistent" : ""}: ${r.output.slice(0, 500)}`);
     };
     if (p.preFreezeCommand) {
       const r = await runHook(p.preFreezeCommand, hookMs);
@@ -309,10 +316,12 @@ export class Capture {
     }
     if (heal.size) this.opts.onHeal?.([...heal]);
     let result;
+    let pointSources: BackupSource[] = [];
     try {
       let volumes = this.state.lastVolumes ?? [];
       if (volumesDue) volumes = await this.imageVolumes();
       result = await this.withSources(async (sources, shadowed) => {
+        pointSources = sources;
         // With a shadow the applications may go on: the frozen state is in the snapshot.
         if (shadowed) await thaw();
         if (sources.length === 0 && volumes.length === 0) return undefined;
@@ -349,8 +358,16 @@ export class Capture {
       await thaw();
     }
     if (!result) return;
+    if (result.snapshot.consistency !== consistency) {
+      // The post-thaw hook ran after the point was saved (no shadow) and failed: record it honestly.
+      const saved = result;
+      const snapshot = { ...saved.snapshot, consistency };
+      result = { id: await this.repo.saveSnapshot(snapshot), snapshot };
+      await this.repo.deleteSnapshot(saved.id);
+    }
     for (const e of result.snapshot.errors) this.events.add("warn", "unreadable-file", `could not read: ${e.error}`, e.path);
-    const unchanged = result.snapshot.tree === this.state.lastTree && !volumesDue && result.snapshot.errors.length === 0 && heal.size === 0;
+    const sameTree = result.snapshot.tree === this.state.lastTree || (await this.onlyAboveSourcesChanged(result.snapshot.tree, pointSources));
+    const unchanged = sameTree && !volumesDue && result.snapshot.errors.length === 0 && heal.size === 0;
     if (unchanged) {
       // Nothing changed since the last point (a rescan or a touch): no new point, no upload.
       await this.repo.deleteSnapshot(result.id);
@@ -366,6 +383,19 @@ export class Capture {
     }
     if (this.changesSeen === changes) this.changesSeen = 0;
     await this.persist(this.state);
+  }
+
+  /** The new root tree differs from the last point's only above the include paths (see above-sources.ts). */
+  private async onlyAboveSourcesChanged(tree: string, sources: BackupSource[]): Promise<boolean> {
+    const last = this.state.lastTree;
+    if (!last || sources.length === 0) return false;
+    try {
+      return await differsOnlyAboveSources(this.repo, last, tree, sources);
+    } catch (e) {
+      // The last tree unreadable here costs one extra point, never a missed change.
+      this.opts.log(`comparing with the last point's tree failed (${(e as Error).message}): taking the point`);
+      return false;
+    }
   }
 
   /** Images the policy's volumes, reusing unchanged blocks through the maps kept from the last image. */

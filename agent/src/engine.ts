@@ -21,6 +21,7 @@ export {
   SNAPSHOT_PREFIX,
   BLOB_TREE,
   BLOB_DATA,
+  recordPathParts,
   type RepoConfig,
   type BackupOptions,
   type BackupResult,
