@@ -6,6 +6,7 @@
  * icacls. The commands are built here and unit-tested on Linux; they have not
  * run on a real Windows (see README).
  */
+import { win32 } from "node:path";
 import { execCommand, type Command, type Exec } from "./vss";
 
 /** Well-known SIDs: names like "Administrators" are localised ("Administratoren"), SIDs are not. */
@@ -19,7 +20,8 @@ export const SID_ADMINISTRATORS = "*S-1-5-32-544";
  * full control, inherited by everything below (existing and future files).
  */
 export function stateDirAclCommands(dir: string): Command[] {
-  if (!/^(?:[A-Za-z]:\\|\\\\)/.test(dir)) throw new Error(`not an absolute Windows path: ${JSON.stringify(dir)}`);
+  // A relative path would be resolved against the service's working directory (System32).
+  if (!win32.isAbsolute(dir)) throw new Error(`not an absolute Windows path: ${JSON.stringify(dir)}`);
   // icacls takes the path as one argument (no shell): quotes inside would only confuse it.
   if (/["\r\n]/.test(dir)) throw new Error(`refusing a state directory path with quotes or line breaks: ${JSON.stringify(dir)}`);
   const d = dir.replace(/\\+$/, "") || dir;
