@@ -13,6 +13,7 @@
 import { createHash } from "node:crypto";
 import { CorruptionError } from "./errors";
 import { mapLimit } from "./index/repo-index";
+import type { IndexEntry } from "./index/index";
 import { BLOB_TREE, packKeyName } from "./pack/format";
 import { openBlob } from "./pack/reader";
 import type { Repository } from "./repository";
@@ -56,11 +57,17 @@ export interface CheckReport {
   errors: string[];
   damagedPacks: DamagedPack[];
   damagedChunks: DamagedChunk[];
+  /**
+   * Damaged copies of chunks that have another copy that verified: no file is
+   * affected (restore reads the good copy), but the pack holding the bad copy
+   * is still listed in damagedPacks when it was read or found missing.
+   */
+  damagedCopies: DamagedChunk[];
   affected: AffectedPoint[];
 }
 
 export async function check(repo: Repository, opts: CheckOptions = {}): Promise<CheckReport> {
-  const report: CheckReport = { ok: true, packs: 0, packsRead: 0, snapshots: 0, trees: 0, unindexedPacks: [], errors: [], damagedPacks: [], damagedChunks: [], affected: [] };
+  const report: CheckReport = { ok: true, packs: 0, packsRead: 0, snapshots: 0, trees: 0, unindexedPacks: [], errors: [], damagedPacks: [], damagedChunks: [], damagedCopies: [], affected: [] };
   const damagedPack = new Map<string, string>();
   const damagedChunk = new Map<string, DamagedChunk>();
   const markChunk = (chunk: string, pack: string | undefined, reason: string) => {
@@ -79,12 +86,28 @@ export async function check(repo: Repository, opts: CheckOptions = {}): Promise<
     else if (size !== p.size) damagedPack.set(p.id, `size ${size} differs from indexed ${p.size} (truncated or replaced)`);
   }
   for (const id of stored.keys()) if (!repo.index.packInfo(id)) report.unindexedPacks.push(id);
-  const chunksByPack = new Map<string, string[]>();
+  // Every stored copy of every chunk, by pack: a chunk stored twice (racing writers, a self-heal
+  // re-upload) is damaged only when no copy verifies.
+  const copiesByPack = new Map<string, Array<{ chunk: string; e: IndexEntry }>>();
+  const copies = new Map<string, number>();
+  const addCopy = (chunk: string, e: IndexEntry) => {
+    let l = copiesByPack.get(e.pack);
+    if (!l) copiesByPack.set(e.pack, (l = []));
+    l.push({ chunk, e });
+  };
   for (const [id, e] of repo.index.entries()) {
-    let l = chunksByPack.get(e.pack);
-    if (!l) chunksByPack.set(e.pack, (l = []));
-    l.push(id);
+    addCopy(id, e);
+    const alts = repo.index.alternates(id);
+    for (const alt of alts) addCopy(id, alt);
+    if (alts.length) copies.set(id, 1 + alts.length);
   }
+  const badCopies = new Map<string, DamagedChunk[]>();
+  const markCopy = (chunk: string, pack: string, reason: string) => {
+    if (!copies.has(chunk)) return markChunk(chunk, pack, reason);
+    const l = badCopies.get(chunk) ?? [];
+    if (!l.some((c) => c.pack === pack)) l.push({ chunk, pack, reason });
+    badCopies.set(chunk, l);
+  };
 
   if (opts.readData) {
     const pct = Math.min(100, Math.max(0, opts.subsetPercent ?? 100));
@@ -101,16 +124,15 @@ export async function check(repo: Repository, opts: CheckOptions = {}): Promise<
       }
       if (createHash("sha256").update(bytes).digest("hex") !== p.id) damagedPack.set(p.id, "content does not hash to its name (damaged or truncated)");
       const key = repo.packKey(p.id, p.salt);
-      for (const chunk of chunksByPack.get(p.id) ?? []) {
-        const e = repo.index.lookup(chunk)!;
+      for (const { chunk, e } of copiesByPack.get(p.id) ?? []) {
         if (e.offset + e.length > bytes.length) {
-          markChunk(chunk, p.id, "beyond the end of the pack (truncated)");
+          markCopy(chunk, p.id, "beyond the end of the pack (truncated)");
           continue;
         }
         try {
           openBlob(repo.keys, p.id, key, { type: e.type, id: Buffer.from(chunk, "hex"), offset: e.offset }, bytes.subarray(e.offset, e.offset + e.length));
         } catch (x) {
-          markChunk(chunk, p.id, x instanceof CorruptionError ? x.message : String(x));
+          markCopy(chunk, p.id, x instanceof CorruptionError ? x.message : String(x));
         }
       }
       opts.onProgress?.(++done, toRead.length);
@@ -119,7 +141,12 @@ export async function check(repo: Repository, opts: CheckOptions = {}): Promise<
   // A pack that is missing or the wrong size damages every chunk in it (whether or not data was read).
   for (const [pack, reason] of damagedPack) {
     if (reason.startsWith("content does not hash")) continue; // its chunks were judged one by one above
-    for (const chunk of chunksByPack.get(pack) ?? []) markChunk(chunk, pack, `pack ${reason}`);
+    for (const { chunk } of copiesByPack.get(pack) ?? []) markCopy(chunk, pack, `pack ${reason}`);
+  }
+  // Only when every copy failed does the chunk count as damaged (and its files as affected).
+  for (const [chunk, bad] of badCopies) {
+    if (bad.length >= copies.get(chunk)!) markChunk(chunk, bad[0]!.pack, bad[0]!.reason);
+    else report.damagedCopies.push(...bad);
   }
 
   // Points and trees. Per-tree results are memoised: shared subtrees are walked once.

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { join } from "node:path";
 import { backup } from "../src/backup/backup";
 import { restore } from "../src/restore/restore";
+import { check } from "../src/check";
 import { Repository } from "../src/repository";
 import { packKeyName } from "../src/pack/format";
 import { memRepo, PASSWORD, tempDir } from "./helpers";
@@ -94,10 +95,20 @@ describe("distrusted chunks (the service found their stored copies corrupt)", ()
         }
       }
 
+      // check --read-data: the bad copy is reported, but no chunk is damaged and no file affected.
+      const healthy = await check(await Repository.open(store, PASSWORD), { readData: true });
+      expect(healthy.damagedChunks).toEqual([]);
+      expect(healthy.affected).toEqual([]);
+      expect(healthy.damagedCopies.map((c) => [c.chunk, c.pack])).toEqual([[id, bad.pack]]);
+      expect(healthy.damagedPacks.map((p) => p.pack)).toEqual([bad.pack]);
+
       // Control: with only the corrupt copy (no alternate), restore fails exactly that file.
       const lone = await Repository.open(store, PASSWORD);
       const fresh = repo.index.lookup(id)!.pack;
       await store.delete(packKeyName(fresh));
+      const broken = await check(await Repository.open(store, PASSWORD), { readData: true });
+      expect(broken.damagedChunks.map((c) => c.chunk)).toContain(id);
+      expect(broken.affected.flatMap((a) => a.paths)).toContain(`${src.dir}/docs/deep/deeper/small`);
       const out = await tempDir();
       try {
         const res = await restore(lone, { id: healed.id, snapshot: healed.snapshot }, { target: out.dir });

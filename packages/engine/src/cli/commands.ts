@@ -196,6 +196,7 @@ const checkCmd: Handler = async (_args, v) => {
     if (r.unindexedPacks.length) lines.push(`note: ${r.unindexedPacks.length} unindexed packs (interrupted backup?); prune removes them\n`);
     for (const p of r.damagedPacks) lines.push(`DAMAGED pack ${p.pack}: ${p.reason}\n`);
     for (const c of r.damagedChunks) lines.push(`DAMAGED chunk ${c.chunk}${c.pack ? ` (pack ${c.pack})` : ""}: ${c.reason}\n`);
+    for (const c of r.damagedCopies) lines.push(`damaged copy of chunk ${c.chunk} (pack ${c.pack}): ${c.reason} — another copy verified, no file affected\n`);
     for (const a of r.affected) for (const p of a.paths) lines.push(`AFFECTED point ${a.snapshot.slice(0, 12)} (${a.time}, ${a.host}): ${p}\n`);
     for (const e of r.errors.filter((e) => e.startsWith("recovery point"))) lines.push(`ERROR ${e}\n`);
     lines.push(r.ok ? "no errors found\n" : `${r.errors.length} errors found\n`);
