@@ -12,7 +12,7 @@
  */
 import { createHash } from "node:crypto";
 import { mkdir, readFile, stat } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { join, resolve, win32 } from "node:path";
 import type { Policy } from "@tidemark/agent-protocol";
 import { backup, backupVolumes, type BackupSource, type Repository, type Snapshot, type VolumeMapBytes } from "./engine";
 import type { EventBuffer } from "./events";
@@ -22,7 +22,8 @@ import type { UploadQueue } from "./queue";
 import { writePrivate } from "./state";
 import { newClientPointId } from "./uploader";
 import { AGENT_TREE_CACHE_BYTES, collectGarbage } from "./memory";
-import { volumeOf, wmiVss, type ReadPath, type VssAdapter } from "./vss";
+import { volumeOf, wmiVss, type ReadPath, type ShadowDevice, type VssAdapter } from "./vss";
+import { shadowedVolumes, volumeReadPath, windowsVolume } from "./win-volumes";
 import { differsOnlyAboveSources } from "./above-sources";
 
 export interface CaptureOptions {
@@ -264,27 +265,37 @@ export class Capture {
   }
 
   /** Sources for this cycle: on Windows with `vss`, read from shadow copies and record the live paths. */
-  private async withSources<T>(use: (sources: BackupSource[], shadowed: boolean) => Promise<T>): Promise<T> {
+  /**
+   * Sources for this cycle: on Windows with `vss`, read from shadow copies and record the live
+   * paths. `imaging`: the policy's volumes are imaged in this cycle, so their drives are shadowed
+   * too; `device` then gives each drive's shadow device (undefined: read live).
+   */
+  private async withSources<T>(imaging: boolean, use: (sources: BackupSource[], shadowed: boolean, device: ShadowDevice, read: ReadPath) => Promise<T>): Promise<T> {
     const includes = this.plan.includes;
+    const none: ShadowDevice = () => undefined;
+    const same: ReadPath = (live) => live;
     // Windows paths as mapped sources: recorded exactly as the policy names them, whatever the host.
     const live: BackupSource[] = this.platform === "win32" ? includes.map((p) => ({ read: p, record: p })) : includes;
-    const volumes = this.platform === "win32" && this.policy.vss ? [...new Set(includes.map(volumeOf).filter((v): v is string => v !== undefined))] : [];
-    if (volumes.length === 0) return use(live, false);
+    const wanted = [...includes.map(volumeOf).filter((v): v is string => v !== undefined), ...(imaging ? shadowedVolumes(this.policy.volumes) : [])];
+    const volumes = this.platform === "win32" && this.policy.vss ? [...new Set(wanted)] : [];
+    if (volumes.length === 0) return use(live, false, none, same);
     const vss = this.opts.vss ?? wmiVss({ onWarning: (m) => this.events.add("warn", "vss-failed", m) });
     let entered = false;
     try {
-      return await vss.withShadows(volumes, (read: ReadPath) => {
+      return await vss.withShadows(volumes, (read: ReadPath, device?: ShadowDevice) => {
         entered = true;
         return use(
           includes.map((p) => ({ read: read(p), record: p })),
           true,
+          device ?? none,
+          read,
         );
       });
     } catch (e) {
       if (entered) throw e;
       // No shadow: the cycle still runs, reading the live files (never skip a point for VSS).
       this.events.add("error", "vss-failed", `VSS shadow copy failed (${(e as Error).message}); this point reads live files`);
-      return use(live, false);
+      return use(live, false, none, same);
     }
   }
 
@@ -319,11 +330,14 @@ export class Capture {
     let pointSources: BackupSource[] = [];
     try {
       let volumes = this.state.lastVolumes ?? [];
-      if (volumesDue) volumes = await this.imageVolumes();
-      result = await this.withSources(async (sources, shadowed) => {
+      // Windows images its volumes inside the cycle's shadows (below); elsewhere in the frozen window, now.
+      const windows = this.platform === "win32";
+      if (volumesDue && !windows) volumes = await this.imageVolumes();
+      result = await this.withSources(volumesDue && windows, async (sources, shadowed, device, read) => {
         pointSources = sources;
         // With a shadow the applications may go on: the frozen state is in the snapshot.
         if (shadowed) await thaw();
+        if (volumesDue && windows) volumes = await this.imageVolumes((v) => volumeReadPath(windowsVolume(v), device, read), (v) => windowsVolume(v).record);
         if (sources.length === 0 && volumes.length === 0) return undefined;
         const parentId = this.state.lastSnapshotId;
         // The parent must still be in the spool; without it the point is simply read in full.
@@ -399,29 +413,46 @@ export class Capture {
   }
 
   /** Images the policy's volumes, reusing unchanged blocks through the maps kept from the last image. */
-  private async imageVolumes(): Promise<Snapshot["volumes"]> {
+  /**
+   * Images the policy's volumes, reusing unchanged blocks through the maps kept from the last image.
+   * `readOf`: where each volume is read this cycle (Windows: its shadow device); `recordOf`: what the
+   * point records and the kept map is named by — stable across cycles whatever was read.
+   */
+  private async imageVolumes(readOf: (v: string) => string = (v) => v, recordOf: (v: string) => string = (v) => resolve(v)): Promise<Snapshot["volumes"]> {
     const dir = this.opts.volumeMapDir;
     const prevMaps = new Map<string, VolumeMapBytes>();
-    const fileOf = (source: string) => join(dir!, createHash("sha256").update(source).digest("hex").slice(0, 32) + ".map");
+    const fileOf = (record: string) => join(dir!, createHash("sha256").update(record).digest("hex").slice(0, 32) + ".map");
+    // The engine names each volume by its resolved read path; back to the policy's volume from there.
+    const plan = this.policy.volumes.map((v) => ({ read: readOf(v), record: recordOf(v) }));
+    const recordByRead = new Map(plan.map((x) => [resolve(x.read), x.record]));
     if (dir) {
       await mkdir(dir, { recursive: true, mode: 0o700 });
-      for (const source of this.policy.volumes.map((v) => resolve(v))) {
+      for (const x of plan) {
         try {
-          const b = await readFile(fileOf(source));
-          prevMaps.set(source, { blockSize: b.readUInt32LE(0), map: b.subarray(4) });
+          const b = await readFile(fileOf(x.record));
+          prevMaps.set(resolve(x.read), { blockSize: b.readUInt32LE(0), map: b.subarray(4) });
         } catch {
           // First image of this source (or the map was lost): its blocks are hashed in full.
         }
       }
     }
     const maps: Array<[string, VolumeMapBytes]> = [];
-    const refs = await backupVolumes(this.repo, this.policy.volumes, { host: this.opts.host, ...(dir ? { prevMaps, onMap: (s: string, m: VolumeMapBytes) => void maps.push([s, m]) } : {}) });
+    const refs = await backupVolumes(
+      this.repo,
+      plan.map((x) => x.read),
+      { host: this.opts.host, ...(dir ? { prevMaps, onMap: (s: string, m: VolumeMapBytes) => void maps.push([s, m]) } : {}) },
+    );
     for (const [source, m] of maps) {
       const head = Buffer.alloc(4);
       head.writeUInt32LE(m.blockSize);
-      await writePrivate(fileOf(source), Buffer.concat([head, m.map]));
+      await writePrivate(fileOf(recordByRead.get(source) ?? source), Buffer.concat([head, m.map]));
     }
-    return refs;
+    return refs.map((r) => {
+      const record = recordByRead.get(r.source);
+      if (record === undefined || record === r.source) return r;
+      // Read from a shadow device: recorded as the live volume ("C:", name "C").
+      return { ...r, source: record, name: /^[A-Z]:$/.test(record) ? record[0]! : win32.basename(record) };
+    });
   }
 }
 

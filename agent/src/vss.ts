@@ -116,9 +116,12 @@ export function volumeOf(path: string): string | undefined {
 /** Live path → where to read it for this cycle. */
 export type ReadPath = (livePath: string) => string;
 
+/** A volume ("C:\\") → the raw device of its shadow this cycle (imaging), or undefined when none was made. */
+export type ShadowDevice = (volume: string) => string | undefined;
+
 /** What capture needs from VSS: shadows for a cycle, always released. Injected in tests. */
 export interface VssAdapter {
-  withShadows<T>(volumes: string[], use: (read: ReadPath) => Promise<T>): Promise<T>;
+  withShadows<T>(volumes: string[], use: (read: ReadPath, device: ShadowDevice) => Promise<T>): Promise<T>;
 }
 
 /**
@@ -127,10 +130,20 @@ export interface VssAdapter {
  * the same instant), all deleted afterwards even when the cycle fails. A volume
  * whose shadow cannot be made fails the whole cycle's VSS; the caller reads live.
  */
-export function wmiVss(opts: { exec?: Exec; timeoutMs?: number; mapPath?: typeof shadowPath; onWarning?: (message: string) => void } = {}): VssAdapter {
+export function wmiVss(
+  opts: {
+    exec?: Exec;
+    timeoutMs?: number;
+    mapPath?: typeof shadowPath;
+    /** The device a shadow is imaged from; default its DeviceObject (tests map it to a local image). */
+    mapDevice?: (shadow: Shadow, volume: string) => string;
+    onWarning?: (message: string) => void;
+  } = {},
+): VssAdapter {
   const exec = opts.exec ?? execCommand;
   const timeoutMs = opts.timeoutMs ?? 120_000;
   const mapPath = opts.mapPath ?? shadowPath;
+  const mapDevice = opts.mapDevice ?? ((shadow: Shadow) => shadow.device);
   return {
     async withShadows(volumes, use) {
       const made: Array<{ volume: string; shadow: Shadow }> = [];
@@ -138,11 +151,18 @@ export function wmiVss(opts: { exec?: Exec; timeoutMs?: number; mapPath?: typeof
         for (const volume of [...new Set(volumes.map(normalizeVolume))]) {
           made.push({ volume, shadow: parseCreateOutput((await exec(createShadowCommand(volume), timeoutMs)).stdout) });
         }
-        return await use((live) => {
-          const v = volumeOf(live);
-          const hit = v && made.find((m) => m.volume === v);
-          return hit ? mapPath(hit.shadow, hit.volume, live) : live;
-        });
+        return await use(
+          (live) => {
+            const v = volumeOf(live);
+            const hit = v && made.find((m) => m.volume === v);
+            return hit ? mapPath(hit.shadow, hit.volume, live) : live;
+          },
+          (volume) => {
+            const v = volumeOf(volume);
+            const hit = v && made.find((m) => m.volume === v);
+            return hit ? mapDevice(hit.shadow, hit.volume) : undefined;
+          },
+        );
       } finally {
         for (const m of made.reverse()) {
           // A shadow left behind costs disk space until Windows ages it out: said loudly, but the
