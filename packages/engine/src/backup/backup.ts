@@ -103,6 +103,21 @@ interface PendingFile {
   node: TreeNode;
   /** Position in the directory's node list (to drop it if unreadable). */
   slot: number;
+  /** Set for the first of several hard links seen: told the content once it is encoded (undefined: unreadable). */
+  linked?: (content: FileContent | undefined) => void;
+}
+
+/** What encoding a file gave: its chunk ids and the bytes read. */
+interface FileContent {
+  ids: string[];
+  bytes: number;
+}
+
+/** A file with more than one link, by device and inode: the first one read gives its content to the others. */
+interface LinkedFile {
+  size: number;
+  mtimeNs: string;
+  content: Promise<FileContent | undefined>;
 }
 
 /** A directory as saved: its tree id and what it holds. */
@@ -456,6 +471,13 @@ class BackupRun {
   private readonly verifyReuse: boolean;
   private readonly sound = new Map<string, Promise<boolean>>();
   private knownSound: Set<string> | undefined;
+  /**
+   * Hard-linked files seen in this run (only those with nlink > 1), by dev:inode. Another
+   * name of an inode already read takes its chunk list instead of being read, chunked,
+   * hashed and compressed again: same bytes by definition (13 names of one 25 MB Mesa
+   * driver are a fifth of the bytes of /usr/lib + /usr/share here).
+   */
+  private readonly links = new Map<string, LinkedFile>();
 
   private isExcluded(at: Place): boolean {
     if (!this.excludes) return false;
@@ -615,6 +637,8 @@ class BackupRun {
     const parentNodes = await this.parentTree(parentTreeId, change ? (name) => change.children.has(changeKey(name, at.windows)) : undefined);
     const nodes: Array<TreeNode | undefined> = new Array(names.length);
     const toRead: PendingFile[] = [];
+    const followers: Array<Promise<unknown>> = [];
+    const drop = (slot: number) => (nodes[slot] = undefined);
     const subdirs: Array<{ node: TreeNode; at: Place; prev: TreeNode | undefined; change: Change | null }> = [];
     names.forEach((name, i) => {
       const child = childPlace(at, name);
@@ -623,17 +647,26 @@ class BackupRun {
       const r = this.inspect(child, name, prev);
       if (!r) return;
       nodes[i] = r.node;
-      if (r.read) toRead.push({ path: child.read, record: child.record, node: r.node, slot: i });
+      if (r.read) {
+        const f: PendingFile = { path: child.read, record: child.record, node: r.node, slot: i };
+        const follows = r.link === undefined ? undefined : this.follow(r.link, f, drop);
+        if (follows) {
+          // Awaited below (Promise.all); this only stops an early unhandled-rejection report.
+          follows.catch(() => undefined);
+          followers.push(follows);
+        }
+        else toRead.push(f);
+      }
       if (r.node.type === "dir") {
         const c = change === null ? null : (change.children.get(changeKey(name, at.windows)) ?? NO_CHANGE);
         subdirs.push({ node: r.node, at: child, prev, change: c && !c.whole ? c : null });
       }
     });
     await this.pool.ready();
-    const reading = this.readFiles(toRead, (slot) => (nodes[slot] = undefined));
+    const reading = this.readFiles(toRead, drop);
     // Awaited below (Promise.all); this only stops an early unhandled-rejection report while the walk descends.
     reading.catch(() => undefined);
-    const pending: Array<Promise<unknown>> = [reading];
+    const pending: Array<Promise<unknown>> = [reading, ...followers];
     const subSums = new Map<TreeNode, Summary>();
     for (const d of subdirs) {
       const sub = await this.walkDir(d.at, d.prev?.type === "dir" ? d.prev.subtree : undefined, d.change);
@@ -659,7 +692,7 @@ class BackupRun {
    * Synchronous: a cached lstat is a few µs, a thread-pool round trip far more,
    * and the walk visits every file of the machine.
    */
-  private inspect(at: Place, name: string, prev: TreeNode | undefined): { node: TreeNode; read: boolean } | undefined {
+  private inspect(at: Place, name: string, prev: TreeNode | undefined): { node: TreeNode; read: boolean; link?: string } | undefined {
     let st: BigIntStats;
     try {
       st = lstatSync(at.read, { bigint: true });
@@ -697,7 +730,31 @@ class BackupRun {
       this.report(at.record);
       return { node, read: false };
     }
-    return { node, read: true };
+    return st.nlink > 1n ? { node, read: true, link: `${node.dev}:${node.inode}` } : { node, read: true };
+  }
+
+  /**
+   * Registers a hard-linked file about to be read (returns undefined: read it), or,
+   * when another name of the same unchanged inode was read first in this run, returns
+   * the promise that gives `f` that content (or reads `f` after all if that read failed).
+   */
+  private follow(key: string, f: PendingFile, dropped: (slot: number) => void): Promise<void> | undefined {
+    const seen = this.links.get(key);
+    if (seen && seen.size === f.node.size && seen.mtimeNs === f.node.mtimeNs) {
+      return seen.content.then((c) => {
+        if (c) {
+          f.node.content = c.ids;
+          f.node.size = c.bytes;
+          return;
+        }
+        return this.readFiles([f], dropped);
+      });
+    }
+    let tell!: (c: FileContent | undefined) => void;
+    const content = new Promise<FileContent | undefined>((r) => (tell = r));
+    this.links.set(key, { size: f.node.size, mtimeNs: f.node.mtimeNs, content });
+    f.linked = tell;
+    return undefined;
   }
 
   /** A backup source itself (file or directory). */
@@ -715,23 +772,31 @@ class BackupRun {
     const batches = files.length ? [files] : [];
     await Promise.all(
       batches.map(async (batch) => {
-        const results = await this.pool.encode(
-          batch.map((f) => ({ path: f.path, size: f.node.size })),
-          async (_file, c) => {
-            this.progress.readBytes += c.rawLength;
-            if (!this.saver.known(c.id)) await this.saver.saveCompressed(BLOB_DATA, c.id, c.rawLength, c.compressed);
-          },
-        );
+        const results = await this.pool
+          .encode(
+            batch.map((f) => ({ path: f.path, size: f.node.size })),
+            async (_file, c) => {
+              this.progress.readBytes += c.rawLength;
+              if (!this.saver.known(c.id)) await this.saver.saveCompressed(BLOB_DATA, c.id, c.rawLength, c.compressed);
+            },
+          )
+          .catch((e) => {
+            // Other names of these inodes must not wait forever for content that never comes.
+            for (const f of batch) f.linked?.(undefined);
+            throw e;
+          });
         results.forEach((r, i) => {
           const f = batch[i]!;
           if ("error" in r) {
             this.fail(f.record, { code: r.error });
             dropped(f.slot);
+            f.linked?.(undefined);
             return;
           }
           f.node.content = r.ids;
           // The file may have changed while being read: the tree describes what was captured.
           f.node.size = r.bytes;
+          f.linked?.(r);
         });
         this.report(batch.at(-1)!.record);
       }),
