@@ -24,7 +24,7 @@ import { z } from "zod";
 import { BlobExistsError, type BlobStore } from "@tidemark/storage";
 import { loadVolumeMap } from "./backup/volume";
 import { EngineError, RepositoryError } from "./errors";
-import type { IndexedPack } from "./index/index";
+import type { IndexEntry, IndexedPack } from "./index/index";
 import { mapLimit, writeIndexObject } from "./index/repo-index";
 import { BLOB_DATA, packKeyName, type PackBlob } from "./pack/format";
 import { openBlob } from "./pack/reader";
@@ -216,14 +216,18 @@ async function pruneLocked(repo: Repository, opts: PruneOptions, lock: PruneLock
   await repo.index.reload();
   const { used, points } = await markUsed(repo);
 
-  // Used blobs per pack, according to the best (non-condemned first) index entry.
-  const usedIn = new Map<string, string[]>();
+  // Used blobs per pack. Every stored copy outside condemned packs counts: which copy is whole is
+  // only known by reading it (after a self-heal one copy is corrupt), so prune never drops a copy a
+  // point may need. A copy in a condemned pack counts only when it is the chosen one (no other left).
+  const usedIn = new Map<string, Array<{ id: string; e: IndexEntry }>>();
   for (const id of used) {
     const e = repo.index.lookup(id);
     if (!e) continue; // check reports it; nothing prune can do
-    let l = usedIn.get(e.pack);
-    if (!l) usedIn.set(e.pack, (l = []));
-    l.push(id);
+    for (const c of [e, ...repo.index.alternates(id).filter((a) => !repo.condemned.has(a.pack))]) {
+      let l = usedIn.get(c.pack);
+      if (!l) usedIn.set(c.pack, (l = []));
+      l.push({ id, e: c });
+    }
   }
 
   const report: PruneReport = { points, usedBlobs: used.size, packs: 0, condemned: [], repacked: [], deleted: [], unindexedDeleted: [], reclaimedBytes: 0, indexRewritten: false };
@@ -240,7 +244,7 @@ async function pruneLocked(repo: Repository, opts: PruneOptions, lock: PruneLock
       toDelete.push(p.id);
       continue;
     }
-    const usedBytes = ids.reduce((a, id) => a + repo.index.lookup(id)!.length, 0);
+    const usedBytes = ids.reduce((a, u) => a + u.e.length, 0);
     if (ids.length === 0) toCondemn.push(p.id);
     else if (usedBytes < p.size * repackBelow) {
       toCondemn.push(p.id);
@@ -268,13 +272,24 @@ async function pruneLocked(repo: Repository, opts: PruneOptions, lock: PruneLock
 
   if (toRepack.length) {
     const saver = repo.newSaver();
+    const repacking = new Set(toRepack);
     for (const pack of toRepack) {
       const bytes = await store.get(packKeyName(pack));
       const info = repo.index.packInfo(pack)!;
       const key = repo.packKey(pack, info.salt);
-      for (const id of usedIn.get(pack) ?? []) {
-        const e = repo.index.lookup(id)!;
-        const data = openBlob(repo.keys, pack, key, { type: e.type, id: Buffer.from(id, "hex"), offset: e.offset }, bytes.subarray(e.offset, e.offset + e.length));
+      for (const { id, e } of usedIn.get(pack) ?? []) {
+        // Copies that outlive this run: outside condemned packs, or carried over by this repack.
+        const stored = [repo.index.lookup(id)!, ...repo.index.alternates(id)].filter((c) => !repo.condemned.has(c.pack) || repacking.has(c.pack));
+        let data: Buffer;
+        try {
+          data = openBlob(repo.keys, pack, key, { type: e.type, id: Buffer.from(id, "hex"), offset: e.offset }, bytes.subarray(e.offset, e.offset + e.length));
+        } catch (x) {
+          // A corrupt copy is not carried over; with no other copy prune stops before deleting anything.
+          if (stored.some((c) => c.pack !== pack)) continue;
+          throw x;
+        }
+        // Another copy elsewhere may be the corrupt one (nothing here has read it): keep this verified copy.
+        if (stored.length > 1) repo.index.distrust([id]);
         await saver.save(e.type, id, data);
       }
       report.repacked.push(pack);
@@ -287,15 +302,17 @@ async function pruneLocked(repo: Repository, opts: PruneOptions, lock: PruneLock
     const deleting = new Set(toDelete);
     for (const id of used) {
       const e = repo.index.lookup(id);
-      if (e && deleting.has(e.pack)) throw new RepositoryError(`prune: chunk ${id} would lose its only copy in pack ${e.pack}; nothing was deleted`);
+      if (e && [e, ...repo.index.alternates(id)].every((c) => deleting.has(c.pack))) throw new RepositoryError(`prune: chunk ${id} would lose its only copy in pack ${e.pack}; nothing was deleted`);
     }
     const oldObjects = [...repo.index.objects];
     const byPack = new Map<string, PackBlob[]>();
-    for (const [id, e] of repo.index.entries()) {
-      if (deleting.has(e.pack)) continue;
-      let l = byPack.get(e.pack);
-      if (!l) byPack.set(e.pack, (l = []));
-      l.push({ type: e.type, id: Buffer.from(id, "hex"), offset: e.offset, length: e.length, rawLength: e.rawLength });
+    for (const [id, primary] of repo.index.entries()) {
+      for (const e of [primary, ...repo.index.alternates(id)]) {
+        if (deleting.has(e.pack)) continue;
+        let l = byPack.get(e.pack);
+        if (!l) byPack.set(e.pack, (l = []));
+        l.push({ type: e.type, id: Buffer.from(id, "hex"), offset: e.offset, length: e.length, rawLength: e.rawLength });
+      }
     }
     const packs: IndexedPack[] = [];
     for (const p of repo.index.packs()) {

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { backup } from "../src/backup/backup";
 import { restore } from "../src/restore/restore";
 import { check } from "../src/check";
+import { prune } from "../src/prune";
 import { Repository } from "../src/repository";
 import { packKeyName } from "../src/pack/format";
 import { memRepo, PASSWORD, tempDir } from "./helpers";
@@ -118,6 +119,50 @@ describe("distrusted chunks (the service found their stored copies corrupt)", ()
       }
     } finally {
       await src.cleanup();
+    }
+  });
+
+  it("prune keeps a verified copy: repacking a healed repository never leaves only the corrupt copy", async () => {
+    const src = await tempDir();
+    const out = await tempDir();
+    try {
+      await makeCorpus(src.dir);
+      const { store, repo } = await memRepo();
+      const first = await backup(repo, { paths: [src.dir], host: "h" });
+      let t = await repo.loadTree(first.snapshot.tree);
+      for (const part of `${src.dir}/docs/deep/deeper`.split("/").filter(Boolean)) t = await repo.loadTree(t.nodes.find((n) => n.name === part)!.subtree!);
+      const id = t.nodes.find((n) => n.name === "small")!.content![0]!;
+      const bad = repo.index.lookup(id)!;
+      const bytes = Buffer.from(await store.get(packKeyName(bad.pack)));
+      bytes[bad.offset + 3]! ^= 0x01;
+      await store.put(packKeyName(bad.pack), bytes);
+      repo.index.distrust([id]);
+      const healed = await backup(repo, { paths: [src.dir], host: "h" });
+      const freshPack = repo.index.lookup(id)!.pack;
+
+      // A pruner whose index chose the corrupt copy, told to repack every pack (the fresh pack is
+      // mostly unused from its point of view): the first run condemns and repacks, the second deletes.
+      const pruner = await Repository.open(store, PASSWORD);
+      if (pruner.index.lookup(id)!.pack !== bad.pack) {
+        pruner.index.distrust([id]);
+        pruner.index.addPacks([{ ...pruner.index.packInfo(bad.pack)!, blobs: [{ type: bad.type, id: Buffer.from(id, "hex"), offset: bad.offset, length: bad.length, rawLength: bad.rawLength }] }]);
+      }
+      const t0 = Date.now();
+      const r1 = await prune(pruner, { graceMs: 1000, repackBelow: 1.01, now: () => new Date(t0) });
+      expect(r1.condemned).toEqual(expect.arrayContaining([bad.pack, freshPack]));
+      const r2 = await prune(await Repository.open(store, PASSWORD), { graceMs: 1000, repackBelow: 1.01, now: () => new Date(t0 + 5000) });
+      expect(r2.deleted).toEqual(expect.arrayContaining([bad.pack, freshPack]));
+
+      const after = await Repository.open(store, PASSWORD);
+      const report = await check(after, { readData: true });
+      expect(report.errors).toEqual([]);
+      expect(report.ok).toBe(true);
+      const res = await restore(after, { id: healed.id, snapshot: healed.snapshot }, { target: out.dir });
+      expect(res.failures).toEqual([]);
+      expect(await describeTree(join(out.dir, src.dir))).toEqual(await describeTree(src.dir));
+    } finally {
+      await src.cleanup();
+      await out.cleanup();
     }
   });
 });
