@@ -24,6 +24,7 @@ import { newClientPointId } from "./uploader";
 import { AGENT_TREE_CACHE_BYTES, collectGarbage } from "./memory";
 import { volumeOf, wmiVss, type ReadPath, type ShadowDevice, type VssAdapter } from "./vss";
 import { shadowedVolumes, volumeReadPath, windowsVolume } from "./win-volumes";
+import { attributeRoots, WindowsAttributeReader } from "./win-attrs";
 import { differsOnlyAboveSources } from "./above-sources";
 
 export interface CaptureOptions {
@@ -42,6 +43,11 @@ export interface CaptureOptions {
   maxChangedPaths?: number;
   /** Encoder workers for a point without a parent (default: the engine's, cores − 1). */
   encodeWorkers?: number;
+  /**
+   * Windows attributes (recorded when the platform is win32). Default: the PowerShell reader
+   * on a real Windows host, none elsewhere (tests pass one with a fake runner); null: none.
+   */
+  attributes?: WindowsAttributeReader | null;
   /** Self-heal: chunk ids being stored again; the uploader must send them whatever the server's dedup says. */
   onHeal?: (ids: string[]) => void;
 }
@@ -73,6 +79,7 @@ export class Capture {
   private plan: CapturePlan;
   private readonly platform: Platform;
   private healWanted = new Set<string>();
+  private readonly attributes: WindowsAttributeReader | undefined;
   private healedAt = new Map<string, number>();
   changesSeen = 0;
   /** Points begun since start (taken or not). */
@@ -88,6 +95,7 @@ export class Capture {
     private readonly persist: (s: CaptureState) => Promise<void>,
   ) {
     this.platform = opts.platform ?? process.platform;
+    this.attributes = opts.attributes === undefined ? (process.platform === "win32" ? new WindowsAttributeReader() : undefined) : (opts.attributes ?? undefined);
     this.plan = this.makePlan();
     repo.treeCacheLimit = AGENT_TREE_CACHE_BYTES;
   }
@@ -346,6 +354,13 @@ export class Capture {
         // the initial protection multi-core. Later points read only changed files: on this
         // thread, so an idle agent keeps no worker (and its memory) alive.
         const first = parent === "none";
+        const incremental = changed && !first ? changed : undefined;
+        const attrs = this.platform === "win32" ? this.attributes : undefined;
+        if (attrs) {
+          // A heal re-reads files in subtrees an incremental walk would not list: list everything then.
+          const listed = await attrs.prime(attributeRoots(sources.map((s) => (typeof s === "string" ? { read: s, record: s } : s)), heal.size ? undefined : incremental));
+          if (listed.problem) this.events.add("warn", "error", listed.problem);
+        }
         try {
           return await backup(this.repo, {
             sources,
@@ -355,11 +370,13 @@ export class Capture {
             parent,
             consistency,
             volumes,
-            ...(changed && !first ? { changedPaths: changed } : {}),
+            ...(incremental ? { changedPaths: incremental } : {}),
             ...(heal.size ? { rereadChunks: heal } : {}),
+            ...(attrs ? { attributes: attrs.read } : {}),
             workers: first ? this.opts.encodeWorkers : 0,
           });
         } finally {
+          attrs?.clear();
           if (first) await this.repo.close();
         }
       });
