@@ -25,7 +25,7 @@ export type ChannelView = {
   hasSecret: boolean;
   createdAt: Date;
   updatedAt: Date;
-  lastDelivery: { state: "pending" | "sent" | "failed"; event: "opened" | "resolved" | "test"; at: Date; lastError: string | null } | null;
+  lastDelivery: { state: "pending" | "sent" | "failed"; event: "opened" | "escalated" | "resolved" | "test"; at: Date; lastError: string | null } | null;
 };
 
 const email = z.email({ error: "Enter valid email addresses" });
@@ -95,7 +95,7 @@ export async function listChannels(db: DbOrTx, scope: TenantScope, opts: { onlyM
   return rows.map(({ channel, customerName }) => toView(channel, customerName, lastBy.get(channel.id) ?? null));
 }
 
-function toView(channel: typeof schema.alertChannels.$inferSelect, customerName: string | null, last: { state: "pending" | "sent" | "failed"; event: "opened" | "resolved" | "test"; at: Date; lastError: string | null } | null): ChannelView {
+function toView(channel: typeof schema.alertChannels.$inferSelect, customerName: string | null, last: { state: "pending" | "sent" | "failed"; event: "opened" | "escalated" | "resolved" | "test"; at: Date; lastError: string | null } | null): ChannelView {
   const { secretEncrypted, ...rest } = channel;
   return { ...rest, customerName, hasSecret: secretEncrypted !== null, lastDelivery: last ? { state: last.state, event: last.event, at: last.at, lastError: last.lastError } : null };
 }

@@ -8,7 +8,7 @@ import { escapeHtml } from "@tidemark/notify";
 import { eq } from "drizzle-orm";
 import type { Alert } from "./raise";
 
-export type AlertEvent = "opened" | "resolved" | "test";
+export type AlertEvent = "opened" | "escalated" | "resolved" | "test";
 
 export type AlertMessage = {
   event: AlertEvent;
@@ -89,7 +89,7 @@ export function testMessage(publicUrl: string, c: { mspId: string; customer: { i
 const where = (m: AlertMessage) => [m.customer?.name, m.machine?.name].filter(Boolean).join(" / ");
 
 export function headline(m: AlertMessage): string {
-  const state = m.event === "resolved" ? "RESOLVED" : m.event === "test" ? "TEST" : m.alert.severity.toUpperCase();
+  const state = m.event === "resolved" ? "RESOLVED" : m.event === "test" ? "TEST" : m.event === "escalated" ? `ESCALATED: ${m.alert.severity.toUpperCase()}` : m.alert.severity.toUpperCase();
   const place = where(m);
   return `[${state}] ${m.alert.title}${place ? ` — ${place}` : ""}`;
 }
@@ -129,7 +129,7 @@ export function renderText(m: AlertMessage): string {
   const lines = [
     headline(m),
     "",
-    m.event === "resolved" ? `Resolved ${a.resolvedBy ? "by a technician" : "automatically: the condition cleared"} at ${(a.resolvedAt ?? new Date()).toISOString()}.` : `${conditionLabels[a.condition]} (${a.severity}).`,
+    m.event === "resolved" ? `Resolved ${a.resolvedBy ? "by a technician" : "automatically: the condition cleared"} at ${(a.resolvedAt ?? new Date()).toISOString()}.` : m.event === "escalated" ? `${conditionLabels[a.condition]}: escalated to ${a.severity}.` : `${conditionLabels[a.condition]} (${a.severity}).`,
     m.customer ? `Customer: ${m.customer.name}` : null,
     m.machine ? `Machine: ${m.machine.name}` : null,
     m.event !== "test" ? `Opened: ${a.openedAt.toISOString()} · seen ${a.occurrences} time${a.occurrences === 1 ? "" : "s"}, last ${a.lastSeenAt.toISOString()}` : null,
@@ -148,7 +148,7 @@ export function renderEmail(m: AlertMessage): { subject: string; text: string; h
   const row = (k: string, v: string) => `<tr><td style="padding:2px 12px 2px 0;color:#555">${escapeHtml(k)}</td><td>${escapeHtml(v)}</td></tr>`;
   const html = [
     `<div style="font-family:system-ui,sans-serif;max-width:640px">`,
-    `<p style="margin:0 0 8px;color:${color};font-weight:600">${escapeHtml(m.event === "resolved" ? "Resolved" : m.event === "test" ? "Test" : a.severity.toUpperCase())}</p>`,
+    `<p style="margin:0 0 8px;color:${color};font-weight:600">${escapeHtml(m.event === "resolved" ? "Resolved" : m.event === "test" ? "Test" : m.event === "escalated" ? `Escalated to ${a.severity}` : a.severity.toUpperCase())}</p>`,
     `<h2 style="margin:0 0 12px">${escapeHtml(a.title)}</h2>`,
     `<table style="border-collapse:collapse;margin-bottom:12px">`,
     row("Condition", conditionLabels[a.condition]),

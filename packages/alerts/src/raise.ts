@@ -10,6 +10,7 @@ import { and, eq, ne, sql } from "drizzle-orm";
 import { z } from "zod";
 import { kickDeliveries } from "./kick";
 import { routeAlert } from "./routing";
+import { severityRank } from "./severity";
 
 export type Alert = typeof schema.alerts.$inferSelect;
 
@@ -66,12 +67,21 @@ function kick(db: DbOrTx): void {
  * (occurrences, last seen, latest details). A newly opened alert gets a
  * pending delivery on every channel routed to it.
  */
-export async function raiseAlert(db: DbOrTx, input: RaiseAlert): Promise<{ alertId: string; opened: boolean }> {
+export async function raiseAlert(db: DbOrTx, input: RaiseAlert): Promise<{ alertId: string; opened: boolean; escalated: boolean }> {
   const a = raiseAlertInput.parse(input);
   const customerId = a.customerId ?? null;
   const machineId = a.machineId ?? null;
   await assertOwnership(db, a.mspId, customerId, machineId);
   const t = schema.alerts;
+  // Worse than the open alert says (a warning that now affects recovery points): raise its
+  // severity, reopen it if it was acknowledged (someone acknowledged a warning, not this), and tell
+  // the channels again. One conditional UPDATE, so of two racing raisers only one escalates.
+  const rankSql = sql`case ${t.severity} when 'info' then 0 when 'warning' then 1 else 2 end`;
+  const [escalatedRow] = await db
+    .update(t)
+    .set({ severity: a.severity, state: "open", acknowledgedAt: null, acknowledgedBy: null, updatedAt: sql`now()` })
+    .where(and(eq(t.mspId, a.mspId), eq(t.dedupeKey, dedupeKeyOf(a.condition, a.subject)), ne(t.state, "resolved"), sql`${rankSql} < ${severityRank[a.severity]}`))
+    .returning({ id: t.id });
   const [row] = await db
     .insert(t)
     .values({ mspId: a.mspId, customerId, machineId, condition: a.condition, severity: a.severity, dedupeKey: dedupeKeyOf(a.condition, a.subject), title: a.title, details: a.details })
@@ -84,11 +94,12 @@ export async function raiseAlert(db: DbOrTx, input: RaiseAlert): Promise<{ alert
     .returning({ id: t.id, opened: sql<boolean>`(xmax = 0)` });
   const alertId = row!.id;
   const opened = Boolean(row!.opened);
-  if (opened) {
-    const queued = await queueDeliveries(db, { id: alertId, mspId: a.mspId, customerId, severity: a.severity }, "opened");
+  const escalated = !opened && escalatedRow?.id === alertId;
+  if (opened || escalated) {
+    const queued = await queueDeliveries(db, { id: alertId, mspId: a.mspId, customerId, severity: a.severity }, opened ? "opened" : "escalated");
     if (queued > 0) kick(db);
   }
-  return { alertId, opened };
+  return { alertId, opened, escalated };
 }
 
 /** The worker raises for ids it read itself, but a customer or machine of another MSP must never be attached to this MSP's alert. */
@@ -107,7 +118,7 @@ async function assertOwnership(db: DbOrTx, mspId: string, customerId: string | n
 async function queueDeliveries(
   db: DbOrTx,
   alert: { id: string; mspId: string; customerId: string | null; severity: AlertSeverity },
-  event: "opened" | "resolved",
+  event: "opened" | "escalated" | "resolved",
 ): Promise<number> {
   const channels = await routeAlert(db, alert);
   if (channels.length === 0) return 0;

@@ -35,7 +35,7 @@ it("raise (twice), deliver a signed webhook, monitor and resolve on PGlite", asy
   const first = await raiseAlert(database.db, { mspId: w.mspA.id, customerId: w.a1.id, condition: "corruption", severity: "warning", subject: w.a1.id, title: "corrupt", details: {} });
   const again = await raiseAlert(database.db, { mspId: w.mspA.id, customerId: w.a1.id, condition: "corruption", severity: "warning", subject: w.a1.id, title: "corrupt", details: {} });
   expect(first.opened).toBe(true);
-  expect(again).toEqual({ alertId: first.alertId, opened: false });
+  expect(again).toEqual({ alertId: first.alertId, opened: false, escalated: false });
   const run = await deliverDue({ db: database.db, mailer: createMailer({ database, from: "a@t.test" }), publicUrl: "http://localhost:3000", secrets, sms: null });
   expect(run).toMatchObject({ attempted: 1, sent: 1 });
   expect(hook.received[0]!.verified).toBe(true);

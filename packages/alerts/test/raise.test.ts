@@ -45,7 +45,7 @@ describe("raiseAlert", () => {
     const first = await raiseAlert(database.db, offline(w.a1Machine));
     expect(first.opened).toBe(true);
     const again = await raiseAlert(database.db, { ...offline(w.a1Machine), details: { minutes: 45 } });
-    expect(again).toEqual({ alertId: first.alertId, opened: false });
+    expect(again).toEqual({ alertId: first.alertId, opened: false, escalated: false });
     const [row] = await database.db.select().from(schema.alerts).where(eq(schema.alerts.id, first.alertId));
     expect(row).toMatchObject({ occurrences: 2, state: "open", dedupeKey: `agent_offline:${w.a1Machine.id}`, details: { minutes: 45 } });
     expect(+row!.lastSeenAt).toBeGreaterThanOrEqual(+row!.openedAt);
@@ -120,6 +120,27 @@ describe("routing", () => {
   });
 });
 
+describe("escalation", () => {
+  it("a worse raise of the open alert raises its severity, reopens an acknowledged one and tells the channels once; a milder one changes nothing", async () => {
+    const mail = await addChannel(database, { mspId: w.mspA.id, kind: "email", name: "NOC", targets: ["noc@a.test"], minSeverity: "info" });
+    const pager = await addChannel(database, { mspId: w.mspA.id, kind: "sms", name: "Pager", targets: ["+15550100"], minSeverity: "critical" });
+    const first = await raiseAlert(database.db, offline(w.a1Machine));
+    const [member] = await database.db.insert(schema.users).values({ id: "u-esc", name: "Tech", email: "esc@a.test", emailVerified: true }).returning();
+    expect((await acknowledgeAlert(database.db, { mspId: w.mspA.id }, first.alertId, member!.id)).state).toBe("acknowledged");
+    const results = await Promise.all(Array.from({ length: 5 }, () => raiseAlert(database.db, { ...offline(w.a1Machine), severity: "critical" })));
+    expect(results.filter((r) => r.escalated)).toHaveLength(1);
+    expect(new Set(results.map((r) => r.alertId))).toEqual(new Set([first.alertId]));
+    const [row] = await database.db.select().from(schema.alerts).where(eq(schema.alerts.id, first.alertId));
+    expect(row).toMatchObject({ severity: "critical", state: "open", acknowledgedAt: null, occurrences: 6 });
+    // A milder raise neither lowers the severity nor notifies.
+    expect(await raiseAlert(database.db, offline(w.a1Machine))).toEqual({ alertId: first.alertId, opened: false, escalated: false });
+    const deliveries = await database.db.select().from(schema.alertDeliveries).where(eq(schema.alertDeliveries.alertId, first.alertId));
+    expect(deliveries.map((d) => [d.channelId, d.event]).sort()).toEqual([[mail.id, "opened"], [mail.id, "escalated"], [pager.id, "escalated"]].sort());
+    const [after] = await database.db.select().from(schema.alerts).where(eq(schema.alerts.id, first.alertId));
+    expect(after!.severity).toBe("critical");
+  });
+});
+
 describe("delivery kicks", () => {
   it("start delivery at once outside a transaction, after the commit inside one, and not for a bump", async () => {
     await addChannel(database, { mspId: w.mspA.id, kind: "email", name: "NOC", targets: ["noc@a.test"] });
@@ -149,7 +170,7 @@ describe("acknowledge and resolve by a person", () => {
     const acked = await acknowledgeAlert(database.db, { mspId: w.mspA.id, customerId: w.a1.id }, alertId, user!.id);
     expect(acked).toMatchObject({ state: "acknowledged", acknowledgedBy: user!.id });
     // Still unresolved: the condition bumps it rather than opening a second.
-    expect(await raiseAlert(database.db, offline(w.a1Machine))).toEqual({ alertId, opened: false });
+    expect(await raiseAlert(database.db, offline(w.a1Machine))).toEqual({ alertId, opened: false, escalated: false });
     const resolved = await resolveAlert(database.db, { mspId: w.mspA.id }, alertId, user!.id);
     expect(resolved).toMatchObject({ state: "resolved", resolvedBy: user!.id });
     await expect(resolveAlert(database.db, { mspId: w.mspA.id }, alertId, user!.id)).rejects.toThrow(/already resolved/);

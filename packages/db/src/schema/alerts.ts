@@ -103,7 +103,8 @@ export const alertDeliveries = pgTable(
     channelId: uuid("channel_id")
       .notNull()
       .references(() => alertChannels.id, { onDelete: "cascade" }),
-    event: text("event", { enum: ["opened", "resolved", "test"] }).notNull(),
+    /** "escalated": the open alert's severity went up (text column: no migration for a new value). */
+    event: text("event", { enum: ["opened", "escalated", "resolved", "test"] }).notNull(),
     state: text("state", { enum: ["pending", "sent", "failed"] }).notNull().default("pending"),
     attempts: integer("attempts").notNull().default(0),
     /** HTTP status of the last attempt (SMS, webhook) when there was one. */
