@@ -5,8 +5,7 @@
  * - a point is application-consistent only when the pre-freeze hook and the post-thaw hook
  *   (when set) both succeeded.
  */
-import { chmod, mkdir, mkdtemp, rm, utimes, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { chmod, mkdir, rm, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
@@ -16,16 +15,10 @@ import { Capture, type CaptureState } from "../src/capture";
 import { Repository } from "../src/engine";
 import { EventBuffer } from "../src/events";
 import { UploadQueue } from "../src/queue";
+import { removeTmp, tmp as helperTmp } from "./helpers";
 
-const dirs: string[] = [];
-const tmp = async () => {
-  const d = await mkdtemp(join(tmpdir(), "tm-agent-points-"));
-  dirs.push(d);
-  return d;
-};
-afterAll(async () => {
-  for (const d of dirs) await rm(d, { recursive: true, force: true });
-});
+const tmp = () => helperTmp("points");
+afterAll(removeTmp);
 
 async function setup(policy: Partial<Policy>, root: string) {
   const repo = await Repository.init(localStore(join(root, "spool")), { kek: randomBytes(32) }, { packSize: 1024 * 1024 });

@@ -2,25 +2,18 @@
  * Owner-only state directory. Windows: the exact icacls commands (they cannot run here) and
  * how StateDir runs them, with a fake exec. Linux: the real modes on this box.
  */
-import { mkdir, mkdtemp, readFile, rm, stat, chmod, readdir } from "node:fs/promises";
+import { mkdir, readFile, stat, chmod, readdir } from "node:fs/promises";
 import { readdirSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { policySchema } from "@tidemark/agent-protocol";
 import { restrictStateDir, stateDirAclCommands } from "../src/state-acl";
 import { StateDir, writePrivate, type MachineFile } from "../src/state";
 import type { Command, Exec } from "../src/vss";
+import { removeTmp, tmp as helperTmp } from "./helpers";
 
-const dirs: string[] = [];
-const tmp = async () => {
-  const d = await mkdtemp(join(tmpdir(), "tm-agent-acl-"));
-  dirs.push(d);
-  return d;
-};
-afterAll(async () => {
-  for (const d of dirs) await rm(d, { recursive: true, force: true });
-});
+const tmp = () => helperTmp("acl");
+afterAll(removeTmp);
 
 const uuid = (n: number) => `00000000-0000-4000-8000-${n.toString(16).padStart(12, "0")}`;
 const machine: MachineFile = {

@@ -4,8 +4,7 @@
  * that answers the script's Walk lines from this box's files (what PowerShell would list), so
  * the real engine records `attrs` on full and incremental points.
  */
-import { lstat, mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { lstat, mkdir, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
@@ -18,16 +17,10 @@ import { EventBuffer } from "../src/events";
 import { UploadQueue } from "../src/queue";
 import { wmiVss, type Exec } from "../src/vss";
 import { attributeKey, attributeListingInvocation, attributeRoots, parseAttributeListing, WindowsAttributeReader } from "../src/win-attrs";
+import { removeTmp, tmp as helperTmp } from "./helpers";
 
-const dirs: string[] = [];
-const tmp = async () => {
-  const d = await mkdtemp(join(tmpdir(), "tm-agent-attrs-"));
-  dirs.push(d);
-  return d;
-};
-afterAll(async () => {
-  for (const d of dirs) await rm(d, { recursive: true, force: true });
-});
+const tmp = () => helperTmp("attrs");
+afterAll(removeTmp);
 
 describe("Windows attribute listing: command and parsing", () => {
   it("one PowerShell reading its script from stdin; every root a Walk line with a single-quoted path; no path on the command line", () => {

@@ -4,8 +4,7 @@
  * device mapped to a local image file standing in for HarddiskVolumeShadowCopyN, and the real
  * engine images it: the point records "C:", its map is reused next cycle, the image restores.
  */
-import { mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
@@ -18,16 +17,10 @@ import { EventBuffer } from "../src/events";
 import { UploadQueue } from "../src/queue";
 import { wmiVss, type Command, type Exec } from "../src/vss";
 import { shadowedVolumes, volumeReadPath, windowsVolume } from "../src/win-volumes";
+import { removeTmp, tmp as helperTmp } from "./helpers";
 
-const dirs: string[] = [];
-const tmp = async () => {
-  const d = await mkdtemp(join(tmpdir(), "tm-agent-winvol-"));
-  dirs.push(d);
-  return d;
-};
-afterAll(async () => {
-  for (const d of dirs) await rm(d, { recursive: true, force: true });
-});
+const tmp = () => helperTmp("winvol");
+afterAll(removeTmp);
 
 describe("Windows policy volumes → what is read", () => {
   it("drives in every spelling are one drive recorded as C:; image files stay files on their drive; the rest is read as given", () => {
