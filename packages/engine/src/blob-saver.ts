@@ -11,6 +11,9 @@ import { BLOB_DATA, BLOB_TREE, packKeyName, type BlobType } from "./pack/format"
 import { PackWriter, type FinishedPack } from "./pack/writer";
 import type { Repository } from "./repository";
 
+/** Two open writers (data, tree) take from here; more spares would only hold memory. */
+const SPARE_PACK_BUFFERS = 2;
+
 export interface SaverStats {
   newChunks: number;
   newBytes: number;
@@ -22,6 +25,8 @@ export class BlobSaver {
   private readonly writers: Record<BlobType, PackWriter | undefined> = { [BLOB_DATA]: undefined, [BLOB_TREE]: undefined };
   private readonly inflight = new Set<string>();
   private readonly uploads = new Set<Promise<void>>();
+  /** Buffers of stored packs, for the next writers: written pages stay mapped (no page faults per pack). */
+  private readonly spare: Buffer[] = [];
   private failure: unknown;
   readonly stats: SaverStats = { newChunks: 0, newBytes: 0, storedBytes: 0, packs: 0 };
 
@@ -50,7 +55,7 @@ export class BlobSaver {
     if (this.known(id)) return false;
     this.inflight.add(id);
     // Room for a full pack plus one largest blob: the pack buffer never has to grow (untouched capacity costs no RSS).
-    const w = (this.writers[type] ??= new PackWriter(this.repo.keys.enc, this.repo.config.packSize + this.repo.config.chunker.max + 64 * 1024));
+    const w = (this.writers[type] ??= new PackWriter(this.repo.keys.enc, this.repo.config.packSize + this.repo.config.chunker.max + 64 * 1024, this.spare.pop()));
     const b = add(w, Buffer.from(id, "hex"));
     this.stats.newChunks++;
     this.stats.newBytes += rawLength;
@@ -89,6 +94,8 @@ export class BlobSaver {
     this.repo.index.addPacks([indexed]);
     for (const b of pack.blobs) this.inflight.delete(b.id.toString("hex"));
     this.stats.packs++;
+    // Stores never keep the caller's buffer once put() settles (memory.ts copies; see BlobStore.put).
+    if (this.spare.length < SPARE_PACK_BUFFERS) this.spare.push(pack.backing);
   }
 
   /** Seals open packs, waits for every upload, then persists the index: after this, everything saved is findable. */

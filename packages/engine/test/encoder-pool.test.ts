@@ -75,4 +75,35 @@ describe("encoder pool (worker batches: in-place records, recycled buffers)", ()
       await src.cleanup();
     }
   });
+
+  it("leaves compression to the main thread while it has nothing else of the worker's; `known` chunks are not compressed there", async () => {
+    const src = await tempDir();
+    const pool = new EncoderPool(params, 1);
+    try {
+      const body = textBytes(200_000, 5);
+      await writeFile(join(src.dir, "a"), body);
+      const file = [{ path: join(src.dir, "a"), size: body.length }];
+      // A fresh pool's first chunk is posted while nothing is outstanding: the main thread compresses it.
+      const first = await encodeAll(pool, file);
+      expect(pool.mainCompressed).toBe(1);
+      expect(first.chunks.map((c) => c.flag)).toEqual([COMPRESSION_ZSTD]);
+      expect(first.chunks[0]!.plain.equals(body)).toBe(true);
+      // The same chunk, said to be stored already: handed over as plaintext, not compressed.
+      const seen: number[] = [];
+      const results = await pool.encode(
+        file,
+        async (_f, c) => {
+          seen.push(c.compressed.flag);
+          expect(c.compressed.payload.equals(body)).toBe(true);
+        },
+        { known: (id) => id === first.chunks[0]!.id },
+      );
+      expect(results).toEqual([{ ids: [first.chunks[0]!.id], bytes: body.length }]);
+      expect(seen).toEqual([COMPRESSION_NONE]);
+      expect(pool.mainCompressed).toBe(1);
+    } finally {
+      await pool.close();
+      await src.cleanup();
+    }
+  });
 });

@@ -47,6 +47,26 @@ describe("packs", () => {
     expect(pack.bytes.length).toBeLessThan(50_000 + 20_000 + 1000);
   });
 
+  it("a writer given a stored pack's buffer writes a valid pack into it (the stored copy is not touched)", () => {
+    const { pack: first, blobs } = build();
+    const stored = Buffer.from(first.bytes);
+    expect(first.backing.length).toBeGreaterThanOrEqual(first.bytes.length);
+    const w = new PackWriter(keys.enc, 64 * 1024, first.backing);
+    const other = textBytes(30_000, 11);
+    w.add(BLOB_DATA, contentId(keys.id, other), other, 1);
+    const second = w.finish();
+    expect(second.backing).toBe(first.backing);
+    expect(second.salt.equals(first.salt)).toBe(false);
+    const parsed = parsePack(keys, second.id, second.bytes);
+    expect(parsed.blobs.length).toBe(1);
+    const b = parsed.blobs[0]!;
+    expect(openBlob(keys, second.id, parsed.key, b, second.bytes.subarray(b.offset, b.offset + b.length)).equals(other)).toBe(true);
+    // The first pack, as stored before its buffer was handed on, still opens.
+    expect(parsePack(keys, first.id, stored).blobs.length).toBe(blobs.length);
+    // A buffer too small for the size hint is not used.
+    expect(new PackWriter(keys.enc, 128 * 1024, Buffer.alloc(1000)).finish().backing.length).toBeGreaterThanOrEqual(128 * 1024);
+  });
+
   it("names the pack when a bit flips or the pack is truncated", () => {
     const { pack } = build();
     const flipped = Buffer.from(pack.bytes);

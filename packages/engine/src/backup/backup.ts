@@ -779,6 +779,8 @@ class BackupRun {
               this.progress.readBytes += c.rawLength;
               if (!this.saver.known(c.id)) await this.saver.saveCompressed(BLOB_DATA, c.id, c.rawLength, c.compressed);
             },
+            // Chunks stored already (or earlier in this run) are not compressed on the main thread.
+            { known: (id) => this.saver.known(id) },
           )
           .catch((e) => {
             // Other names of these inodes must not wait forever for content that never comes.

@@ -17,6 +17,9 @@ export interface EncodeParams {
   zstdLevel: number;
 }
 
+/** What a worker is started with. `shared`: SHARED_SLOTS Int32 slots (absent: never delegate). */
+export type WorkerParams = EncodeParams & { shared?: SharedArrayBuffer };
+
 export interface EncodedChunk {
   id: string;
   rawLength: number;
@@ -38,12 +41,25 @@ export const EV_CHUNK_RAW = 0;
 export const EV_CHUNK_ZSTD = 1;
 export const EV_DONE = 2;
 export const EV_ERROR = 3;
+/** A chunk left for the main thread to compress (at the pool's level): the record holds its plaintext. */
+export const EV_CHUNK_PLAIN = 4;
 /**
  * Per event: code, file (index in the job), a, b, c —
  * chunk: a = record offset in payload, b = payload length, c = raw length;
  * done: c = bytes read; error: a = index in `errors`.
  */
 export const EVENT_FIELDS = 5;
+
+/**
+ * Shared with each worker (Int32 slots of a SharedArrayBuffer): BUSY_BATCHES counts
+ * batches posted and not yet handled by the main thread. The worker reads it without
+ * yielding (acks only arrive when it waits), and leaves compression to the main thread
+ * while that count is 0 — the main thread has nothing else of this worker's to do, so
+ * both cores compress instead of one (the worker was the busy side, the main thread
+ * idle part of the time).
+ */
+export const BUSY_BATCHES = 0;
+export const SHARED_SLOTS = 1;
 
 export type ToWorker = { kind: "job"; jobId: number; files: FileJob[] } | { kind: "ack"; payload?: ArrayBuffer };
 /** In order: a file's chunks, then its done/error. `last`: the job has no more batches. */
@@ -52,9 +68,15 @@ export type FromWorker = { kind: "batch"; jobId: number; meta: ArrayBuffer; payl
 /** Files up to this size (most of them) are read into one reused buffer: no allocation per file. */
 const SHARED_READ_BYTES = 1024 * 1024;
 
-/** A read buffer reused across files by one sequential caller (a worker): never share it between concurrent encodes. */
+/** Read buffers reused across files by one sequential caller (a worker): never share them between concurrent encodes. */
 export interface ReadScratch {
   buf?: Buffer;
+  /**
+   * For larger files: the most a file ever holds (2×max chunk + one piece, 20 MiB by
+   * default). A fresh buffer per large file cost a page fault per 4 KiB read (~1.3 GB
+   * of large files in the bench corpus); only the pages ever used stay resident.
+   */
+  big?: Buffer;
 }
 
 /**
@@ -77,7 +99,11 @@ export async function encodeFile(
     // Hold at most ~2×max + one piece: read until that much is buffered, then cut.
     // +1: a short read then proves end of file without a second read call.
     const want = Math.min(Math.max(file.size + 1, 4096), 2 * max + pieceSize);
-    let buf = scratch && want <= SHARED_READ_BYTES ? (scratch.buf ??= Buffer.allocUnsafe(SHARED_READ_BYTES)) : Buffer.allocUnsafe(want);
+    let buf = !scratch
+      ? Buffer.allocUnsafe(want)
+      : want <= SHARED_READ_BYTES
+        ? (scratch.buf ??= Buffer.allocUnsafe(SHARED_READ_BYTES))
+        : (scratch.big ??= Buffer.allocUnsafe(2 * max + pieceSize));
     let have = 0;
     let pos = 0;
     let eof = false;

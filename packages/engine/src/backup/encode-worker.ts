@@ -13,12 +13,15 @@ import { parentPort, workerData } from "node:worker_threads";
 import { FastCdc } from "../chunker/fastcdc";
 import { compressInto, maxPayload } from "../compress";
 import { ID_BYTES } from "../id";
-import { BATCH_CAPACITY, encodeFile, EV_DONE, EV_ERROR, type EncodeParams, type FromWorker, type ReadScratch, type ToWorker } from "./encode-core";
+import { BATCH_CAPACITY, BUSY_BATCHES, encodeFile, EV_CHUNK_PLAIN, EV_DONE, EV_ERROR, type FromWorker, type ReadScratch, type ToWorker, type WorkerParams } from "./encode-core";
 
 /** Flush once a batch holds this much; buffers are BATCH_CAPACITY so a typical chunk still fits. */
 const BATCH_BYTES = BATCH_CAPACITY / 2;
 
-const params = workerData as EncodeParams;
+const params = workerData as WorkerParams;
+const shared = params.shared ? new Int32Array(params.shared) : undefined;
+/** Below this a chunk is not worth a hand-over (compressInto does not try under 128 bytes either). */
+const DELEGATE_MIN = 4096;
 const cdc = new FastCdc(params.gear, params.chunker);
 const port = parentPort!;
 /** Batches posted but not yet saved by the main thread: two keep both sides busy, more would only queue memory. */
@@ -56,6 +59,7 @@ async function run() {
       if (!meta.length && !last) return;
       while (unacked >= MAX_UNACKED) await new Promise<void>((r) => ackWaiters.push(r));
       unacked++;
+      if (shared) Atomics.add(shared, BUSY_BATCHES, 1);
       const m = new Float64Array(meta);
       const payload = buf.buffer as ArrayBuffer;
       port.postMessage({ kind: "batch", jobId: job.jobId, meta: m.buffer, payload, errors, last } satisfies FromWorker, [m.buffer, payload]);
@@ -80,9 +84,16 @@ async function run() {
               if (need > buf.length) buf = newBuffer(need);
             }
             id.copy(buf, used);
-            const { flag, length } = compressInto(chunk, buf.subarray(used + ID_BYTES, used + need), level);
-            meta.push(flag, i, used, length, chunk.length);
-            used += ID_BYTES + length;
+            if (level > 0 && chunk.length >= DELEGATE_MIN && shared && Atomics.load(shared, BUSY_BATCHES) === 0) {
+              // The main thread has nothing of ours left to do: it compresses this one (see BUSY_BATCHES).
+              buf.set(chunk, used + ID_BYTES);
+              meta.push(EV_CHUNK_PLAIN, i, used, chunk.length, chunk.length);
+              used += ID_BYTES + chunk.length;
+            } else {
+              const { flag, length } = compressInto(chunk, buf.subarray(used + ID_BYTES, used + need), level);
+              meta.push(flag, i, used, length, chunk.length);
+              used += ID_BYTES + length;
+            }
             if (used >= BATCH_BYTES) await flush(false);
           },
           scratch,

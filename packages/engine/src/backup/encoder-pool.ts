@@ -12,15 +12,41 @@ import { pathToFileURL } from "node:url";
 import { dirname, join } from "node:path";
 import { Worker } from "node:worker_threads";
 import { FastCdc } from "../chunker/fastcdc";
+import { compressInto, COMPRESSION_NONE, maxPayload } from "../compress";
 import { ID_BYTES } from "../id";
-import { BATCH_CAPACITY, encodeFileOwned, EV_DONE, EV_ERROR, EVENT_FIELDS, type EncodeParams, type EncodedChunk, type FileJob, type FromWorker, type ToWorker } from "./encode-core";
+import {
+  BATCH_CAPACITY,
+  BUSY_BATCHES,
+  encodeFileOwned,
+  EV_CHUNK_PLAIN,
+  EV_DONE,
+  EV_ERROR,
+  EVENT_FIELDS,
+  SHARED_SLOTS,
+  type EncodeParams,
+  type EncodedChunk,
+  type FileJob,
+  type FromWorker,
+  type ToWorker,
+  type WorkerParams,
+} from "./encode-core";
 
 export type FileResult = { ids: string[]; bytes: number } | { error: string };
 type OnChunk = (file: number, chunk: EncodedChunk) => Promise<void>;
 
+export interface EncodeOptions {
+  /**
+   * True for a chunk id already stored: such a chunk may reach onChunk uncompressed
+   * (flag 0, its plaintext) instead of being compressed for nothing. Only chunks the
+   * main thread compresses (see BUSY_BATCHES) are asked about.
+   */
+  known?: (id: string) => boolean;
+}
+
 /** One encode() call: its files may travel in several jobs, together with other calls' files. */
 interface Request {
   onChunk: OnChunk;
+  known?: (id: string) => boolean;
   results: FileResult[];
   remaining: number;
   resolve: (r: FileResult[]) => void;
@@ -48,6 +74,10 @@ interface Slot {
   jobs: Map<number, Job>;
   /** Messages are handled strictly in order: a chunk batch is saved before the next message is looked at. */
   chain: Promise<void>;
+  /** SHARED_SLOTS Int32 slots shared with the worker (BUSY_BATCHES). */
+  shared: Int32Array;
+  /** Where chunks the worker left uncompressed are compressed (grown on demand; one per worker, handled in order). */
+  scratch?: Buffer;
 }
 
 const MAX_JOBS_PER_WORKER = 2;
@@ -75,6 +105,8 @@ export class EncoderPool {
   private failed: unknown;
   private queuedBytes = 0;
   private readonly readyWaiters: Array<() => void> = [];
+  /** Chunks a worker left to the main thread that it compressed (see BUSY_BATCHES). */
+  mainCompressed = 0;
 
   constructor(
     private readonly params: EncodeParams,
@@ -84,9 +116,11 @@ export class EncoderPool {
     const boot = workerBoot();
     for (let i = 0; i < size; i++) {
       // A small young generation makes workers drop read buffers promptly (RSS, not speed, is the limit here).
-      const worker = new Worker(new URL("./encode-worker-boot.mjs", import.meta.url), { workerData: { ...params, boot }, resourceLimits: { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: 128 } });
+      const shared = new SharedArrayBuffer(SHARED_SLOTS * 4);
+      const workerData: WorkerParams & { boot: typeof boot } = { ...params, shared, boot };
+      const worker = new Worker(new URL("./encode-worker-boot.mjs", import.meta.url), { workerData, resourceLimits: { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: 128 } });
       worker.unref();
-      const slot: Slot = { worker, jobs: new Map(), chain: Promise.resolve() };
+      const slot: Slot = { worker, jobs: new Map(), chain: Promise.resolve(), shared: new Int32Array(shared) };
       worker.on("message", (m: FromWorker) => {
         slot.chain = slot.chain.then(() => this.handle(slot, m)).catch((e) => this.fail(slot, e));
       });
@@ -110,6 +144,14 @@ export class EncoderPool {
   }
 
   private async handle(slot: Slot, m: FromWorker): Promise<void> {
+    try {
+      await this.handleBatch(slot, m);
+    } finally {
+      Atomics.sub(slot.shared, BUSY_BATCHES, 1);
+    }
+  }
+
+  private async handleBatch(slot: Slot, m: FromWorker): Promise<void> {
     const job = slot.jobs.get(m.jobId);
     if (!job) return;
     const payload = Buffer.from(m.payload);
@@ -126,7 +168,19 @@ export class EncoderPool {
         const id = payload.toString("hex", at, at + ID_BYTES);
         en.ids.push(id);
         const start = at + ID_BYTES;
-        await en.req.onChunk(en.index, { id, rawLength: meta[e + 4]!, compressed: { flag: code, payload: payload.subarray(start, start + meta[e + 3]!) } });
+        const data = payload.subarray(start, start + meta[e + 3]!);
+        const rawLength = meta[e + 4]!;
+        if (code !== EV_CHUNK_PLAIN) {
+          await en.req.onChunk(en.index, { id, rawLength, compressed: { flag: code, payload: data } });
+        } else if (en.req.known?.(id)) {
+          await en.req.onChunk(en.index, { id, rawLength, compressed: { flag: COMPRESSION_NONE, payload: data } });
+        } else {
+          const need = maxPayload(data.length);
+          if (!slot.scratch || slot.scratch.length < need) slot.scratch = Buffer.allocUnsafe(need);
+          const { flag, length } = compressInto(data, slot.scratch, this.params.zstdLevel);
+          this.mainCompressed++;
+          await en.req.onChunk(en.index, { id, rawLength, compressed: flag === COMPRESSION_NONE ? { flag, payload: data } : { flag, payload: slot.scratch.subarray(0, length) } });
+        }
       }
     }
     // The payload is free again once every onChunk has settled: it goes back for the worker's next batch.
@@ -188,7 +242,7 @@ export class EncoderPool {
    * and backpressure happen). A chunk's `compressed.payload` may be a view of a
    * worker's batch buffer: it is valid only until that onChunk settles.
    */
-  encode(files: FileJob[], onChunk: OnChunk): Promise<FileResult[]> {
+  encode(files: FileJob[], onChunk: OnChunk, opts: EncodeOptions = {}): Promise<FileResult[]> {
     if (this.failed) return Promise.reject(this.failed);
     if (files.length === 0) return Promise.resolve([]);
     if (this.slots.length === 0) {
@@ -203,7 +257,7 @@ export class EncoderPool {
       return run;
     }
     return new Promise((resolve, reject) => {
-      const req: Request = { onChunk, results: new Array(files.length), remaining: files.length, resolve, reject };
+      const req: Request = { onChunk, ...(opts.known ? { known: opts.known } : {}), results: new Array(files.length), remaining: files.length, resolve, reject };
       files.forEach((file, index) => this.queue.push({ req, index, file, ids: [] }));
       this.queuedBytes += files.reduce((a, f) => a + f.size, 0);
       this.dispatch();

@@ -8,6 +8,8 @@ export interface FinishedPack {
   salt: Buffer;
   bytes: Buffer;
   blobs: PackBlob[];
+  /** The whole buffer `bytes` is a view of: once the pack is stored, it can be handed to the next PackWriter. */
+  backing: Buffer;
 }
 
 /**
@@ -17,6 +19,8 @@ export interface FinishedPack {
  * Blobs are sealed straight into one buffer that becomes the pack (no list of
  * parts concatenated at the end, no per-blob concatenation). `sizeHint`: the
  * expected pack size; untouched capacity of an allocUnsafe buffer costs no RSS.
+ * `reuse`: a previous pack's `backing`, no longer referenced anywhere (a fresh
+ * buffer costs a page fault per 4 KiB the first time each page is written).
  */
 export class PackWriter {
   readonly salt = randomBytes(PACK_SALT_BYTES);
@@ -25,9 +29,10 @@ export class PackWriter {
   private readonly blobs: PackBlob[] = [];
   private offset = HEADER_BYTES;
 
-  constructor(enc: Buffer, sizeHint = 1024 * 1024) {
+  constructor(enc: Buffer, sizeHint = 1024 * 1024, reuse?: Buffer) {
     this.key = packKey(enc, this.salt);
-    this.buf = Buffer.allocUnsafe(Math.max(sizeHint, 64 * 1024));
+    const size = Math.max(sizeHint, 64 * 1024);
+    this.buf = reuse && reuse.length >= size ? reuse : Buffer.allocUnsafe(size);
     PACK_MAGIC.copy(this.buf, 0);
     this.buf[4] = PACK_VERSION;
     this.buf.fill(0, 5, 8);
@@ -72,6 +77,6 @@ export class PackWriter {
     PACK_END_MAGIC.copy(this.buf, this.offset + 4);
     this.offset += FOOTER_BYTES;
     const bytes = this.buf.subarray(0, this.offset);
-    return { id: createHash("sha256").update(bytes).digest("hex"), salt: this.salt, bytes, blobs: this.blobs };
+    return { id: createHash("sha256").update(bytes).digest("hex"), salt: this.salt, bytes, blobs: this.blobs, backing: this.buf };
   }
 }
