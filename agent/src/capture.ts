@@ -272,7 +272,6 @@ export class Capture {
     await this.running;
   }
 
-  /** Sources for this cycle: on Windows with `vss`, read from shadow copies and record the live paths. */
   /**
    * Sources for this cycle: on Windows with `vss`, read from shadow copies and record the live
    * paths. `imaging`: the policy's volumes are imaged in this cycle, so their drives are shadowed
