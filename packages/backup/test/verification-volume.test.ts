@@ -81,6 +81,10 @@ describe("restore tests of volume images", () => {
     expect(t!.fsChecks).toEqual([expect.objectContaining({ volume: "good.img", tool: "e2fsck -fn", ok: true })]);
     expect(t!.files).toBe(2);
     expect(t!.bytes).toBe(16 * 1024 * 1024 + "volume test\n".length);
+    // Scratch smaller than the image: its blocks are verified without writing it; no filesystem check.
+    const small = await runRestoreTest(repo, machineId, { trigger: "manual", pointId, scratchRoot: dir, scratchFree: async () => 1024 });
+    expect(small).toMatchObject({ state: "passed", files: 2, fsChecks: [] });
+    expect(small!.findings.map((f) => f.path ?? "")).toEqual(["", "[volume image] good.img"]);
   });
 
   it("a bad block chunk makes the volume image an affected 'file' of the point", async (ctx) => {

@@ -175,6 +175,11 @@ describe("verification end to end (backup domain)", () => {
     expect(t!.files).toBe(2);
     const alert = raised.find((x) => x.condition === "restore_test_failed")!;
     expect(alert).toMatchObject({ subject: machineId, severity: "critical", machineId });
+    // No scratch space at all: nothing is written, every chunk is still read and verified.
+    const readOnly = await runRestoreTest(repo, machineId, { trigger: "manual", scratchRoot: scratch, scratchFree: async () => 0 });
+    expect(readOnly!.state).toBe("failed");
+    expect(readOnly!.findings.map((f) => f.path)).toContain(rel("ledger.bin"));
+    expect(readOnly!.files).toBe(2);
     const summary = await machineVerificationSummary(w.database.db, scope(), machineId);
     expect(summary).toMatchObject({ damagedPoints: 1, openBadChunks: 1, lastVerifiedRestoreAt: null, lastRestoreTest: { state: "failed" } });
   });
@@ -214,6 +219,10 @@ describe("verification end to end (backup domain)", () => {
     const t = await runRestoreTest(repo, machineId, { trigger: "manual", scratchRoot: scratch, pointId });
     expect(t).toMatchObject({ state: "passed", files: 3, findings: [] });
     expect(t!.bytes).toBe(secret.length + "quarterly notes\n".length * 2000 + 50_000);
+    // A worker disk too small for the files: verified without writing, passes, and says so.
+    const small = await runRestoreTest(repo, machineId, { trigger: "manual", scratchRoot: scratch, pointId, scratchFree: async () => 1024 });
+    expect(small).toMatchObject({ state: "passed", files: 3, bytes: t!.bytes });
+    expect(small!.findings).toEqual([{ problem: expect.stringMatching(/^3 file\(s\), \d+ bytes, were read and verified but not written: not enough scratch space/) }]);
     expect(resolved).toContainEqual({ mspId: w.mspId, condition: "restore_test_failed", subject: machineId });
   });
 

@@ -22,6 +22,7 @@ export { backupVolumes, loadVolumeMap, loadVolumeMapBytes, decodeVolumeMap, type
 export { EncoderPool } from "./backup/encoder-pool";
 export { restore, RestoreTargetError, type RestoreOptions, type RestoreProgress, type RestoreResult } from "./restore/restore";
 export { restoreVolume, type VolumeRestoreResult } from "./restore/volume";
+export { readBlobs } from "./restore/blob-batch";
 export { check, type CheckOptions, type CheckReport, type AffectedPoint, type DamagedChunk, type DamagedPack } from "./check";
 export { applyRetention, parseDuration, isEmptyPolicy, type RetentionPolicy, type RetentionDecision, type PointInfo } from "./retention";
 export { prune, markUsed, DEFAULT_GRACE_MS, type PruneOptions, type PruneReport } from "./prune";

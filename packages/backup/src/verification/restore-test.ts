@@ -6,10 +6,16 @@
  * checked by the filesystem's own tool (`e2fsck -fn` for ext2/3/4, `ntfsfix
  * -n` for NTFS). The scratch copy is removed afterwards. The result is kept
  * (restore_tests) and a failure raises a critical alert for the machine.
+ *
+ * Scratch space is bounded by the largest single file, not the point: each
+ * file is removed once checked. A file or image larger than the free scratch
+ * space (or a disk that fills up meanwhile) is still read and verified in
+ * full, only not written — a full worker disk must not turn into a "restore
+ * test failed" alert about a backup that is whole. The result says so.
  */
 import { execFile } from "node:child_process";
 import { createWriteStream } from "node:fs";
-import { mkdir, open, rm, stat } from "node:fs/promises";
+import { mkdir, open, rm, stat, statfs } from "node:fs/promises";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { Readable } from "node:stream";
@@ -17,7 +23,8 @@ import { schema, scopeToCustomer } from "@tidemark/db";
 import type { RestoreTestFinding } from "@tidemark/db/schema";
 import { and, count, desc, eq } from "drizzle-orm";
 import { PointFiles } from "../browse";
-import { loadVolumeMap, restoreVolume } from "../engine";
+import { BLOB_DATA, loadVolumeMap, restoreVolume } from "../engine";
+import { readBlobs } from "@tidemark/engine";
 import { notFound } from "../errors";
 import type { CustomerRepo } from "./context";
 import { pgRepository } from "./pg-repository";
@@ -35,7 +42,17 @@ export type RestoreTestOptions = {
   random?: () => number;
   /** Filesystem checkers; null = not installed. Defaults: looked up on PATH and in /sbin, /usr/sbin. */
   tools?: { e2fsck?: string | null; ntfsfix?: string | null };
+  /** Free bytes where `dir` lives (default: statfs). Injectable because a test cannot fill the real disk. */
+  scratchFree?: (dir: string) => Promise<number>;
 };
+
+const statfsFree = async (dir: string) => {
+  const s = await statfs(dir);
+  return s.bavail * s.bsize;
+};
+/** Kept free for everyone else on the worker's disk. */
+const SCRATCH_RESERVE = 64 * 1024 * 1024;
+const isDiskFull = (e: unknown) => ["ENOSPC", "EDQUOT"].includes((e as NodeJS.ErrnoException).code ?? "") || /disk full/.test((e as Error).message);
 
 /** Findings stop being recorded past this (a point with a lost subtree would list every file). */
 const MAX_FINDINGS = 200;
@@ -149,10 +166,22 @@ export async function runRestoreTest(repo: CustomerRepo, machineId: string, opts
   let files = 0;
   let bytes = 0;
   const m = point.manifest as Manifest;
+  const scratchFree = opts.scratchFree ?? statfsFree;
+  // Verified in full but not written for lack of scratch space (reported, not a failure).
+  const unwritten = { files: 0, bytes: 0, volumes: [] as string[] };
   try {
     await mkdir(dir, { recursive: true });
+    const free = await scratchFree(dir).catch(() => Number.POSITIVE_INFINITY);
     if (m.rootTree) {
       const reader = new PointFiles(db, repo.store, repo.keys, scope);
+      /** Every chunk read and verified, nothing written. */
+      const readOnly = async (node: Parameters<typeof reader.read>[0]) => {
+        let n = 0;
+        for await (const c of reader.read(node)) n += c.length;
+        unwritten.files++;
+        unwritten.bytes += n;
+        return n;
+      };
       const root = join(dir, "files");
       await mkdir(root, { recursive: true });
       try {
@@ -164,8 +193,21 @@ export async function runRestoreTest(repo: CustomerRepo, machineId: string, opts
           }
           if (node.type !== "file") continue;
           try {
-            await pipeline(Readable.from(reader.read(node)), createWriteStream(target));
-            const size = (await stat(target)).size;
+            let size: number;
+            if (node.size + SCRATCH_RESERVE > free) size = await readOnly(node);
+            else {
+              try {
+                await pipeline(Readable.from(reader.read(node)), createWriteStream(target));
+                size = (await stat(target)).size;
+              } catch (e) {
+                if (!isDiskFull(e)) throw e;
+                await rm(target, { force: true });
+                size = await readOnly(node);
+              } finally {
+                // Checked: free its space, so scratch only ever holds one file.
+                await rm(target, { force: true });
+              }
+            }
             if (size !== node.size) fail({ path: entry.path, problem: `restored ${size} bytes, the tree records ${node.size}` });
             else {
               files++;
@@ -189,13 +231,25 @@ export async function runRestoreTest(repo: CustomerRepo, machineId: string, opts
           // The engine's own restorer looks blocks up synchronously: load the map's ids first.
           const blocks = await loadVolumeMap(repository, v.map);
           await loadIds(blocks.flatMap((b) => (b.id ? [b.id] : [])));
-          const r = await restoreVolume(repository, { volumes: m.volumes } as never, v.source, image, { concurrency: 4 });
+          let r: { bytes: number; failures: Array<{ error: string }> };
+          if (v.size + SCRATCH_RESERVE > (await scratchFree(dir).catch(() => free))) r = await verifyVolumeBlocks(repository, blocks, v.size);
+          else {
+            try {
+              r = await restoreVolume(repository, { volumes: m.volumes } as never, v.source, image, { concurrency: 4 });
+            } catch (e) {
+              if (!isDiskFull(e)) throw e;
+              await rm(image, { force: true });
+              r = await verifyVolumeBlocks(repository, blocks, v.size);
+            }
+          }
+          if ("unwritten" in r) unwritten.volumes.push(v.name);
           if (r.failures.length > 0) {
             fail({ path: `[volume image] ${v.name}`, problem: `${r.failures.length} block(s) did not restore: ${r.failures[0]!.error}` });
             continue;
           }
           files++;
           bytes += r.bytes;
+          if ("unwritten" in r) continue; // no image to check: the blocks themselves were verified
           const { check, finding } = await checkFilesystem(v.name, image, opts.tools);
           if (check) fsChecks.push(check);
           if (finding) {
@@ -215,6 +269,10 @@ export async function runRestoreTest(repo: CustomerRepo, machineId: string, opts
   } finally {
     await rm(dir, { recursive: true, force: true }).catch(() => {});
   }
+  if (unwritten.files > 0 && findings.length < MAX_FINDINGS)
+    findings.push({ problem: `${unwritten.files} file(s), ${unwritten.bytes} bytes, were read and verified but not written: not enough scratch space on the worker (not a backup problem)` });
+  for (const name of unwritten.volumes)
+    if (findings.length < MAX_FINDINGS) findings.push({ path: `[volume image] ${name}`, problem: "every block read and verified, but the image was not written and its filesystem not checked: not enough scratch space on the worker" });
   const state = failures === 0 ? "passed" : "failed";
   const [done] = await db
     .update(rt)
@@ -223,6 +281,15 @@ export async function runRestoreTest(repo: CustomerRepo, machineId: string, opts
     .returning();
   await alertOnResult(repo, machineId, point, done!, failures);
   return done!;
+}
+
+/** A volume's blocks read and verified without writing the image. */
+async function verifyVolumeBlocks(repository: Parameters<typeof readBlobs>[0], blocks: Array<{ id: string | null }>, size: number) {
+  const failures: Array<{ error: string }> = [];
+  await readBlobs(repository, blocks.flatMap((b) => (b.id ? [b.id] : [])), BLOB_DATA, (_id, data) => {
+    if (data instanceof Error) failures.push({ error: data.message });
+  });
+  return { bytes: size, failures, unwritten: true as const };
 }
 
 async function alertOnResult(repo: CustomerRepo, machineId: string, point: { id: string; time: Date }, test: RestoreTestRecord, failures: number) {
