@@ -151,6 +151,36 @@ describe("PgIndex semantics", () => {
     expect(await new PgIndex(w.database.db, scope()).missing(ids)).toEqual([]);
   });
 
+  it("one flush of several packs: a chunk two packs carry goes to the first, a condemned copy is re-homed, bad input writes nothing", async () => {
+    const blob = (id: string, i: number) => ({ type: 0 as const, id: Buffer.from(id, "hex"), offset: 40 + i * 100, length: 100, rawLength: 90 });
+    const shared = chunkId();
+    const rehome = chunkId();
+    const condemned = await putPack(w, w.a1);
+    await call(w, "packs", { credential: m.credential, body: packReport(condemned, [rehome]) });
+    await w.database.db.update(schema.packs).set({ state: "condemned" }).where(eq(schema.packs.packId, condemned.packId));
+    // More rows than one INSERT takes, so the statement split is exercised too.
+    const many = Array.from({ length: 20_500 }, chunkId);
+    const a = { id: chunkId(), salt: randomBytes(32), size: 1000, blobs: [shared, ...many].map(blob) };
+    const b = { id: chunkId(), salt: randomBytes(32), size: 1000, blobs: [rehome, shared].map(blob) };
+    const idx = new PgIndex(w.database.db, scope());
+    idx.addPacks([a, b]);
+    await idx.flush();
+    const after = new PgIndex(w.database.db, scope());
+    expect(await after.missing([shared, rehome, ...many])).toEqual([]);
+    await after.load([shared, rehome, many[20_499]!]);
+    expect(after.lookup(shared)!.pack).toBe(a.id);
+    expect(after.lookup(rehome)!.pack).toBe(b.id);
+    expect(after.lookup(many[20_499]!)!.pack).toBe(a.id);
+    // Another customer's scope sees none of it.
+    expect((await new PgIndex(w.database.db, { mspId: w.mspId, customerId: w.a2 }).missing([shared, rehome])).sort()).toEqual([shared, rehome].sort());
+
+    const bad = new PgIndex(w.database.db, scope());
+    const orphan = chunkId();
+    bad.addPacks([{ id: "not-a-pack-id", salt: randomBytes(32), size: 1, blobs: [blob(orphan, 0)] }]);
+    await expect(bad.flush()).rejects.toThrow(/not a pack id/);
+    expect(await new PgIndex(w.database.db, scope()).missing([orphan])).toEqual([orphan]);
+  });
+
   it("chunks in a condemned pack are not usable until re-uploaded, and then move to the new pack", async () => {
     const ids = [chunkId(), chunkId()];
     const old = await putPack(w, w.a1);
