@@ -26,7 +26,7 @@ describe("startAzurite", () => {
     } finally {
       await rm(location, { recursive: true, force: true });
     }
-  });
+  }, 30_000); // starts and stops Azurite processes: seconds each on a loaded 2-core box
 
   it("lets withRetry ride out an Azurite outage: the write lands once the emulator is back", async () => {
     const location = await mkdtemp(join(tmpdir(), "tidemark-azurite-test-"));
@@ -54,7 +54,7 @@ describe("startAzurite", () => {
       await current.stop();
       await rm(location, { recursive: true, force: true });
     }
-  });
+  }, 30_000); // starts and stops Azurite processes: seconds each on a loaded 2-core box
 
   it("keeps in-memory instances apart and refuses a busy port clearly", async () => {
     const a = await startAzurite({ inMemory: true });
@@ -71,5 +71,5 @@ describe("startAzurite", () => {
       await a.stop();
       await b.stop();
     }
-  });
+  }, 30_000); // starts and stops Azurite processes: seconds each on a loaded 2-core box
 });
