@@ -5,6 +5,7 @@
  */
 import { createHmac } from "node:crypto";
 import type { Auth } from "./auth";
+import { markedHeaders } from "./client-address";
 
 export class CookieJar {
   private cookies = new Map<string, string>();
@@ -44,7 +45,8 @@ export function authClient(auth: Auth, baseURL: string, ip = "203.0.113.10"): Au
         headers: {
           origin,
           "content-type": "application/json",
-          "x-forwarded-for": ip,
+          // As if it came through the portal's HTTP server from `ip` (createAuth installed the resolver).
+          ...markedHeaders(ip),
           "user-agent": "vitest",
           cookie: jar.header(),
           ...extra,
@@ -66,7 +68,7 @@ export function authClient(auth: Auth, baseURL: string, ip = "203.0.113.10"): Au
     jar,
     post: (path, body, extra) => call("POST", path, body, extra),
     get: (path) => call("GET", path),
-    headers: () => new Headers({ cookie: jar.header(), "x-forwarded-for": ip, "user-agent": "vitest" }),
+    headers: () => new Headers({ cookie: jar.header(), ...markedHeaders(ip), "user-agent": "vitest" }),
   };
 }
 

@@ -61,9 +61,16 @@ describe("auth", () => {
     // The limit lives in PostgreSQL, so every instance of the portal sees it.
     const limits = await database.db.select().from(schema.rateLimits);
     expect(limits.some((l) => l.key.includes("198.51.100.66") && l.count >= 5)).toBe(true);
-    // Another address is unaffected (the correct password still works there).
+    // Another address is not limited by that address's count, but the account has now had five
+    // wrong passwords: it refuses even the right one for a while, and says so.
     const other = authClient(auth, baseURL, "198.51.100.3");
-    expect((await other.post("/sign-in/email", { email: "victim@acme.test", password })).status).toBe(200);
+    const locked = await other.post("/sign-in/email", { email: "victim@acme.test", password });
+    expect(locked.status).toBe(429);
+    expect(locked.json.code).toBe("ACCOUNT_LOCKED");
+    expect(String(locked.json.message)).toMatch(/too many failed sign-in attempts for this account/i);
+    // A different account from that address is unaffected.
+    await signUp(auth, baseURL, { email: "bystander@acme.test" }, "198.51.100.2");
+    expect((await other.post("/sign-in/email", { email: "bystander@acme.test", password })).status).toBe(200);
   });
 
   it("TOTP: enrol, then sign-in needs a code; wrong codes are refused and rate-limited", async () => {

@@ -5,6 +5,7 @@
  * the process with ONE line naming the setting, because an operator reading a
  * crash loop in a container log must see the cause in the first line.
  */
+import { isIP } from "node:net";
 import { z } from "zod";
 
 const optionalString = z
@@ -40,6 +41,17 @@ export function decodeKey(v: string): Buffer | null {
   return null;
 }
 
+/** "10.0.0.0/8, 192.0.2.7, ::1": each entry an IP address or a CIDR range of one. */
+function proxyListValid(v: string): boolean {
+  return v.split(",").every((entry) => {
+    const [ip, prefix, extra] = entry.trim().split("/");
+    const family = isIP(ip ?? "");
+    if (!family || extra !== undefined) return false;
+    if (prefix === undefined) return true;
+    return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
+  });
+}
+
 const blank = (v: unknown) => (typeof v === "string" && v.trim() === "" ? undefined : v);
 
 export const envSchema = z.object({
@@ -63,6 +75,14 @@ export const envSchema = z.object({
   AZURE_STORAGE_ACCOUNT: optionalString,
   AZURE_STORAGE_KEY: optionalString,
   AZURE_STORAGE_SAS_URL: z.preprocess(blank, url(["http:", "https:"]).optional()),
+  /**
+   * Reverse proxies in front of the portal, as IP addresses or CIDR ranges. X-Forwarded-For is
+   * believed only as far as it was appended by these; absent → none, the client is the socket's peer.
+   */
+  TRUSTED_PROXIES: z.preprocess(
+    blank,
+    z.string().trim().refine(proxyListValid, "must be a comma-separated list of IP addresses or CIDR ranges, e.g. 10.0.0.0/8,::1").optional(),
+  ),
   /** Standalone CLI: repository password. */
   TIDEMARK_PASSWORD: z.string().optional(),
   /** Tests: the PostgreSQL server to create a fresh database on. */
