@@ -1,3 +1,4 @@
+import { customerStorage } from "@tidemark/backup";
 import { schema } from "@tidemark/db";
 import { createTestDatabase, type TestDatabase } from "@tidemark/db/testing";
 import { and, eq, ne } from "drizzle-orm";
@@ -124,6 +125,9 @@ describe("monitors", () => {
     const open = await unresolved("storage_quota");
     expect(open.map((a) => [a.mspId, a.customerId, a.machineId])).toEqual([[w.mspA.id, w.a1.id, null]]);
     expect(open[0]!.details).toEqual({ storedBytes: 1100, quotaBytes: 1000, percentOfQuota: 110 });
+    // The same figure the customer page shows: one implementation of "stored bytes".
+    const shown = await customerStorage(database.db, { mspId: w.mspA.id, customerId: w.a1.id }, w.a1.id);
+    expect(open[0]!.details.storedBytes).toBe(shown.storedBytes);
     await database.db.update(schema.customers).set({ storageQuotaBytes: 2000 }).where(eq(schema.customers.id, w.a1.id));
     expect((await runMonitors(database.db, { now })).resolved).toBe(1);
     expect(await unresolved("storage_quota")).toEqual([]);
