@@ -44,6 +44,12 @@ export interface DecodeRequest {
   chown?: boolean;
   /** Per blob: true when `files` are all that need it (its plaintext is not sent back). */
   onlyFiles?: boolean[];
+  /**
+   * Where to put the plaintext when it fits: a buffer shared with the caller and reused
+   * run after run. Fresh buffers for every run cost page faults and, on the main thread,
+   * a full GC every few dozen MiB of external memory (its heap holds the whole plan).
+   */
+  into?: SharedArrayBuffer;
 }
 
 export type FileError = { code?: string; message: string };
@@ -53,11 +59,13 @@ export type DecodeResult = { at: number; length: number } | { error: string };
 
 export interface DecodeResponse {
   runId: number;
-  /** Every verified plaintext of the run, back to back; results[i] says where. */
-  out: ArrayBuffer;
+  /** Every verified plaintext of the run, back to back; results[i] says where (the request's `into` when it fit). */
+  out: ArrayBuffer | SharedArrayBuffer;
   results: DecodeResult[];
   /** Per blob, per requested file: null when written, else why not (blobs that failed to decode write nothing). */
   fileErrors?: Array<Array<FileError | null>>;
+  /** Milliseconds the decoding thread has spent on runs so far (the restore balances file creation by it). */
+  busyMs?: number;
 }
 
 export function writeWholeFile(f: WholeFile, data: Uint8Array, chown: boolean): void {
@@ -93,7 +101,7 @@ export function decodeRun(idKey: Buffer, req: DecodeRequest): DecodeResponse {
   const returned = req.blobs.map((_, i) => !req.onlyFiles?.[i]);
   let total = 0;
   req.blobs.forEach((b, i) => returned[i] && (total += b.rawLength));
-  const out = Buffer.from(new ArrayBuffer(total));
+  const out = Buffer.from(req.into && req.into.byteLength >= total ? req.into : new ArrayBuffer(total), 0, total);
   const fileErrors: Array<Array<FileError | null>> = [];
   let at = 0;
   const results = req.blobs.map((b, i): DecodeResult => {
@@ -124,5 +132,5 @@ export function decodeRun(idKey: Buffer, req: DecodeRequest): DecodeResponse {
     at += data.length;
     return { at: at - data.length, length: data.length };
   });
-  return { runId: req.runId, out: out.buffer as ArrayBuffer, results, ...(req.files ? { fileErrors } : {}) };
+  return { runId: req.runId, out: out.buffer, results, ...(req.files ? { fileErrors } : {}) };
 }

@@ -32,6 +32,8 @@ interface Slot {
   started: Promise<boolean>;
   ready: boolean;
   dead?: unknown;
+  /** The worker's busy time as of its latest reply. */
+  busyMs: number;
 }
 
 function workerSpec(entry: string | URL | undefined): { file: URL; workerData: Record<string, unknown> } {
@@ -83,13 +85,14 @@ export class DecodePool {
         break;
       }
       let started!: (ok: boolean) => void;
-      const slot: Slot = { worker, pending: new Map(), started: new Promise((r) => (started = r)), ready: false };
+      const slot: Slot = { worker, pending: new Map(), started: new Promise((r) => (started = r)), ready: false, busyMs: 0 };
       worker.on("message", (m: DecodeResponse | { ready: true }) => {
         if ("ready" in m) {
           slot.ready = true;
           started(true);
           return;
         }
+        slot.busyMs = m.busyMs ?? slot.busyMs;
         const p = slot.pending.get(m.runId);
         slot.pending.delete(m.runId);
         p?.resolve(m);
@@ -110,6 +113,12 @@ export class DecodePool {
   async workers(): Promise<number> {
     await Promise.all(this.slots.map((s) => s.started));
     return this.slots.filter((s) => s.ready && !s.dead).length;
+  }
+
+  /** Mean busy time of the live workers so far (ms), or undefined when decoding in-thread. */
+  workerBusyMs(): number | undefined {
+    const live = this.slots.filter((s) => s.ready && !s.dead);
+    return live.length ? live.reduce((a, s) => a + s.busyMs, 0) / live.length : undefined;
   }
 
   /**

@@ -10,7 +10,10 @@ import { decodeRun, type DecodeRequest, type DecodeResponse } from "./decode-cor
 const idKey = Buffer.from(workerData.idKey as Uint8Array);
 const port = parentPort!;
 
+let busyMs = 0;
+
 port.on("message", (m: DecodeRequest) => {
+  const t0 = performance.now();
   let res: DecodeResponse;
   try {
     res = decodeRun(idKey, m);
@@ -18,7 +21,10 @@ port.on("message", (m: DecodeRequest) => {
     // decodeRun reports per-chunk failures itself; this is a bug or an allocation failure.
     res = { runId: m.runId, out: new ArrayBuffer(0), results: m.blobs.map(() => ({ error: `decode failed: ${(e as Error).message}` })) };
   }
-  port.postMessage(res, [res.out]);
+  busyMs += performance.now() - t0;
+  res.busyMs = busyMs;
+  // Shared memory is not transferred (nor copied): the caller already sees it.
+  port.postMessage(res, res.out instanceof ArrayBuffer ? [res.out] : []);
 });
 // The pool hands out work only after this: a worker that fails to load costs nothing but the fallback.
 port.postMessage({ ready: true });

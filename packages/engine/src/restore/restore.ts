@@ -1,24 +1,27 @@
 /**
  * Restore a whole point, a subtree or one file into a target directory.
  *
- * Structure first (directories, symlinks, empty files), then data: every
- * needed chunk is grouped by pack, reads are coalesced into ranged GETs of at
- * most RUN_BYTES and run in parallel, each chunk is verified (GCM tag and
+ * Structure (directories, symlinks, empty files) level by level, and data
+ * as soon as enough is planned, overlapping the listing: every needed chunk
+ * is grouped by pack, reads are coalesced into ranged GETs of at most
+ * DATA_RUN_BYTES and run in parallel, each chunk is verified (GCM tag and
  * recomputed id) and written at its offset in every file that needs it.
  * A chunk that cannot be read fails only the files that need it; those are
  * removed and listed, everything else is restored. Metadata (mode, mtime)
  * is applied last, directories deepest first.
  */
-import { chmodSync, chownSync, closeSync, fchmodSync, fchownSync, ftruncateSync, futimesSync, lchownSync, lutimesSync, mkdirSync, openSync, rmSync, symlinkSync, utimesSync, writeSync } from "node:fs";
+import { chmodSync, chownSync, closeSync, fchmodSync, fchownSync, futimesSync, lchownSync, lutimesSync, mkdirSync, openSync, rmSync, symlinkSync, utimesSync, writeSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { availableParallelism } from "node:os";
+import { performance } from "node:perf_hooks";
 import { join, resolve } from "node:path";
 import { CorruptionError, EngineError } from "../errors";
-import { mapLimit } from "../index/repo-index";
 import { BLOB_DATA, BLOB_TREE } from "../pack/format";
 import { coalesce, MAX_GAP, readBlobs, readRunBytes, type Located } from "./blob-batch";
+import { CreationSplit } from "./creation-split";
+import { RunQueue } from "./run-queue";
 import { DecodePool } from "./decode-pool";
-import type { DecodeResult, FileError } from "./decode-core";
+import { writeWholeFile, type DecodeResult, type FileError } from "./decode-core";
 import type { Repository } from "../repository";
 import type { Snapshot } from "../snapshot";
 import { decodeTree, isSafeName, isWindowsPath, treePathParts, type TreeNode } from "../tree";
@@ -53,6 +56,13 @@ export interface RestoreOptions {
   /** Worker module for decoding when the engine runs bundled (the bundle's decode-worker.js). */
   decodeWorkerEntry?: string | URL;
   /**
+   * Fixed fraction (0–1) of single-chunk files the decode worker creates; the rest are
+   * created on the calling thread. Default: balanced by the two threads' measured busy time.
+   */
+  workerFileShare?: number;
+  /** Bytes of file content planned before their reads start while listing goes on (default 64 MiB). */
+  dataAheadBytes?: number;
+  /**
    * Sets the Windows attributes (`attrs`) of restored files and directories,
    * after content, modes and times. Default: defaultAttributeApplier() (win32
    * only); null: do not apply them.
@@ -75,6 +85,19 @@ export interface RestoreResult {
 const DATA_RUN_BYTES = 8 * 1024 * 1024;
 /** Below this a decode worker's start-up (~0.1–0.3 s) costs more than it saves. */
 const DECODE_WORKERS_FROM = 64 * 1024 * 1024;
+/**
+ * Planning (listings, mkdir, symlinks) and data overlap: once this many bytes of
+ * file content are planned they are read and written while planning goes on.
+ * Equal to DECODE_WORKERS_FROM, so the first early start already knows it wants workers.
+ */
+const START_DATA_BYTES = DECODE_WORKERS_FROM;
+/**
+ * Shared plaintext buffer per run in flight. A run is ≤ DATA_RUN_BYTES sealed; compressible
+ * data expands past that, and a run whose plaintext does not fit gets a buffer of its own.
+ */
+const PLAINTEXT_SLOT_BYTES = 3 * DATA_RUN_BYTES;
+/** Planned entries between two chances for finished reads to be written (planning is synchronous). */
+const PLAN_YIELD_EVERY = 256;
 
 interface FilePlan {
   path: string;
@@ -85,6 +108,12 @@ interface FilePlan {
   fd?: number;
   created?: boolean;
   done?: boolean;
+}
+
+/** A coalesced read and, per blob, every place its plaintext goes. */
+interface DataRun {
+  blobs: Located[];
+  targets: Target[][];
 }
 
 const isRoot = process.getuid?.() === 0;
@@ -113,12 +142,16 @@ export async function restore(repo: Repository, snap: { id: string; snapshot: Sn
   await wrapDiskErrors(target, async () => {
     await mkdir(target, { recursive: true });
     const start = await r.locate(snap.snapshot.tree, opts.path);
-    if (start.kind === "tree") await r.planLevels([{ tree: start.tree, dir: target, rel: "", depth: 0 }]);
-    else {
-      const sub = r.planNode(start.node, join(target, start.node.name), start.node.name);
-      if (sub) await r.planLevels([sub]);
+    try {
+      if (start.kind === "tree") await r.planLevels([{ tree: start.tree, dir: target, rel: "", depth: 0 }]);
+      else {
+        const sub = r.planNode(start.node, join(target, start.node.name), start.node.name);
+        if (sub) await r.planLevels([sub]);
+      }
+      await r.writeData();
+    } finally {
+      await r.close();
     }
-    await r.writeData();
     await r.applyMetadata();
   });
   return r.result;
@@ -143,8 +176,15 @@ class Restorer {
   readonly result: RestoreResult = { files: 0, dirs: 0, symlinks: 0, bytes: 0, failures: [] };
   private readonly files: FilePlan[] = [];
   private readonly dirs: Array<{ path: string; node: TreeNode; depth: number }> = [];
-  private readonly symlinks: Array<{ path: string; node: TreeNode }> = [];
-  private readonly chunkTargets = new Map<string, Target[]>();
+  /** Chunks planned but not yet handed to a read (a chunk needed again after that is read again). */
+  private planned = new Map<string, Target[]>();
+  private plannedBytes = 0;
+  private readonly queue: RunQueue;
+  private pool?: DecodePool;
+  private readonly split: CreationSplit;
+  private readonly dataAhead: number;
+  /** Plaintext buffers shared with the decoder, one per run in flight, reused. */
+  private readonly spare: SharedArrayBuffer[] = [];
   private totalBytes = 0;
   private doneBytes = 0;
   private doneFiles = 0;
@@ -153,7 +193,11 @@ class Restorer {
     private readonly repo: Repository,
     private readonly target: string,
     private readonly opts: RestoreOptions,
-  ) {}
+  ) {
+    this.queue = new RunQueue(opts.concurrency ?? 4);
+    this.split = new CreationSplit(opts.workerFileShare);
+    this.dataAhead = Math.max(1, opts.dataAheadBytes ?? START_DATA_BYTES);
+  }
 
   async locate(rootTree: string, path: string | undefined): Promise<{ kind: "tree"; tree: string } | { kind: "node"; node: TreeNode }> {
     const parts = treePathParts(path ?? "");
@@ -190,6 +234,7 @@ class Restorer {
         }
       });
       const next: PendingDir[] = [];
+      let sinceYield = 0;
       for (const l of level) {
         const nodes = listings.get(l.tree)!;
         if (nodes instanceof Error) {
@@ -199,6 +244,10 @@ class Restorer {
         for (const n of nodes) {
           const sub = this.planNode(n, join(l.dir, n.name), l.rel ? `${l.rel}/${n.name}` : n.name, l.depth + 1);
           if (sub) next.push(sub);
+        }
+        if ((sinceYield += nodes.length) >= PLAN_YIELD_EVERY || this.plannedBytes >= this.dataAhead) {
+          sinceYield = 0;
+          await this.startPlannedData(false);
         }
       }
       level = next;
@@ -226,7 +275,10 @@ class Restorer {
           rmSync(path, { force: true });
           symlinkSync(n.target ?? "", path);
         }
-        this.symlinks.push({ path, node: n });
+        // Nothing later touches a link itself: its owner and time go on now, while the
+        // decoder is busy, instead of in the single-threaded metadata pass at the end.
+        if (isRoot) bestEffort(() => lchownSync(path, n.uid, n.gid));
+        bestEffort(() => lutimesSync(path, mtime(n), mtime(n)));
         this.result.symlinks++;
         return;
       case "file": {
@@ -245,8 +297,11 @@ class Restorer {
             file.failed ??= `chunk ${id} is not in the index`;
             continue;
           }
-          let t = this.chunkTargets.get(id);
-          if (!t) this.chunkTargets.set(id, (t = []));
+          let t = this.planned.get(id);
+          if (!t) {
+            this.planned.set(id, (t = []));
+            this.plannedBytes += e.rawLength;
+          }
           t.push({ file, offset });
           offset += e.rawLength;
         }
@@ -258,18 +313,46 @@ class Restorer {
     }
   }
 
-  async writeData(): Promise<void> {
-    const runs = coalesce([...this.chunkTargets.keys()].map((id) => ({ id, e: this.repo.index.lookup(id)! })), MAX_GAP, DATA_RUN_BYTES);
-    const workers = this.opts.decodeWorkers ?? (this.totalBytes >= DECODE_WORKERS_FROM ? Math.min(4, availableParallelism() - 1) : 0);
-    const pool = new DecodePool(this.repo.keys.id, { workers: Math.max(0, workers), entry: this.opts.decodeWorkerEntry });
-    try {
-      await mapLimit(runs, this.opts.concurrency ?? 4, (run) => this.readRun(run, pool));
-    } finally {
-      await pool.close();
+  /**
+   * Hands the chunks planned so far to the read queue — at the end of
+   * planning (`all`), or during it once `dataAhead` bytes are waiting, so
+   * file data is written while the rest of the tree is still being listed.
+   * Yields either way: finished reads get written between planning steps.
+   */
+  private async startPlannedData(all: boolean): Promise<void> {
+    this.queue.throwIfFailed();
+    if (this.planned.size && (all || this.plannedBytes >= this.dataAhead)) {
+      // Workers pay off only for large restores: an early start says little about the total.
+      this.pool ??= this.newPool(all ? this.totalBytes : Math.max(this.totalBytes, this.dataAhead));
+      const planned = this.planned;
+      this.planned = new Map();
+      this.plannedBytes = 0;
+      const located = [...planned.keys()].map((id) => ({ id, e: this.repo.index.lookup(id)! }));
+      for (const blobs of coalesce(located, MAX_GAP, DATA_RUN_BYTES)) {
+        const run: DataRun = { blobs, targets: blobs.map(({ id }) => planned.get(id)!) };
+        const pool = this.pool;
+        this.queue.push(() => this.readRun(run, pool));
+      }
     }
+    if (!all && this.queue.busy()) await new Promise<void>((r) => setImmediate(r));
   }
 
-  private async readRun(run: Located[], pool: DecodePool): Promise<void> {
+  private newPool(bytes: number): DecodePool {
+    const workers = this.opts.decodeWorkers ?? (bytes >= DECODE_WORKERS_FROM ? Math.min(4, availableParallelism() - 1) : 0);
+    return new DecodePool(this.repo.keys.id, { workers: Math.max(0, workers), entry: this.opts.decodeWorkerEntry });
+  }
+
+  async writeData(): Promise<void> {
+    await this.startPlannedData(true);
+    await this.queue.drain();
+  }
+
+  async close(): Promise<void> {
+    await this.queue.settle();
+    await this.pool?.close();
+  }
+
+  private async readRun({ blobs: run, targets }: DataRun, pool: DecodePool): Promise<void> {
     const pack = run[0]!.e.pack;
     const start = run[0]!.e.offset;
     let bytes: Buffer | undefined;
@@ -279,28 +362,31 @@ class Restorer {
     } catch (e) {
       readError = `pack ${pack} unreadable: ${(e as Error).message}`;
     }
-    // Single-chunk files are created whole by the decoder (a worker when there is one):
-    // file creation is most of a restore's time and this spreads it over two threads.
-    const whole: Array<Set<Target>> = run.map(({ id }) => new Set(this.chunkTargets.get(id)!.filter((t) => !t.file.failed && t.file.node.content?.length === 1)));
-    let decoded: { out: Buffer; results: DecodeResult[]; fileErrors?: Array<Array<FileError | null>> } | undefined;
+    // Single-chunk files are created whole by whichever thread has time: the decode worker
+    // (with its metadata, right after decoding) or this thread, in the share the split
+    // keeps balancing — file creation is most of a restore's time.
+    const whole: Array<Set<Target>> = targets.map((ts) => new Set(ts.filter((t) => !t.file.failed && t.file.node.content?.length === 1 && this.split.toWorker())));
+    let decoded: { view: Buffer; results: DecodeResult[]; fileErrors?: Array<Array<FileError | null>> } | undefined;
+    // At most `concurrency` runs hold one: their pages stay mapped instead of being faulted in anew.
+    const into = this.spare.pop() ?? new SharedArrayBuffer(PLAINTEXT_SLOT_BYTES);
     if (bytes) {
       const info = this.repo.index.packInfo(pack)!;
       const blobs = run.map(({ id, e }) => ({ type: e.type, id, offset: e.offset, length: e.length, rawLength: e.rawLength }));
       const files = whole.map((set) => [...set].map(({ file: f }) => ({ path: f.path, mode: f.node.mode, mtime: mtime(f.node), uid: f.node.uid, gid: f.node.gid })));
-      const onlyFiles = run.map(({ id }, i) => whole[i]!.size === this.chunkTargets.get(id)!.length);
+      const onlyFiles = targets.map((ts, i) => whole[i]!.size === ts.length);
       try {
-        const res = await pool.decode({ pack, key: this.repo.packKey(pack, info.salt), start, sealed: bytes, blobs, files, chown: isRoot, onlyFiles });
-        decoded = { out: Buffer.from(res.out), results: res.results, fileErrors: res.fileErrors };
+        const res = await pool.decode({ pack, key: this.repo.packKey(pack, info.salt), start, sealed: bytes, blobs, files, chown: isRoot, onlyFiles, into });
+        decoded = { view: Buffer.from(res.out), results: res.results, fileErrors: res.fileErrors };
+        this.split.update(pool.workerBusyMs(), performance.eventLoopUtilization().active);
       } catch (x) {
         readError = `pack ${pack}: decoding failed: ${(x as Error).message}`;
       }
     }
     for (let i = 0; i < run.length; i++) {
       const { id } = run[i]!;
-      const targets = this.chunkTargets.get(id)!;
       const r = decoded?.results[i];
       let ok = r !== undefined && "at" in r;
-      let data = ok && r && "at" in r && r.at >= 0 ? decoded!.out.subarray(r.at, r.at + r.length) : undefined;
+      let data = ok && r && "at" in r && r.at >= 0 ? decoded!.view.subarray(r.at, r.at + r.length) : undefined;
       const err = r && "error" in r ? r.error : readError;
       // This copy failed; the chunk may be stored again elsewhere (a self-heal re-upload).
       let viaAlternate = false;
@@ -313,28 +399,37 @@ class Restorer {
         }
       }
       const written = [...whole[i]!];
-      for (const t of targets) {
-        if (!ok) t.file.failed ??= err;
+      for (const t of targets[i]!) {
+        const f = t.file;
+        if (!ok) f.failed ??= err;
         else if (!viaAlternate && r && "at" in r && whole[i]!.has(t)) {
           const fe = decoded!.fileErrors?.[i]?.[written.indexOf(t)];
-          if (fe === undefined) t.file.failed ??= "file was not written";
-          else if (fe) {
-            if (fe.code && DISK_ERRORS.has(fe.code)) throw Object.assign(new Error(fe.message), { code: fe.code });
-            t.file.failed ??= fe.message;
-          } else {
-            t.file.done = true;
-            this.doneBytes += r.length;
-          }
-          t.file.chunksLeft--;
-          this.doneFiles++;
+          this.wholeFileWritten(f, fe === undefined ? { message: "file was not written" } : fe, r.length);
           continue;
-        } else if (!t.file.failed) this.writeAt(t.file, t.offset, data!);
-        t.file.chunksLeft--;
-        if (t.file.chunksLeft === 0) this.finishFile(t.file, false);
+        } else if (!f.failed && f.node.content?.length === 1) {
+          this.wholeFileWritten(f, writeWholeFileHere(f, data!), data!.length);
+          continue;
+        } else if (!f.failed) this.writeAt(f, t.offset, data!, f.chunksLeft === 1);
+        f.chunksLeft--;
+        if (f.chunksLeft === 0) this.finishFile(f, false);
       }
-      this.chunkTargets.delete(id);
     }
+    // Every view into it is gone (writes are synchronous): the next run may fill it again.
+    this.spare.push(into);
     this.opts.onProgress?.({ files: this.doneFiles, totalFiles: this.files.length, bytes: this.doneBytes, totalBytes: this.totalBytes });
+  }
+
+  /** A single-chunk file created whole (by the decoder or here): null, or why it was not. */
+  private wholeFileWritten(f: FilePlan, fe: FileError | null, length: number): void {
+    if (fe) {
+      if (fe.code && DISK_ERRORS.has(fe.code)) throw Object.assign(new Error(fe.message), { code: fe.code });
+      f.failed ??= fe.message;
+    } else {
+      f.done = true;
+      this.doneBytes += length;
+    }
+    f.chunksLeft--;
+    this.doneFiles++;
   }
 
   /**
@@ -342,17 +437,21 @@ class Restorer {
    * thread-pool round trip per open/write/close costs more than the syscall.
    * Pack reads stay asynchronous and keep the disk and network busy meanwhile.
    */
-  private writeAt(file: FilePlan, offset: number, data: Buffer): void {
-    // Chunks of one file arrive in pack order, not file order: create and size it once,
-    // then open per chunk so thousands of half-written files never hold descriptors.
+  private writeAt(file: FilePlan, offset: number, data: Buffer, last: boolean): void {
+    // Chunks of one file arrive in pack order, not file order: open per chunk so thousands
+    // of half-written files never hold descriptors. Writes at offsets leave holes that
+    // later chunks fill; the last one reaches the full size (no ftruncate needed). The
+    // last write keeps its descriptor for finishFile's metadata.
     const fd = openSync(file.path, file.created ? "r+" : "w", 0o600);
+    file.created = true;
     try {
-      if (!file.created) ftruncateSync(fd, file.node.size);
-      file.created = true;
       writeAll(fd, data, offset);
-    } finally {
+    } catch (e) {
       closeSync(fd);
+      throw e;
     }
+    if (last) file.fd = fd;
+    else closeSync(fd);
     this.doneBytes += data.length;
   }
 
@@ -394,18 +493,6 @@ class Restorer {
       this.result.bytes += f.node.size;
     }
     // Synchronous: thousands of awaited thread-pool round trips in a row cost more than the calls.
-    const bestEffort = (f: () => void) => {
-      try {
-        f();
-      } catch {
-        // Ownership and link times are best effort (filesystem or permissions may refuse them).
-      }
-    };
-    for (const s of this.symlinks) {
-      if (isRoot) bestEffort(() => lchownSync(s.path, s.node.uid, s.node.gid));
-      const t = mtime(s.node);
-      bestEffort(() => lutimesSync(s.path, t, t));
-    }
     for (const d of [...this.dirs].sort((a, b) => b.depth - a.depth)) {
       if (isRoot) bestEffort(() => chownSync(d.path, d.node.uid, d.node.gid));
       chmodSync(d.path, d.node.mode & 0o7777);
@@ -436,6 +523,24 @@ class Restorer {
 
   private relative(path: string): string {
     return path.startsWith(this.target + "/") || path.startsWith(this.target + "\\") ? path.slice(this.target.length + 1) : path === this.target ? "/" : path;
+  }
+}
+
+function bestEffort(f: () => void): void {
+  try {
+    f();
+  } catch {
+    // Ownership and link times are best effort (filesystem or permissions may refuse them).
+  }
+}
+
+/** A single-chunk file created on this thread: null, or why it was not. */
+function writeWholeFileHere(f: FilePlan, data: Buffer): FileError | null {
+  try {
+    writeWholeFile({ path: f.path, mode: f.node.mode, mtime: mtime(f.node), uid: f.node.uid, gid: f.node.gid }, data, isRoot);
+    return null;
+  } catch (e) {
+    return { code: (e as NodeJS.ErrnoException).code, message: (e as Error).message };
   }
 }
 

@@ -1,0 +1,115 @@
+#!/usr/bin/env node
+/**
+ * Restore-only side-by-side: restic vs one or more tidemark CLI builds, interleaved
+ * on the same corpus and machine, so ratios come from the same minutes of a shared box.
+ *
+ *   node bench-restore/restore-ab.mjs setup [--work DIR] [--corpus-src DIR …]
+ *   node bench-restore/restore-ab.mjs run [--work DIR] [--rounds N] [--cli name=path/to/tidemark.js …] [--verify]
+ *
+ * `setup` copies the corpus (default /usr/share + /usr/lib/x86_64-linux-gnu, as the main bench)
+ * and backs it up once with each tool. `run` restores the latest point with restic and every
+ * `--cli` (default: the current bundle through src/cli/bin.mjs) in turn, each round, waiting
+ * for writeback to drain before each restore and after removing the previous one: file
+ * creation costs several times more while writeback is in flight.
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+
+const engine = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    work: { type: "string", default: "/tmp/tmr-bench" },
+    "corpus-src": { type: "string", multiple: true },
+    rounds: { type: "string", default: "2" },
+    cli: { type: "string", multiple: true },
+    verify: { type: "boolean", default: false },
+    "skip-restic": { type: "boolean", default: false },
+  },
+});
+const work = resolve(values.work);
+const corpus = join(work, "corpus");
+const password = "bench-password-not-secret";
+const env = { ...process.env, RESTIC_PASSWORD: password, TIDEMARK_PASSWORD: password, RESTIC_CACHE_DIR: join(work, "restic-cache") };
+const repos = { restic: join(work, "repo-restic"), tidemark: join(work, "repo-tidemark") };
+
+function sh(cmd, args, opts = {}) {
+  const r = spawnSync(cmd, args, { encoding: "utf8", env, maxBuffer: 1 << 28, ...opts });
+  if (r.status !== 0 && !opts.allowFail) throw new Error(`${cmd} ${args.join(" ")} failed (${r.status}):\n${(r.stderr ?? "").slice(-4000)}`);
+  return r;
+}
+
+function settle() {
+  sh("sync", []);
+  for (let i = 0; i < 240; i++) {
+    const mem = readFileSync("/proc/meminfo", "utf8");
+    const kb = (k) => Number(new RegExp(`^${k}:\\s+(\\d+)`, "m").exec(mem)?.[1] ?? 0);
+    if (kb("Dirty") + kb("Writeback") < 32 * 1024) return;
+    spawnSync("sleep", ["0.5"]);
+  }
+}
+
+/** GNU time: wall, user, sys seconds and peak RSS (MiB). */
+function timed(cmd, args) {
+  const tf = join(work, "time.txt");
+  const r = sh("/usr/bin/time", ["-o", tf, "-f", "%e %U %S %M", cmd, ...args], { allowFail: true });
+  if (r.status !== 0) throw new Error(`${cmd} failed (${r.status}):\n${(r.stderr ?? "").slice(-4000)}`);
+  const [wall, user, sys, kb] = readFileSync(tf, "utf8").trim().split("\n").pop().split(" ").map(Number);
+  return { wall, user, sys, rss: kb / 1024 };
+}
+
+const load = () => readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
+const du = (dir) => Number(sh("du", ["-sb", dir]).stdout.split("\t")[0]);
+
+if (positionals[0] === "setup") {
+  const sources = values["corpus-src"] ?? ["/usr/share", "/usr/lib/x86_64-linux-gnu"];
+  rmSync(work, { recursive: true, force: true });
+  mkdirSync(corpus, { recursive: true });
+  for (const src of sources) sh("cp", ["-a", "--no-preserve=ownership", src, join(corpus, src.replace(/^\/+/, "").replaceAll("/", "_"))], { allowFail: true });
+  console.log(`corpus ${du(corpus)} bytes`);
+  sh("restic", ["init", "--repo", repos.restic]);
+  sh("restic", ["backup", "--repo", repos.restic, "--quiet", corpus]);
+  sh(process.execPath, [join(engine, "src/cli/bin.mjs"), "init", "--repo", repos.tidemark]);
+  sh(process.execPath, [join(engine, "src/cli/bin.mjs"), "backup", "--repo", repos.tidemark, corpus]);
+  console.log("setup done");
+} else if (positionals[0] === "run") {
+  const clis = (values.cli ?? [`head=${join(engine, "src/cli/bin.mjs")}`]).map((s) => {
+    const i = s.indexOf("=");
+    return { name: s.slice(0, i), path: s.slice(i + 1) };
+  });
+  const bytes = du(corpus);
+  const runs = [];
+  const tools = [...(values["skip-restic"] ? [] : [{ name: "restic" }]), ...clis];
+  for (let round = 0; round < Number(values.rounds); round++) {
+    // Rotate the order each round so neither tool always follows the other's writeback.
+    const order = tools.map((_, i) => tools[(i + round) % tools.length]);
+    for (const t of order) {
+      const out = join(work, `out-${t.name}`);
+      rmSync(out, { recursive: true, force: true });
+      settle();
+      const before = load();
+      const r =
+        t.name === "restic"
+          ? timed("restic", ["restore", "latest", "--repo", repos.restic, "--target", out])
+          : timed(process.execPath, [t.path, "restore", "latest", "--repo", repos.tidemark, "--target", out]);
+      const row = { round, tool: t.name, ...r, mbps: bytes / 1e6 / r.wall, load: before };
+      runs.push(row);
+      console.log(`${round} ${t.name.padEnd(8)} wall ${r.wall.toFixed(2)} s  ${row.mbps.toFixed(1)} MB/s  user ${r.user.toFixed(2)} sys ${r.sys.toFixed(2)}  rss ${r.rss.toFixed(0)} MiB  load ${before}`);
+      if (values.verify && t.name !== "restic") {
+        const d = sh("diff", ["-r", "--no-dereference", corpus, join(out, corpus)], { allowFail: true });
+        const meta = sh("rsync", ["-n", "-a", "--itemize-changes", "--no-owner", "--no-group", `${corpus}/`, `${join(out, corpus)}/`], { allowFail: true });
+        console.log(`   verify: diff ${d.status === 0 ? "identical" : "DIFFERS"}; rsync changes: ${meta.stdout.split("\n").filter(Boolean).length}`);
+      }
+    }
+    const rr = runs.filter((x) => x.round === round);
+    const restic = rr.find((x) => x.tool === "restic");
+    if (restic) for (const x of rr) if (x.tool !== "restic") console.log(`   round ${round}: ${x.tool} ${(restic.wall / x.wall).toFixed(2)}× restic`);
+  }
+  for (const t of tools) rmSync(join(work, `out-${t.name}`), { recursive: true, force: true });
+} else {
+  console.error("usage: restore-ab.mjs setup|run [options]");
+  process.exit(2);
+}
