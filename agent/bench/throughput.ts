@@ -11,6 +11,8 @@
  * --runs N       interleaved agent/CLI pairs (order alternates each run; default 1)
  * --source       run the agent from its TypeScript sources (tsx) instead of the bundle
  * --agent-log F  append the agent's log (per-pack upload timings, points) to F
+ * --agent-prof D write the agent's CPU profile(s) (node --cpu-prof) into directory D
+ * --agent-only   skip the CLI runs (profiling the server side: `node --cpu-prof --import tsx bench/throughput.ts --agent-only`)
  *
  * Timing: agent = process start → first point committed on the server (spool, upload,
  * chunks/missing, pack reports, commit); CLI = process start → exit (init not counted).
@@ -25,8 +27,9 @@ import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import { azuriteConnectionString } from "@tidemark/storage/testing";
 import { BUNDLE, cli, removeTmp, stopAgent, tmp } from "../test/helpers";
-import { committed, newCustomer, setPolicy, startRealServer } from "../test/real-server";
-import { issueToken } from "@tidemark/backup/testing";
+import { committed, newCustomer, setPolicy } from "../test/real-server";
+import { createWorld, issueToken } from "@tidemark/backup/testing";
+import { serveAgentApi } from "@tidemark/backup/http/node";
 
 // Killed (timeout, ^C): exit normally so the "exit" handlers below stop the agent.
 for (const sig of ["SIGTERM", "SIGINT"] as const) process.once(sig, () => process.exit(130));
@@ -38,6 +41,8 @@ const { values } = parseArgs({
     runs: { type: "string", default: "1" },
     source: { type: "boolean", default: false },
     "agent-log": { type: "string" },
+    "agent-only": { type: "boolean", default: false },
+    "agent-prof": { type: "string" },
   },
 });
 const corpus = (values.full ? ["/usr/share", "/usr/lib/x86_64-linux-gnu"] : values.corpus ?? ["/usr/share"]).map((p) => resolve(p));
@@ -88,7 +93,11 @@ let t = Date.now();
 const sizes = corpus.map(warm);
 console.log(`corpus ${corpus.join(" + ")}: ${sizes.reduce((a, s) => a + s.files, 0)} files, ${(sizes.reduce((a, s) => a + s.bytes, 0) / 1e6).toFixed(1)} MB (warmed in ${((Date.now() - t) / 1000).toFixed(1)} s); load ${load()}`);
 
-const srv = await startRealServer(await tmp("tp-azurite"));
+// The real server without the e2e suite's fault proxy: that proxy buffers and JSON-parses every
+// request (60k-entry pack reports included) in this process, which production does not pay.
+const w = await createWorld({ azuriteLocation: await tmp("tp-azurite") });
+const api = await serveAgentApi(w.svc);
+const srv = { w, url: api.url, stop: async () => (await api.close(), await w.stop()) };
 const connectionString = azuriteConnectionString(srv.w.azurite.blobEndpoint);
 const cliEnv = { ...process.env, AZURE_STORAGE_CONNECTION_STRING: connectionString, TIDEMARK_PASSWORD: "bench-password-not-secret" };
 
@@ -101,10 +110,14 @@ async function agentRun(i: number): Promise<{ secs: number; bytes: number }> {
   const { machineId } = JSON.parse(await readFile(join(stateDir, "machine.json"), "utf8")) as { machineId: string };
   const entry = values.source ? ["--import", "tsx", join(ROOT, "agent/src/main.ts")] : [BUNDLE];
   const t0 = Date.now();
-  const child = spawn(process.execPath, [...entry, "run", "--state-dir", stateDir], { cwd: join(ROOT, "agent"), stdio: ["ignore", "ignore", "pipe"] });
+  const prof = values["agent-prof"] ? ["--cpu-prof", `--cpu-prof-dir=${resolve(values["agent-prof"])}`] : [];
+  const child = spawn(process.execPath, [...prof, ...entry, "run", "--state-dir", stateDir], { cwd: join(ROOT, "agent"), stdio: ["ignore", "ignore", "pipe"] });
   let err = "";
+  // When the first point was spooled: the rest of the run is upload, pack reports and the commit.
+  let spooledAt: number | undefined;
   child.stderr.on("data", (b) => {
     err = (err + b).slice(-8000);
+    if (spooledAt === undefined && err.includes("point spooled")) spooledAt = Date.now();
     if (values["agent-log"]) appendFileSync(values["agent-log"], b);
   });
   // A bench killed half-way must not leave its agent running.
@@ -118,6 +131,7 @@ async function agentRun(i: number): Promise<{ secs: number; bytes: number }> {
     await new Promise((r) => setTimeout(r, 100));
   }
   const secs = (Date.now() - t0) / 1000;
+  if (spooledAt !== undefined) console.log(`  agent: spooled after ${((spooledAt - t0) / 1000).toFixed(1)} s, committed ${(secs - (spooledAt - t0) / 1000).toFixed(1)} s later`);
   await stopAgent(agent);
   return { secs, bytes: point.stats.bytes };
 }
@@ -152,17 +166,18 @@ try {
   for (let i = 0; i < runs; i++) {
     const order = i % 2 === 0 ? (["agent", "cli"] as const) : (["cli", "agent"] as const);
     const r: Record<string, { secs: number; bytes: number }> = {};
-    for (const who of order) {
+    for (const who of order.filter((w) => w === "agent" || !values["agent-only"])) {
       const before = load();
       r[who] = who === "agent" ? await agentRun(i) : await cliRun(i);
       console.log(`run ${i + 1} ${who.padEnd(5)}: ${r[who]!.secs.toFixed(1)} s, ${(r[who]!.bytes / 1e6).toFixed(1)} MB → ${(r[who]!.bytes / 1e6 / r[who]!.secs).toFixed(1)} MB/s (load before ${before})`);
     }
-    rows.push({ agent: r.agent!.bytes / 1e6 / r.agent!.secs, cli: r.cli!.bytes / 1e6 / r.cli!.secs });
+    if (r.cli) rows.push({ agent: r.agent!.bytes / 1e6 / r.agent!.secs, cli: r.cli.bytes / 1e6 / r.cli.secs });
   }
 } finally {
   await srv.stop();
   await removeTmp();
 }
+if (rows.length === 0) process.exit(0);
 const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const a = med(rows.map((r) => r.agent));
 const c = med(rows.map((r) => r.cli));
