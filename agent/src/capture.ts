@@ -396,11 +396,13 @@ export class Capture {
       await this.repo.deleteSnapshot(saved.id);
     }
     for (const e of result.snapshot.errors) this.events.add("warn", "unreadable-file", `could not read: ${e.error}`, e.path);
-    const sameTree = result.snapshot.tree === this.state.lastTree || (await this.onlyAboveSourcesChanged(result.snapshot.tree, pointSources));
+    const identical = result.snapshot.tree === this.state.lastTree;
+    const sameTree = identical || (await this.onlyAboveSourcesChanged(result.snapshot.tree, pointSources));
     const unchanged = sameTree && !volumesDue && result.snapshot.errors.length === 0 && heal.size === 0;
     if (unchanged) {
       // Nothing changed since the last point (a rescan or a touch): no new point, no upload.
       await this.repo.deleteSnapshot(result.id);
+      if (!changed) this.opts.log(`full walk: ${identical ? "nothing changed" : "only directories above the include paths changed"}, no point`);
     } else {
       await this.queue.push({ kind: "point", clientPointId: newClientPointId(), snapshotId: result.id });
       this.state.lastSnapshotId = result.id;

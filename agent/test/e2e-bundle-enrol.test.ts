@@ -3,9 +3,10 @@
  * - the enrol reply carries the policy's ETag, so a new agent's heartbeats fetch nothing
  *   until the policy really changes;
  * - a restore job executed by the BUILT bundle decodes on the decode worker shipped beside
- *   it (and still restores, on the main thread, when that file is missing).
+ *   it (and still restores, on the main thread, when that file is missing);
+ * - a restart after the include path's parent folder changed (a full walk) makes no point.
  */
-import { mkdir, readFile, readdir, rename, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readFile, readdir, rename, rm, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { randomBytes, randomUUID } from "node:crypto";
 import { spawn } from "node:child_process";
@@ -31,15 +32,18 @@ afterAll(async () => {
   await removeTmp();
 });
 
-async function enrolled(name: string) {
-  const watched = await tmp("watched");
+async function enrolled(name: string, opts: { nested?: boolean } = {}) {
+  // nested: the include path is a folder below a test-owned parent (whose metadata the test changes).
+  const parent = await tmp("watched");
+  const watched = opts.nested ? join(parent, "inc") : parent;
+  if (opts.nested) await mkdir(watched);
   const stateDir = join(await tmp("state"), "agent");
   const customerId = await newCustomer(srv.w, `${name} Co`);
   await setPolicy(srv.w, { customerId }, { includePaths: [watched] });
   const e = await cli(["enroll", "--server", srv.url, `--token=${await issueToken(srv.w, customerId)}`, "--name", name, "--state-dir", stateDir]);
   expect(e.code, e.out).toBe(0);
   const machine = JSON.parse(await readFile(join(stateDir, "machine.json"), "utf8")) as { machineId: string; machineSecret: string; policyEtag?: string };
-  return { watched, stateDir, customerId, machine, scope: { mspId: srv.w.mspId, customerId } };
+  return { parent, watched, stateDir, customerId, machine, scope: { mspId: srv.w.mspId, customerId } };
 }
 
 describe("enrol reply with the policy ETag; restore decode worker in the bundle (real server)", () => {
@@ -68,6 +72,30 @@ describe("enrol reply with the policy ETag; restore decode worker in the bundle 
     expect(after.policyEtag).toBe((await api.getPolicy())!.etag);
     await stopAgent(agent);
   }, 60_000);
+
+  it("restarted after the include path's parent folder changed (mtime, mode, a new sibling): the start's full walks make no point; a real change does", async () => {
+    const m = await enrolled("parent-touch", { nested: true });
+    await writeFile(join(m.watched, "kept.txt"), "protected");
+    const first = startAgent(m.stateDir);
+    running.push(first);
+    await waitFor("first point", async () => (await committed(srv.w, m.machine.machineId)).length >= 1, 30_000, first);
+    await stopAgent(first);
+    const before = (await committed(srv.w, m.machine.machineId)).length;
+
+    await utimes(m.parent, new Date(), new Date(Date.now() + 3600_000));
+    await chmod(m.parent, 0o751);
+    await writeFile(join(m.parent, "not-protected.txt"), "x");
+    const again = startAgent(m.stateDir);
+    running.push(again);
+    // The start walk and the one after the watcher is up both see only the parent's change.
+    await waitFor("two full walks without a point", () => (again.output().match(/full walk: only directories above the include paths changed, no point/g) ?? []).length >= 2, 45_000, again);
+    expect(again.output()).not.toMatch(/point spooled/);
+    expect((await committed(srv.w, m.machine.machineId)).length).toBe(before);
+
+    await writeFile(join(m.watched, "kept.txt"), "protected, changed");
+    await waitFor("a point for the real change", async () => (await committed(srv.w, m.machine.machineId)).length > before, 30_000, again);
+    await stopAgent(again);
+  }, 120_000);
 
   it("the built bundle runs a restore job on the decode worker shipped beside it; without that file it restores on the main thread", async () => {
     await mkdir(bundleDir, { recursive: true });
