@@ -25,4 +25,4 @@ it("runs the heartbeat job on embedded PGlite", async () => {
     await database.close();
     rmSync(dir, { recursive: true, force: true });
   }
-}, 30_000);
+}, 120_000); // PGlite start + pg-boss migrations: 52 s at load 20 on 2 cores
