@@ -4,6 +4,7 @@ import { backup } from "../src/backup/backup";
 import { restore } from "../src/restore/restore";
 import { check } from "../src/check";
 import { prune } from "../src/prune";
+import type { IndexEntry } from "../src/index/index";
 import { Repository } from "../src/repository";
 import { packKeyName } from "../src/pack/format";
 import { memRepo, PASSWORD, tempDir } from "./helpers";
@@ -59,28 +60,14 @@ describe("distrusted chunks (the service found their stored copies corrupt)", ()
   it("a reader that picks the corrupt copy first falls back to the fresh one (restore, readBlob, with and without decode workers)", async () => {
     const src = await tempDir();
     try {
-      await makeCorpus(src.dir);
-      const { store, repo } = await memRepo();
-      const first = await backup(repo, { paths: [src.dir], host: "h" });
-      let t = await repo.loadTree(first.snapshot.tree);
-      for (const part of `${src.dir}/docs/deep/deeper`.split("/").filter(Boolean)) t = await repo.loadTree(t.nodes.find((n) => n.name === part)!.subtree!);
-      const id = t.nodes.find((n) => n.name === "small")!.content![0]!;
-      const bad = repo.index.lookup(id)!;
-      const bytes = Buffer.from(await store.get(packKeyName(bad.pack)));
-      bytes[bad.offset + 3]! ^= 0x01;
-      await store.put(packKeyName(bad.pack), bytes);
-      repo.index.distrust([id]);
-      const healed = await backup(repo, { paths: [src.dir], host: "h" });
+      const { store, repo, id, bad, healed } = await healedRepository(src.dir);
 
       // Another process opens the container: both copies are indexed. Make the corrupt one the
       // chosen copy (which one loads first depends on index object names, so either can be).
       const reader = await Repository.open(store, PASSWORD);
       const copies = [reader.index.lookup(id)!, ...reader.index.alternates(id)];
       expect(copies.map((c) => c.pack).sort()).toEqual([bad.pack, repo.index.lookup(id)!.pack].sort());
-      if (reader.index.lookup(id)!.pack !== bad.pack) {
-        reader.index.distrust([id]);
-        reader.index.addPacks([{ ...reader.index.packInfo(bad.pack)!, blobs: [{ type: bad.type, id: Buffer.from(id, "hex"), offset: bad.offset, length: bad.length, rawLength: bad.rawLength }] }]);
-      }
+      preferCopy(reader, id, bad);
       expect(reader.index.lookup(id)!.pack).toBe(bad.pack);
       expect(reader.index.alternates(id).map((c) => c.pack)).toEqual([repo.index.lookup(id)!.pack]);
 
@@ -126,27 +113,13 @@ describe("distrusted chunks (the service found their stored copies corrupt)", ()
     const src = await tempDir();
     const out = await tempDir();
     try {
-      await makeCorpus(src.dir);
-      const { store, repo } = await memRepo();
-      const first = await backup(repo, { paths: [src.dir], host: "h" });
-      let t = await repo.loadTree(first.snapshot.tree);
-      for (const part of `${src.dir}/docs/deep/deeper`.split("/").filter(Boolean)) t = await repo.loadTree(t.nodes.find((n) => n.name === part)!.subtree!);
-      const id = t.nodes.find((n) => n.name === "small")!.content![0]!;
-      const bad = repo.index.lookup(id)!;
-      const bytes = Buffer.from(await store.get(packKeyName(bad.pack)));
-      bytes[bad.offset + 3]! ^= 0x01;
-      await store.put(packKeyName(bad.pack), bytes);
-      repo.index.distrust([id]);
-      const healed = await backup(repo, { paths: [src.dir], host: "h" });
+      const { store, repo, id, bad, healed } = await healedRepository(src.dir);
       const freshPack = repo.index.lookup(id)!.pack;
 
       // A pruner whose index chose the corrupt copy, told to repack every pack (the fresh pack is
       // mostly unused from its point of view): the first run condemns and repacks, the second deletes.
       const pruner = await Repository.open(store, PASSWORD);
-      if (pruner.index.lookup(id)!.pack !== bad.pack) {
-        pruner.index.distrust([id]);
-        pruner.index.addPacks([{ ...pruner.index.packInfo(bad.pack)!, blobs: [{ type: bad.type, id: Buffer.from(id, "hex"), offset: bad.offset, length: bad.length, rawLength: bad.rawLength }] }]);
-      }
+      preferCopy(pruner, id, bad);
       const t0 = Date.now();
       const r1 = await prune(pruner, { graceMs: 1000, repackBelow: 1.01, now: () => new Date(t0) });
       expect(r1.condemned).toEqual(expect.arrayContaining([bad.pack, freshPack]));
@@ -166,3 +139,30 @@ describe("distrusted chunks (the service found their stored copies corrupt)", ()
     }
   });
 });
+
+/**
+ * A repository after a self-heal: the "small" file's only chunk was corrupted in its pack,
+ * distrusted and stored again by a second backup, so the container indexes two copies of it.
+ */
+async function healedRepository(dir: string) {
+  await makeCorpus(dir);
+  const { store, repo } = await memRepo();
+  const first = await backup(repo, { paths: [dir], host: "h" });
+  let t = await repo.loadTree(first.snapshot.tree);
+  for (const part of `${dir}/docs/deep/deeper`.split("/").filter(Boolean)) t = await repo.loadTree(t.nodes.find((n) => n.name === part)!.subtree!);
+  const id = t.nodes.find((n) => n.name === "small")!.content![0]!;
+  const bad = repo.index.lookup(id)!;
+  const bytes = Buffer.from(await store.get(packKeyName(bad.pack)));
+  bytes[bad.offset + 3]! ^= 0x01;
+  await store.put(packKeyName(bad.pack), bytes);
+  repo.index.distrust([id]);
+  const healed = await backup(repo, { paths: [dir], host: "h" });
+  return { store, repo, id, bad, healed };
+}
+
+/** Makes `copy` the chosen copy of `id` in this reader's index (which loads first depends on object names). */
+function preferCopy(reader: Repository, id: string, copy: IndexEntry) {
+  if (reader.index.lookup(id)!.pack === copy.pack) return;
+  reader.index.distrust([id]);
+  reader.index.addPacks([{ ...reader.index.packInfo(copy.pack)!, blobs: [{ type: copy.type, id: Buffer.from(id, "hex"), offset: copy.offset, length: copy.length, rawLength: copy.rawLength }] }]);
+}
