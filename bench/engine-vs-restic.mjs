@@ -44,11 +44,13 @@ function sh(cmd, args, opts = {}) {
 /** Run under GNU time; returns wall seconds, peak RSS (MiB) and stdout. */
 function timed(label, cmd, args) {
   const tf = join(work, "time.txt");
+  // The box is shared: each step's number means little without the load it ran under.
+  const load = sh("cat", ["/proc/loadavg"]).stdout.split(" ").slice(0, 3).join(" ");
   const r = sh("/usr/bin/time", ["-o", tf, "-f", "%e %M", cmd, ...args], { allowFail: true });
   if (r.status !== 0) throw new Error(`${label} failed (${r.status}):\n${(r.stderr ?? "").slice(-4000)}`);
   const [secs, kb] = sh("cat", [tf]).stdout.trim().split("\n").pop().split(" ");
   const result = { secs: Number(secs), rssMiB: Number(kb) / 1024, stdout: r.stdout };
-  console.error(`  ${label}: ${result.secs.toFixed(1)} s, peak RSS ${result.rssMiB.toFixed(0)} MiB`);
+  console.error(`  ${label}: ${result.secs.toFixed(1)} s, peak RSS ${result.rssMiB.toFixed(0)} MiB (load before: ${load})`);
   return result;
 }
 
