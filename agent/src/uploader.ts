@@ -15,6 +15,8 @@ import type { UploadQueue } from "./queue";
 const REFRESH_BEFORE_MS = 5 * 60_000;
 /** Packs sent at once: hides PUT and report latency (as the engine's saver does); each costs one pack of memory. */
 const PACKS_IN_FLIGHT = 3;
+/** How long one drain keeps taking newly queued items before it returns (the caller then re-reads the spool size). */
+const REFILL_MS = 15_000;
 
 /** The customer's container through a short-lived SAS, renewed before it expires or when Azure says 403. */
 export class UploadTarget {
@@ -82,51 +84,71 @@ export class Uploader {
   }
 
   /**
-   * Works through the queue once; throws on the first failure (the caller backs off and calls
-   * again). Packs go up to PACKS_IN_FLIGHT at a time (their order does not matter); a point
-   * waits for every pack before it.
+   * Works through the queue; throws on the first failure (the caller backs off and calls again).
+   * Packs go up to PACKS_IN_FLIGHT at a time (their order does not matter); a point waits for
+   * every pack before it. When a pack succeeds, items queued since the drain began (a first point
+   * spools for minutes) take its slot at once instead of waiting for the slowest pack of the
+   * batch, for up to REFILL_MS: then the drain returns so the caller re-reads the spool size (the
+   * spool bound). Nothing new is started after a failure (an outage ends the drain as fast as before).
    */
   async drain(signal?: AbortSignal): Promise<number> {
     let done = 0;
     const inflight = new Set<Promise<void>>();
+    const started = new Set<string>();
+    const until = Date.now() + REFILL_MS;
     let failure: unknown;
+    let succeeded = false;
     const settle = async () => {
       await Promise.all(inflight);
       if (failure !== undefined) throw failure;
     };
-    for (const { name, item } of await this.queue.list()) {
-      if (signal?.aborted || failure !== undefined) break;
-      if (item.kind === "pack") {
-        while (inflight.size >= PACKS_IN_FLIGHT) await Promise.race(inflight);
-        if (failure !== undefined) break;
-        const job: Promise<void> = this.pack(item.packId)
-          .then(async () => {
-            await this.queue.remove(name);
-            done++;
-          })
-          .catch((e) => {
-            if (e instanceof StorageError && e.status === 403) this.target.invalidate();
-            failure ??= e;
-          })
-          .finally(() => inflight.delete(job));
-        inflight.add(job);
-        continue;
-      }
-      await settle();
-      try {
-        await this.point(item.clientPointId, item.snapshotId);
-      } catch (e) {
-        if (e instanceof StorageError && e.status === 403) this.target.invalidate();
-        if (e instanceof MissingChunksError) {
-          // This point can never commit as captured: drop it, forget the cache, let capture take a fresh one.
-          await this.queue.remove(name);
-          this.pointChunks.clear();
-          await this.hooks.onMissingChunks?.(e.missing);
+    const stop = () => signal?.aborted || failure !== undefined;
+    let items = await this.queue.list();
+    while (items.length > 0 && !stop()) {
+      for (const { name, item } of items) {
+        if (stop()) break;
+        started.add(name);
+        if (item.kind === "pack") {
+          while (inflight.size >= PACKS_IN_FLIGHT) await Promise.race(inflight);
+          if (stop()) break;
+          const job: Promise<void> = this.pack(item.packId)
+            .then(async () => {
+              await this.queue.remove(name);
+              done++;
+              succeeded = true;
+            })
+            .catch((e) => {
+              if (e instanceof StorageError && e.status === 403) this.target.invalidate();
+              failure ??= e;
+            })
+            .finally(() => inflight.delete(job));
+          inflight.add(job);
+          continue;
         }
-        throw e;
+        await settle();
+        try {
+          await this.point(item.clientPointId, item.snapshotId);
+        } catch (e) {
+          if (e instanceof StorageError && e.status === 403) this.target.invalidate();
+          if (e instanceof MissingChunksError) {
+            // This point can never commit as captured: drop it, forget the cache, let capture take a fresh one.
+            await this.queue.remove(name);
+            this.pointChunks.clear();
+            await this.hooks.onMissingChunks?.(e.missing);
+          }
+          throw e;
+        }
+        await this.queue.remove(name);
+        done++;
       }
-      await this.queue.remove(name);
-      done++;
+      items = [];
+      // Refill: wait for a slot to free, then take what was queued meanwhile.
+      while (!stop() && Date.now() < until && inflight.size > 0 && items.length === 0) {
+        succeeded = false;
+        await Promise.race(inflight);
+        if (!succeeded || stop()) break;
+        items = (await this.queue.list()).filter((i) => !started.has(i.name));
+      }
     }
     await settle();
     return done;
