@@ -181,6 +181,9 @@ export function createAuth(opts: CreateAuthOptions) {
         "/sign-in/email": { window: 60, max: signInMax },
         "/two-factor/verify-totp": { window: 60, max: twoFactorMax },
         "/two-factor/verify-backup-code": { window: 60, max: twoFactorMax },
+        // No request has this path. better-auth prunes rate-limit rows older than its longest window,
+        // and the per-account counts (account-lockout.ts) share that table: this keeps them for theirs.
+        "/tidemark/account-lockout-window": { window: lockout.policy.windowSeconds, max: 1 },
       },
     },
     // The guard comes after twoFactor: its after-hooks then see a sign-in that still needs a second

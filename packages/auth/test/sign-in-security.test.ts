@@ -186,6 +186,25 @@ describe("sign-in security", () => {
     ]);
   });
 
+  it("better-auth's pruning of old per-address rows leaves a running per-account count alone", async () => {
+    // The production policy: a 15-minute streak in a table whose address rows live for a minute.
+    const standard = createAuth({ database, mailer: createMailer({ database, from: "x@tidemark.test" }), baseURL, secret });
+    await signUp(standard, baseURL, { email: "pruned@audit.test" }, "198.51.100.8");
+    const c = authClient(standard, baseURL, "203.0.113.60");
+    expect((await c.post("/sign-in/email", { email: "pruned@audit.test", password: "wrong password!!" })).status).toBe(401);
+    const t = schema.rateLimits;
+    const fiveMinutesAgo = Date.now() - 5 * 60_000;
+    await database.db.update(t).set({ lastRequest: fiveMinutesAgo }).where(eq(t.key, "account|pruned@audit.test"));
+    // An address whose window rolled over makes better-auth prune rows older than its longest window.
+    await database.db.update(t).set({ lastRequest: fiveMinutesAgo }).where(eq(t.key, "203.0.113.60|/sign-in/email"));
+    const stale = await database.db.insert(t).values({ id: "stale-row", key: "192.0.2.99|/sign-in/email", count: 1, lastRequest: Date.now() - 20 * 60_000 }).returning();
+    expect(stale).toHaveLength(1);
+    expect((await c.post("/sign-in/email", { email: "pruned@audit.test", password: "wrong password!!" })).status).toBe(401);
+    await expect.poll(async () => (await database.db.select().from(t).where(eq(t.id, "stale-row"))).length).toBe(0);
+    const [row] = await database.db.select().from(t).where(eq(t.key, "account|pruned@audit.test"));
+    expect(row?.count).toBe(2);
+  });
+
   it("the lock is bounded: however many failures, it never exceeds the cap", () => {
     const policy = { maxFailures: 5, windowSeconds: 900, baseLockSeconds: 60, maxLockSeconds: 900 };
     expect([4, 5, 6, 7, 9, 1000].map((n) => lockSeconds(policy, n))).toEqual([0, 60, 120, 240, 900, 900]);
