@@ -6,9 +6,11 @@ export default defineConfig({
   testDir: "./e2e",
   // The portal and PostgreSQL share two cores with everything else: one browser at a time.
   workers: 1,
-  // One retry: on this 2-core box a click can still land before React hydrates a page (forms that
-  // matter wait via useHydrated; not all do yet). A test that passes only on retry is reported as
-  // "flaky" in the output — fix it; a test that fails twice fails the run.
+  // One retry. Every form's submit button now waits for hydration (components/form.tsx
+  // SubmitButton), but plain onClick buttons ("New policy", "Edit", "Sign out") still ignore a click
+  // that lands before React hydrates, and the shared 2-core box stretches long tests past their
+  // timeout. A test that passes only on retry is reported as "flaky" in the output — report and fix
+  // it; a test that fails twice fails the run.
   retries: 1,
   fullyParallel: false,
   timeout: 60_000,

@@ -14,6 +14,8 @@ import { assignPolicy, createCustomer, signUpMsp, unique } from "./helpers";
 test.use({ extraHTTPHeaders: { "x-forwarded-for": "10.0.0.21" } });
 
 test("policy settings are edited in groups and reach the agent's policy; the customer's quota is set and lifted", async ({ page }) => {
+  // Six pages and an enrolment: 40 s on a loaded box once warm, more as the run's first test on a cold server.
+  test.setTimeout(120_000);
   const mspId = await signUpMsp(page, { email: unique("settings"), mspName: "Harbor IT" });
   const customerId = await createCustomer(page, "Litware");
 

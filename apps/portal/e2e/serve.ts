@@ -71,6 +71,9 @@ const child = spawn(join(portalDir, "node_modules/.bin/next"), ["start", "-p", p
     AUTH_SECRET: randomBytes(32).toString("base64"),
     TIDEMARK_KEK: kek,
     TIDEMARK_INPROCESS_WORKER: "1",
+    // Playwright stands in for a reverse proxy on loopback: each spec names its client address in
+    // X-Forwarded-For (per-address sign-in limits, audit IPs), believed only because of this.
+    TRUSTED_PROXIES: "127.0.0.1,::1",
     SMTP_URL: "",
     AZURE_STORAGE_CONNECTION_STRING: info.azureConnectionString,
   },

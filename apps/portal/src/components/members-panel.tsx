@@ -1,7 +1,7 @@
 "use client";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
-import { ErrorBanner, Field, formValues } from "~/components/form";
+import { ErrorBanner, Field, formValues, SelectField, SubmitButton, valueOptions } from "~/components/form";
 import { errorMessage, fieldErrors } from "~/lib/errors";
 import { useTRPC } from "~/lib/trpc";
 
@@ -121,20 +121,8 @@ export function MembersPanel({ mspId, customerId, roles, canInvite, canManage }:
           >
             <div className="row">
               <Field label="Email" name="email" type="email" error={fields.email} />
-              <div className="field">
-                <label htmlFor="role">Role</label>
-                <select id="role" name="role" defaultValue={roles[roles.length - 1]}>
-                  {roles.map((r) => (
-                    <option key={r} value={r}>
-                      {label(r)}
-                    </option>
-                  ))}
-                </select>
-                {fields.role ? <small className="field-error">{fields.role}</small> : null}
-              </div>
-              <button type="submit" disabled={invite.isPending}>
-                Send invitation
-              </button>
+              <SelectField label="Role" name="role" options={valueOptions(roles, label)} defaultValue={roles[roles.length - 1]} error={fields.role} />
+              <SubmitButton pending={invite.isPending}>Send invitation</SubmitButton>
             </div>
             <ErrorBanner message={Object.keys(fields).length ? null : errorMessage(invite.error)} />
             {sent?.status === "failed" ? (

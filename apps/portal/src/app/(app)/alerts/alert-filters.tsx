@@ -1,6 +1,10 @@
 "use client";
 import { alertStates, conditionLabels, severities } from "~/components/alert-badges";
+import { type SelectOption, SelectField, valueOptions } from "~/components/form";
 import type { AlertFilterValues } from "./filters";
+
+const all: SelectOption = { value: "", label: "All" };
+const named = (rows: { id: string; name: string }[] | undefined): SelectOption[] => [all, ...(rows ?? []).map((r) => ({ value: r.id, label: r.name }))];
 
 export function AlertFilters({
   value,
@@ -22,62 +26,18 @@ export function AlertFilters({
   return (
     <div className="card row" data-testid="alert-filters">
       {customers ? (
-        <div className="field">
-          <label htmlFor="f-customer">Customer</label>
-          <select id="f-customer" value={value.customerId ?? ""} onChange={(e) => set("customerId", e.target.value)}>
-            <option value="">All</option>
-            {customers.map((c) => (
-              <option key={c.id} value={c.id}>
-                {c.name}
-              </option>
-            ))}
-          </select>
-        </div>
+        <SelectField label="Customer" id="f-customer" options={named(customers)} value={value.customerId ?? ""} onChange={(e) => set("customerId", e.target.value)} />
       ) : null}
-      <div className="field">
-        <label htmlFor="f-machine">Machine</label>
-        <select id="f-machine" value={value.machineId ?? ""} onChange={(e) => set("machineId", e.target.value)} disabled={!machines}>
-          <option value="">All</option>
-          {machines?.map((m) => (
-            <option key={m.id} value={m.id}>
-              {m.name}
-            </option>
-          ))}
-        </select>
-      </div>
-      <div className="field">
-        <label htmlFor="f-severity">Severity</label>
-        <select id="f-severity" value={value.severity ?? ""} onChange={(e) => set("severity", e.target.value)}>
-          <option value="">All</option>
-          {severities.map((s) => (
-            <option key={s} value={s}>
-              {s}
-            </option>
-          ))}
-        </select>
-      </div>
-      <div className="field">
-        <label htmlFor="f-state">State</label>
-        <select id="f-state" value={value.state ?? ""} onChange={(e) => set("state", e.target.value)}>
-          <option value="">All</option>
-          {alertStates.map((s) => (
-            <option key={s} value={s}>
-              {s}
-            </option>
-          ))}
-        </select>
-      </div>
-      <div className="field">
-        <label htmlFor="f-condition">Condition</label>
-        <select id="f-condition" value={value.condition ?? ""} onChange={(e) => set("condition", e.target.value)}>
-          <option value="">All</option>
-          {Object.entries(conditionLabels).map(([k, label]) => (
-            <option key={k} value={k}>
-              {label}
-            </option>
-          ))}
-        </select>
-      </div>
+      <SelectField label="Machine" id="f-machine" options={named(machines)} value={value.machineId ?? ""} onChange={(e) => set("machineId", e.target.value)} disabled={!machines} />
+      <SelectField label="Severity" id="f-severity" options={[all, ...valueOptions(severities)]} value={value.severity ?? ""} onChange={(e) => set("severity", e.target.value)} />
+      <SelectField label="State" id="f-state" options={[all, ...valueOptions(alertStates)]} value={value.state ?? ""} onChange={(e) => set("state", e.target.value)} />
+      <SelectField
+        label="Condition"
+        id="f-condition"
+        options={[all, ...Object.entries(conditionLabels).map(([k, label]) => ({ value: k, label }))]}
+        value={value.condition ?? ""}
+        onChange={(e) => set("condition", e.target.value)}
+      />
     </div>
   );
 }

@@ -1,7 +1,7 @@
 "use client";
 import { useMutation } from "@tanstack/react-query";
 import { useState } from "react";
-import { ErrorBanner, Field, formValues } from "~/components/form";
+import { ErrorBanner, Field, formValues, SubmitButton } from "~/components/form";
 import { errorMessage, fieldErrors } from "~/lib/errors";
 import { useTRPC } from "~/lib/trpc";
 
@@ -30,9 +30,7 @@ export default function OnboardingPage() {
       >
         <Field label="MSP (company) name" name="name" error={fields.name} />
         <ErrorBanner message={error} />
-        <button type="submit" disabled={create.isPending}>
-          Create MSP
-        </button>
+        <SubmitButton pending={create.isPending}>Create MSP</SubmitButton>
       </form>
     </div>
   );

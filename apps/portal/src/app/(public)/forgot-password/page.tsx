@@ -1,6 +1,6 @@
 "use client";
 import { useState } from "react";
-import { ErrorBanner, Field, formValues } from "~/components/form";
+import { ErrorBanner, Field, formValues, SubmitButton } from "~/components/form";
 import { authClient } from "~/lib/auth-client";
 import { authMessage } from "~/lib/auth-errors";
 
@@ -8,13 +8,15 @@ export default function ForgotPasswordPage() {
   const [sent, setSent] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [emailError, setEmailError] = useState<string>();
+  const [busy, setBusy] = useState(false);
 
   async function submit(e: React.FormEvent<HTMLFormElement>) {
     e.preventDefault();
     const email = (formValues(e.currentTarget).email ?? "").trim();
     if (!email.includes("@")) return setEmailError("Enter a valid email address");
     setEmailError(undefined);
-    const res = await authClient.requestPasswordReset({ email, redirectTo: "/reset-password" });
+    setBusy(true);
+    const res = await authClient.requestPasswordReset({ email, redirectTo: "/reset-password" }).finally(() => setBusy(false));
     if (res.error) return setError(authMessage(res.error));
     setSent(true);
   }
@@ -28,7 +30,7 @@ export default function ForgotPasswordPage() {
         <form onSubmit={submit} noValidate>
           <Field label="Email" name="email" type="email" autoComplete="email" error={emailError} />
           <ErrorBanner message={error} />
-          <button type="submit">Send reset link</button>
+          <SubmitButton pending={busy}>Send reset link</SubmitButton>
         </form>
       )}
       <p>

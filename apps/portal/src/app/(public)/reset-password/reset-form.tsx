@@ -1,6 +1,6 @@
 "use client";
 import { useState } from "react";
-import { ErrorBanner, Field, formValues } from "~/components/form";
+import { ErrorBanner, Field, formValues, SubmitButton } from "~/components/form";
 import { authClient } from "~/lib/auth-client";
 import { authFieldErrors, authMessage } from "~/lib/auth-errors";
 
@@ -8,6 +8,7 @@ export function ResetPasswordForm({ token }: { token: string }) {
   const [done, setDone] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [fields, setFields] = useState<Record<string, string>>({});
+  const [busy, setBusy] = useState(false);
 
   async function submit(e: React.FormEvent<HTMLFormElement>) {
     e.preventDefault();
@@ -15,7 +16,8 @@ export function ResetPasswordForm({ token }: { token: string }) {
     if ((v.password ?? "").length < 10) return setFields({ password: "Use at least 10 characters" });
     if (v.password !== v.confirm) return setFields({ confirm: "The passwords do not match" });
     setFields({});
-    const res = await authClient.resetPassword({ newPassword: v.password!, token });
+    setBusy(true);
+    const res = await authClient.resetPassword({ newPassword: v.password!, token }).finally(() => setBusy(false));
     if (res.error) {
       setError(authMessage(res.error));
       setFields(authFieldErrors(res.error));
@@ -36,7 +38,7 @@ export function ResetPasswordForm({ token }: { token: string }) {
       <Field label="New password" name="password" type="password" autoComplete="new-password" error={fields.password} />
       <Field label="Repeat the new password" name="confirm" type="password" autoComplete="new-password" error={fields.confirm} />
       <ErrorBanner message={error} />
-      <button type="submit">Set password</button>
+      <SubmitButton pending={busy}>Set password</SubmitButton>
     </form>
   );
 }

@@ -1,6 +1,6 @@
 "use client";
 import { useState } from "react";
-import { ErrorBanner, Field, formValues } from "~/components/form";
+import { ErrorBanner, Field, formValues, SubmitButton } from "~/components/form";
 import { authClient } from "~/lib/auth-client";
 import { authFieldErrors, authMessage, safeNext } from "~/lib/auth-errors";
 
@@ -20,7 +20,8 @@ export function SignInForm({ next, email }: { next?: string; email?: string }) {
     const res = await authClient.signIn.email({ email: v.email ?? "", password: v.password ?? "" });
     setBusy(false);
     if (res.error) {
-      setError(authMessage(res.error));
+      // A locked account says for how long; the generic "too many attempts" is about this address.
+      setError(res.error.code === "ACCOUNT_LOCKED" && res.error.message ? res.error.message : authMessage(res.error));
       setFields(authFieldErrors(res.error));
       return;
     }
@@ -57,9 +58,7 @@ export function SignInForm({ next, email }: { next?: string; email?: string }) {
         <p className="muted">Enter the 6-digit code from your authenticator app.</p>
         <Field label="Authentication code" name="code" inputMode="numeric" autoComplete="one-time-code" autoFocus error={fields.code} />
         <ErrorBanner message={error} />
-        <button type="submit" disabled={busy}>
-          Verify
-        </button>
+        <SubmitButton pending={busy}>Verify</SubmitButton>
       </form>
     );
   }
@@ -70,9 +69,7 @@ export function SignInForm({ next, email }: { next?: string; email?: string }) {
       <Field label="Password" name="password" type="password" autoComplete="current-password" required error={fields.password} />
       <ErrorBanner message={error} />
       <div className="row">
-        <button type="submit" disabled={busy}>
-          Sign in
-        </button>
+        <SubmitButton pending={busy}>Sign in</SubmitButton>
         <a href="/forgot-password">Forgot password?</a>
         <a href={`/sign-up${next ? `?next=${encodeURIComponent(next)}` : ""}`}>Create an account</a>
       </div>

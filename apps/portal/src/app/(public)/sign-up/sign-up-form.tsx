@@ -1,7 +1,7 @@
 "use client";
 import { useMutation } from "@tanstack/react-query";
 import { useState } from "react";
-import { ErrorBanner, Field, formValues } from "~/components/form";
+import { ErrorBanner, Field, formValues, SubmitButton } from "~/components/form";
 import { authClient } from "~/lib/auth-client";
 import { authFieldErrors, authMessage } from "~/lib/auth-errors";
 import { errorMessage, fieldErrors } from "~/lib/errors";
@@ -65,9 +65,7 @@ export function SignUpForm() {
       <Field label="MSP (company) name" name="mspName" autoComplete="organization" error={fields.mspName} />
       <ErrorBanner message={error} />
       <div className="row">
-        <button type="submit" disabled={busy}>
-          Create account
-        </button>
+        <SubmitButton pending={busy}>Create account</SubmitButton>
         <a href="/sign-in">I already have an account</a>
       </div>
     </form>

@@ -1,7 +1,7 @@
 "use client";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
-import { CopyButton, ErrorBanner, Field, formValues } from "~/components/form";
+import { CopyButton, ErrorBanner, Field, formValues, SubmitButton } from "~/components/form";
 import { errorMessage, fieldErrors } from "~/lib/errors";
 import { useTRPC } from "~/lib/trpc";
 
@@ -45,9 +45,7 @@ export function EnrollmentPanel({ customerId }: { customerId: string }) {
         >
           <div className="row">
             <Field label="Token valid for (hours)" name="expiresInHours" type="number" min={1} defaultValue={24} error={fields.expiresInHours} />
-            <button type="submit" disabled={create.isPending}>
-              Create enrollment token
-            </button>
+            <SubmitButton pending={create.isPending}>Create enrollment token</SubmitButton>
           </div>
           <ErrorBanner message={Object.keys(fields).length ? null : errorMessage(create.error)} />
         </form>

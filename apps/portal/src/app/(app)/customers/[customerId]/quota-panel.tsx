@@ -1,7 +1,7 @@
 "use client";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
-import { ErrorBanner, Field, formValues } from "~/components/form";
+import { ErrorBanner, Field, formValues, SubmitButton } from "~/components/form";
 import { errorMessage, fieldErrors } from "~/lib/errors";
 import { formatBytes } from "~/lib/format";
 import { useTRPC } from "~/lib/trpc";
@@ -52,9 +52,7 @@ export function QuotaPanel({ customerId, canWrite }: { customerId: string; canWr
             hint="Empty: no quota"
             error={errors.storageQuotaBytes}
           />
-          <button type="submit" disabled={update.isPending}>
-            Save quota
-          </button>
+          <SubmitButton pending={update.isPending}>Save quota</SubmitButton>
           {saved && !update.isPending ? <span className="ok-banner">Saved</span> : null}
         </form>
       ) : null}

@@ -1,7 +1,7 @@
 "use client";
 import { useQuery } from "@tanstack/react-query";
 import { useState } from "react";
-import { ErrorBanner } from "~/components/form";
+import { ErrorBanner, SubmitButton } from "~/components/form";
 import { errorMessage } from "~/lib/errors";
 import { downloadUrl, formatBytes } from "~/lib/format";
 import { useTRPC } from "~/lib/trpc";
@@ -133,9 +133,7 @@ export function FileBrowser(props: { machineId: string; pointId: string; canDown
         }}
       >
         <input aria-label="Search by name" placeholder="Search by name in this point" value={query} onChange={(e) => setQuery(e.target.value)} />
-        <button type="submit" className="secondary">
-          Search
-        </button>
+        <SubmitButton className="secondary">Search</SubmitButton>
         {submitted ? (
           <button type="button" className="secondary" onClick={() => (setSubmitted(""), setQuery(""))}>
             Clear

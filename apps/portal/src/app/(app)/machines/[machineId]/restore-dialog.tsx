@@ -1,7 +1,7 @@
 "use client";
 import { useMutation, useQuery } from "@tanstack/react-query";
 import { useState } from "react";
-import { ErrorBanner, Field } from "~/components/form";
+import { ErrorBanner, Field, SelectField, SubmitButton } from "~/components/form";
 import { errorMessage, fieldErrors } from "~/lib/errors";
 import { useTRPC } from "~/lib/trpc";
 import { RestoreProgress } from "./restore-progress";
@@ -75,19 +75,20 @@ export function RestoreDialog({ machineId, pointId, paths, onClose }: { machineI
             {destination === "folder" ? (
               <Field label="Folder on the machine" name="targetPath" placeholder="/srv/restore or D:\Restore" value={targetPath} onChange={(e) => setTargetPath(e.target.value)} error={fields.targetPath} />
             ) : null}
-            <div className="field">
-              <label htmlFor="conflict">If a file already exists</label>
-              <select id="conflict" value={conflict} onChange={(e) => setConflict(e.target.value as typeof conflict)}>
-                <option value="keepBoth">Keep both (restored copy gets a new name)</option>
-                <option value="skip">Skip it</option>
-                <option value="overwrite">Overwrite it</option>
-              </select>
-            </div>
+            <SelectField
+              label="If a file already exists"
+              id="conflict"
+              options={[
+                { value: "keepBoth", label: "Keep both (restored copy gets a new name)" },
+                { value: "skip", label: "Skip it" },
+                { value: "overwrite", label: "Overwrite it" },
+              ]}
+              value={conflict}
+              onChange={(e) => setConflict(e.target.value as typeof conflict)}
+            />
             <ErrorBanner message={errorMessage(create.error)} />
             <div className="actions">
-              <button type="submit" disabled={create.isPending}>
-                Start restore
-              </button>
+              <SubmitButton pending={create.isPending}>Start restore</SubmitButton>
               <button type="button" className="secondary" onClick={onClose}>
                 Cancel
               </button>

@@ -1,9 +1,8 @@
 "use client";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
-import { ErrorBanner, Field, formValues } from "~/components/form";
+import { ErrorBanner, Field, formValues, SubmitButton } from "~/components/form";
 import { errorMessage, fieldErrors } from "~/lib/errors";
-import { useHydrated } from "~/lib/hydrated";
 import { useTRPC } from "~/lib/trpc";
 
 export function CustomersPanel({ mspId }: { mspId: string }) {
@@ -16,7 +15,6 @@ export function CustomersPanel({ mspId }: { mspId: string }) {
     }),
   );
   const [fields, setFields] = useState<Record<string, string>>({});
-  const hydrated = useHydrated();
 
   return (
     <>
@@ -69,9 +67,7 @@ export function CustomersPanel({ mspId }: { mspId: string }) {
         >
           <div className="row">
             <Field label="Customer name" name="name" error={fields.name} />
-            <button type="submit" disabled={!hydrated || create.isPending}>
-              Create customer
-            </button>
+            <SubmitButton pending={create.isPending}>Create customer</SubmitButton>
           </div>
           <ErrorBanner message={Object.keys(fields).length ? null : errorMessage(create.error)} />
         </form>

@@ -1,7 +1,7 @@
 "use client";
 import qrcode from "qrcode-generator";
 import { useMemo, useState } from "react";
-import { ErrorBanner, Field, formValues } from "~/components/form";
+import { ErrorBanner, Field, formValues, SubmitButton } from "~/components/form";
 import { authClient } from "~/lib/auth-client";
 import { authFieldErrors, authMessage } from "~/lib/auth-errors";
 
@@ -34,7 +34,8 @@ export function TotpSettings({ enabled }: { enabled: boolean }) {
             noValidate
             onSubmit={async (e) => {
               e.preventDefault();
-              const res = await authClient.twoFactor.disable({ password: formValues(e.currentTarget).password ?? "" });
+              setBusy(true);
+              const res = await authClient.twoFactor.disable({ password: formValues(e.currentTarget).password ?? "" }).finally(() => setBusy(false));
               if (res.error) {
                 setFields(authFieldErrors(res.error));
                 setError(authMessage(res.error));
@@ -45,9 +46,7 @@ export function TotpSettings({ enabled }: { enabled: boolean }) {
           >
             <div className="row">
               <Field label="Password (to turn it off)" name="password" type="password" autoComplete="current-password" error={fields.password} />
-              <button type="submit" className="danger">
-                Turn off
-              </button>
+              <SubmitButton className="danger" pending={busy}>Turn off</SubmitButton>
             </div>
             <ErrorBanner message={error} />
           </form>
@@ -79,9 +78,7 @@ export function TotpSettings({ enabled }: { enabled: boolean }) {
         <p className="muted">Confirm your password to set up an authenticator app.</p>
         <div className="row">
           <Field label="Password" name="password" type="password" autoComplete="current-password" error={fields.password} />
-          <button type="submit" disabled={busy}>
-            Set up two-factor authentication
-          </button>
+          <SubmitButton pending={busy}>Set up two-factor authentication</SubmitButton>
         </div>
         <ErrorBanner message={error} />
       </form>
@@ -115,9 +112,7 @@ export function TotpSettings({ enabled }: { enabled: boolean }) {
       >
         <div className="row">
           <Field label="Code from the app" name="code" inputMode="numeric" autoComplete="one-time-code" error={fields.code} />
-          <button type="submit" disabled={busy}>
-            Verify and turn on
-          </button>
+          <SubmitButton pending={busy}>Verify and turn on</SubmitButton>
         </div>
       </form>
     </>

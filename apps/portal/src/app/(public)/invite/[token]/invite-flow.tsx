@@ -1,7 +1,7 @@
 "use client";
 import { useMutation } from "@tanstack/react-query";
 import { useState } from "react";
-import { ErrorBanner, Field, formValues } from "~/components/form";
+import { ErrorBanner, Field, formValues, SubmitButton } from "~/components/form";
 import { authClient } from "~/lib/auth-client";
 import { authFieldErrors, authMessage } from "~/lib/auth-errors";
 import { errorMessage } from "~/lib/errors";
@@ -91,9 +91,7 @@ export function InviteFlow({ token, invitation, signedInEmail }: { token: string
         <Field label="Your name" name="name" autoComplete="name" error={fields.name} />
         <Field label="Choose a password" name="password" type="password" autoComplete="new-password" hint="At least 10 characters" error={fields.password} />
         <ErrorBanner message={error} />
-        <button type="submit" disabled={busy}>
-          Create account and join
-        </button>
+        <SubmitButton pending={busy}>Create account and join</SubmitButton>
       </form>
       <p className="muted">
         Already have an account for {invitation.email}?{" "}

@@ -1,7 +1,7 @@
 "use client";
 import { useState } from "react";
 import { channelKinds, severities } from "~/components/alert-badges";
-import { ErrorBanner, Field } from "~/components/form";
+import { ErrorBanner, Field, SelectField, SubmitButton, valueOptions } from "~/components/form";
 
 export type ChannelKind = (typeof channelKinds)[number];
 export type Severity = (typeof severities)[number];
@@ -92,29 +92,25 @@ export function ChannelForm({
       <h2 style={{ marginTop: 0 }}>{editing ? `Edit ${initial!.name}` : "New channel"}</h2>
       <ErrorBanner message={formError} />
       <div className="grid2">
-        <div className="field">
-          <label htmlFor="channel-kind">Kind</label>
-          <select id="channel-kind" name="kind" value={kind} disabled={editing} onChange={(e) => setKind(e.target.value as ChannelKind)}>
-            {channelKinds.map((k) => (
-              <option key={k} value={k}>
-                {k === "sms" ? "SMS" : k}
-              </option>
-            ))}
-          </select>
-          {errors.kind ? <small className="field-error">{errors.kind}</small> : null}
-        </div>
-        <div className="field">
-          <label htmlFor="channel-scope">Applies to</label>
-          <select id="channel-scope" name="scope" defaultValue={initial?.customerId ?? ""} disabled={editing}>
-            <option value="">All customers (MSP default)</option>
-            {customers.map((c) => (
-              <option key={c.id} value={c.id}>
-                {c.name} only (override)
-              </option>
-            ))}
-          </select>
-          {errors.customerId ? <small className="field-error">{errors.customerId}</small> : null}
-        </div>
+        <SelectField
+          label="Kind"
+          id="channel-kind"
+          name="kind"
+          options={valueOptions(channelKinds, (k) => (k === "sms" ? "SMS" : k))}
+          value={kind}
+          disabled={editing}
+          onChange={(e) => setKind(e.target.value as ChannelKind)}
+          error={errors.kind}
+        />
+        <SelectField
+          label="Applies to"
+          id="channel-scope"
+          name="scope"
+          options={[{ value: "", label: "All customers (MSP default)" }, ...customers.map((c) => ({ value: c.id, label: `${c.name} only (override)` }))]}
+          defaultValue={initial?.customerId ?? ""}
+          disabled={editing}
+          error={errors.customerId}
+        />
       </div>
       <Field label="Channel name" name="name" id="channel-name" defaultValue={initial?.name ?? ""} error={errors.name} />
       {kind === "webhook" ? (
@@ -152,16 +148,7 @@ export function ChannelForm({
         </div>
       )}
       <div className="row">
-        <div className="field">
-          <label htmlFor="minSeverity">Minimum severity</label>
-          <select id="minSeverity" name="minSeverity" defaultValue={initial?.minSeverity ?? "warning"}>
-            {severities.map((s) => (
-              <option key={s} value={s}>
-                {s}
-              </option>
-            ))}
-          </select>
-        </div>
+        <SelectField label="Minimum severity" name="minSeverity" options={valueOptions(severities)} defaultValue={initial?.minSeverity ?? "warning"} />
         <label className="inline">
           <input type="checkbox" name="enabled" defaultChecked={initial?.enabled ?? true} /> Enabled
         </label>
@@ -169,9 +156,7 @@ export function ChannelForm({
         <button type="button" className="secondary" onClick={onCancel}>
           Cancel
         </button>
-        <button type="submit" disabled={pending}>
-          {editing ? "Save channel" : "Create channel"}
-        </button>
+        <SubmitButton pending={pending}>{editing ? "Save channel" : "Create channel"}</SubmitButton>
       </div>
     </form>
   );

@@ -1,7 +1,7 @@
 "use client";
 import { useInfiniteQuery, useQuery } from "@tanstack/react-query";
 import { useState } from "react";
-import { ErrorBanner, formValues } from "~/components/form";
+import { ErrorBanner, formValues, SelectField, SubmitButton } from "~/components/form";
 import { errorMessage, fieldErrors } from "~/lib/errors";
 import { useTRPC } from "~/lib/trpc";
 
@@ -16,6 +16,14 @@ function parseFilters(v: Record<string, string>): Filters {
   // "to" is a whole day, inclusive.
   if (v.to) f.to = new Date(`${v.to}T23:59:59.999`);
   return f;
+}
+
+/** Why a sign-in failed, or how it succeeded: the short words of an event's metadata worth a column. */
+function details(metadata: Record<string, unknown> | null | undefined): string {
+  return [metadata?.reason, metadata?.method]
+    .filter((v): v is string => typeof v === "string")
+    .map((v) => v.replaceAll("_", " "))
+    .join(" · ");
 }
 
 export function AuditPanel({ mspId }: { mspId: string }) {
@@ -37,17 +45,12 @@ export function AuditPanel({ mspId }: { mspId: string }) {
           setFilters(parseFilters(formValues(e.currentTarget)));
         }}
       >
-        <div className="field">
-          <label htmlFor="customerId">Customer</label>
-          <select id="customerId" name="customerId" defaultValue="">
-            <option value="">All</option>
-            {customers.data?.map((c) => (
-              <option key={c.id} value={c.id}>
-                {c.name}
-              </option>
-            ))}
-          </select>
-        </div>
+        <SelectField
+          label="Customer"
+          name="customerId"
+          options={[{ value: "", label: "All" }, ...(customers.data ?? []).map((c) => ({ value: c.id, label: c.name }))]}
+          defaultValue=""
+        />
         <div className="field">
           <label htmlFor="action">Action</label>
           <input id="action" name="action" placeholder="e.g. customer.create" />
@@ -68,7 +71,7 @@ export function AuditPanel({ mspId }: { mspId: string }) {
           <input id="to" name="to" type="date" />
           {fields.to ? <small className="field-error">{fields.to}</small> : null}
         </div>
-        <button type="submit">Filter</button>
+        <SubmitButton>Filter</SubmitButton>
       </form>
       <ErrorBanner message={errorMessage(events.error)} />
       <table data-testid="audit-events">
@@ -80,6 +83,7 @@ export function AuditPanel({ mspId }: { mspId: string }) {
             <th>Target</th>
             <th>Customer</th>
             <th>From (IP)</th>
+            <th>Details</th>
           </tr>
         </thead>
         <tbody>
@@ -94,6 +98,7 @@ export function AuditPanel({ mspId }: { mspId: string }) {
                 <td>{ev.targetType ? `${ev.targetType} ${ev.targetId ?? ""}` : "—"}</td>
                 <td>{ev.customerId ? (customerName.get(ev.customerId) ?? ev.customerId) : "—"}</td>
                 <td>{ev.ip ?? "—"}</td>
+                <td>{details(ev.metadata)}</td>
               </tr>
             )),
           )}

@@ -1,7 +1,7 @@
 "use client";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
-import { ErrorBanner } from "~/components/form";
+import { ErrorBanner, SelectField, SubmitButton } from "~/components/form";
 import { errorMessage } from "~/lib/errors";
 import { useTRPC } from "~/lib/trpc";
 import { PolicyForm, fromPolicy, policyDefaults } from "./policy-form";
@@ -22,31 +22,25 @@ function AssignForm({ mspId, policyId, onDone }: { mspId: string; policyId: stri
         assign.mutate({ policyId, target: machineId ? { machineId } : { customerId } });
       }}
     >
-      <div className="field">
-        <label htmlFor={`c-${policyId}`}>Customer</label>
-        <select id={`c-${policyId}`} value={customerId} onChange={(e) => { setCustomerId(e.target.value); setMachineId(""); }}>
-          <option value="">Choose…</option>
-          {customers.data?.map((c) => (
-            <option key={c.id} value={c.id}>
-              {c.name}
-            </option>
-          ))}
-        </select>
-      </div>
-      <div className="field">
-        <label htmlFor={`m-${policyId}`}>Applies to</label>
-        <select id={`m-${policyId}`} value={machineId} onChange={(e) => setMachineId(e.target.value)} disabled={!customerId}>
-          <option value="">Customer default (all machines)</option>
-          {machines.data?.map((m) => (
-            <option key={m.id} value={m.id}>
-              Machine: {m.name}
-            </option>
-          ))}
-        </select>
-      </div>
-      <button type="submit" disabled={!customerId || assign.isPending}>
-        Assign
-      </button>
+      <SelectField
+        label="Customer"
+        id={`c-${policyId}`}
+        options={[{ value: "", label: "Choose…" }, ...(customers.data ?? []).map((c) => ({ value: c.id, label: c.name }))]}
+        value={customerId}
+        onChange={(e) => {
+          setCustomerId(e.target.value);
+          setMachineId("");
+        }}
+      />
+      <SelectField
+        label="Applies to"
+        id={`m-${policyId}`}
+        options={[{ value: "", label: "Customer default (all machines)" }, ...(machines.data ?? []).map((m) => ({ value: m.id, label: `Machine: ${m.name}` }))]}
+        value={machineId}
+        onChange={(e) => setMachineId(e.target.value)}
+        disabled={!customerId}
+      />
+      <SubmitButton pending={assign.isPending} disabled={!customerId}>Assign</SubmitButton>
       <ErrorBanner message={errorMessage(assign.error)} />
       {assign.isSuccess ? <span className="ok-banner">Assigned</span> : null}
     </form>

@@ -1,28 +1,18 @@
 "use client";
+import type { AppRouter } from "@tidemark/api";
+import type { inferRouterInputs, inferRouterOutputs } from "@trpc/server";
 import { useState } from "react";
-import { ErrorBanner, Field, formValues } from "~/components/form";
+import { ErrorBanner, Field, formValues, SubmitButton } from "~/components/form";
 import { errorMessage, fieldErrors } from "~/lib/errors";
 
-export type PolicyFields = {
-  name: string;
-  rpoSeconds: number;
-  includePaths: string[];
-  excludePaths: string[];
-  volumes: string[];
-  retention: { keepWithinHours: number; hourly: number; daily: number; weekly: number; monthly: number; yearly: number };
-  restoreTestEveryHours: number;
-  rescanEveryHours: number;
-  spoolLimitBytes: number;
-  volumeIntervalSeconds: number;
-  vss: boolean;
-  preFreezeCommand: string | null;
-  postThawCommand: string | null;
-  hookTimeoutSeconds: number;
-  scrubPeriodDays: number;
-  repoCheckEveryHours: number;
-  offlineAlertMinutes: number;
-  rpoMissedFactor: number;
-};
+type PolicyInput = Omit<inferRouterInputs<AppRouter>["policies"]["create"], "mspId">;
+type StoredPolicy = inferRouterOutputs<AppRouter>["policies"]["list"][number];
+
+/**
+ * The settings the API takes for a policy (the keys of `policies.create`), typed as a stored
+ * policy carries them, so every field is present and a field added to the API shows up here.
+ */
+export type PolicyFields = Pick<StoredPolicy, keyof PolicyInput>;
 
 const GiB = 1024 ** 3;
 
@@ -206,9 +196,7 @@ export function PolicyForm({
       </fieldset>
       <ErrorBanner message={error} />
       <div className="actions">
-        <button type="submit" disabled={busy}>
-          {submitLabel}
-        </button>
+        <SubmitButton pending={busy}>{submitLabel}</SubmitButton>
         {onCancel ? (
           <button type="button" className="secondary" onClick={onCancel}>
             Cancel
