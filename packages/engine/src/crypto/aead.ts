@@ -36,17 +36,25 @@ function seal(key: Buffer, nonce: Buffer, aad: Uint8Array, plaintext: Uint8Array
   return Buffer.concat([...parts, c.final(), c.getAuthTag()]);
 }
 
-/** Returns null when authentication fails; callers decide what to name in the error. */
-function open(key: Buffer, nonce: Buffer, aad: Uint8Array, sealed: Uint8Array): Buffer | null {
+/**
+ * Returns null when authentication fails; callers decide what to name in the error.
+ * With `into` (at least as long as the plaintext) the plaintext is written there and a view of it
+ * returned, so a caller that only reads it (decompression) needs no fresh buffer per blob.
+ */
+function open(key: Buffer, nonce: Buffer, aad: Uint8Array, sealed: Uint8Array, into?: Buffer): Buffer | null {
   if (sealed.length < TAG_BYTES) return null;
   const d = createDecipheriv("aes-256-gcm", key, nonce);
   d.setAAD(aad);
   d.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
+  const n = sealed.length - TAG_BYTES;
+  const out = into && into.length >= n ? into : Buffer.allocUnsafe(n);
   try {
-    const pt = d.update(sealed.subarray(0, sealed.length - TAG_BYTES));
-    // final() verifies the tag and, for GCM, never yields bytes: skip the copy Buffer.concat would make.
-    const rest = d.final();
-    return rest.length === 0 ? pt : Buffer.concat([pt, rest]);
+    let o = 0;
+    // In slices, like encryptBlobInto: small outputs come from reused heap memory, a blob-sized one is a fresh mapping.
+    for (let p = 0; p < n; p += SEAL_SLICE) o += d.update(sealed.subarray(p, Math.min(n, p + SEAL_SLICE))).copy(out, o);
+    // final() verifies the tag and, for GCM, never yields bytes.
+    o += d.final().copy(out, o);
+    return out.subarray(0, o);
   } catch {
     return null;
   }
@@ -74,15 +82,23 @@ export function encryptBlobInto(key: Buffer, offset: number, id: Uint8Array, typ
   c.setAAD(blobAad(id, type));
   let o = at;
   o += c.update(FLAG_BYTES[flag] ?? Buffer.of(flag)).copy(out, o);
-  o += c.update(payload).copy(out, o);
+  // In slices (SEAL_SLICE): a blob-sized update output would be a fresh mapping per blob.
+  for (let p = 0; p < payload.length; p += SEAL_SLICE) o += c.update(payload.subarray(p, p + SEAL_SLICE)).copy(out, o);
   o += c.final().copy(out, o);
   o += c.getAuthTag().copy(out, o);
   return o - at;
 }
 const FLAG_BYTES = [Buffer.of(0), Buffer.of(1)];
+/**
+ * GCM update size. Node allocates each update's output; a blob-sized one is a fresh mapping and a
+ * page fault per 4 KiB (250–300 MB/s here), 16 KiB ones come from reused heap memory (1.4–1.8 GB/s;
+ * 64 KiB still faulted). Measured sealing 256 × 1 MiB on this 2-core VM.
+ */
+const SEAL_SLICE = 16 * 1024;
 
-export function decryptBlob(key: Buffer, offset: number, id: Uint8Array, type: number, sealed: Uint8Array): Buffer | null {
-  return open(key, packNonce(NONCE_BLOB, offset), blobAad(id, type), sealed);
+/** With `into`, the result is a view of it (valid until the caller reuses `into`). */
+export function decryptBlob(key: Buffer, offset: number, id: Uint8Array, type: number, sealed: Uint8Array, into?: Buffer): Buffer | null {
+  return open(key, packNonce(NONCE_BLOB, offset), blobAad(id, type), sealed, into);
 }
 
 const TRAILER_AAD = Buffer.from("tidemark-pack-trailer-v1");

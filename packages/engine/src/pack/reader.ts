@@ -39,13 +39,20 @@ export function openBlobInto(keys: RepoKeys, packId: string, key: Buffer, blob: 
   });
 }
 
+/** Per thread (each worker has its own module instance); open() is synchronous, so one is enough. */
+let scratch = Buffer.allocUnsafe(0);
+
 function open(keys: RepoKeys, packId: string, key: Buffer, blob: BlobRef, sealed: Buffer, inflate: (flag: number, payload: Buffer) => Buffer): Buffer {
   const idHex = toHex(blob.id);
-  const pt = decryptBlob(key, blob.offset, blob.id, blob.type, sealed);
+  // Decrypted into a reused buffer: a compressed payload is only read (inflated elsewhere), a raw
+  // one is copied out below because the caller keeps it.
+  if (scratch.length < sealed.length) scratch = Buffer.allocUnsafe(Math.max(sealed.length, 2 * scratch.length));
+  const pt = decryptBlob(key, blob.offset, blob.id, blob.type, sealed, scratch);
   if (!pt || pt.length < 1) throw new CorruptionError(`pack ${packId}: chunk ${idHex} failed authentication`, packId, idHex);
   let data: Buffer;
   try {
     data = inflate(pt[0]!, pt.subarray(1));
+    if (data.buffer === scratch.buffer) data = Buffer.from(data);
   } catch (e) {
     throw new CorruptionError(`pack ${packId}: chunk ${idHex} does not decompress (${(e as Error).message})`, packId, idHex);
   }
