@@ -95,11 +95,10 @@ export async function check(repo: Repository, opts: CheckOptions = {}): Promise<
     if (!l) copiesByPack.set(e.pack, (l = []));
     l.push({ chunk, e });
   };
-  for (const [id, e] of repo.index.entries()) {
-    addCopy(id, e);
-    const alts = repo.index.alternates(id);
-    for (const alt of alts) addCopy(id, alt);
-    if (alts.length) copies.set(id, 1 + alts.length);
+  for (const [id] of repo.index.entries()) {
+    const all = repo.index.copies(id);
+    for (const c of all) addCopy(id, c);
+    if (all.length > 1) copies.set(id, all.length);
   }
   const badCopies = new Map<string, DamagedChunk[]>();
   const markCopy = (chunk: string, pack: string, reason: string) => {

@@ -221,9 +221,8 @@ async function pruneLocked(repo: Repository, opts: PruneOptions, lock: PruneLock
   // point may need. A copy in a condemned pack counts only when it is the chosen one (no other left).
   const usedIn = new Map<string, Array<{ id: string; e: IndexEntry }>>();
   for (const id of used) {
-    const e = repo.index.lookup(id);
-    if (!e) continue; // check reports it; nothing prune can do
-    for (const c of [e, ...repo.index.alternates(id).filter((a) => !repo.condemned.has(a.pack))]) {
+    // Not indexed (no copies): check reports it; nothing prune can do.
+    for (const c of repo.index.copies(id).filter((c, i) => i === 0 || !repo.condemned.has(c.pack))) {
       let l = usedIn.get(c.pack);
       if (!l) usedIn.set(c.pack, (l = []));
       l.push({ id, e: c });
@@ -279,7 +278,7 @@ async function pruneLocked(repo: Repository, opts: PruneOptions, lock: PruneLock
       const key = repo.packKey(pack, info.salt);
       for (const { id, e } of usedIn.get(pack) ?? []) {
         // Copies that outlive this run: outside condemned packs, or carried over by this repack.
-        const stored = [repo.index.lookup(id)!, ...repo.index.alternates(id)].filter((c) => !repo.condemned.has(c.pack) || repacking.has(c.pack));
+        const stored = repo.index.copies(id).filter((c) => !repo.condemned.has(c.pack) || repacking.has(c.pack));
         let data: Buffer;
         try {
           data = openBlob(repo.keys, pack, key, { type: e.type, id: Buffer.from(id, "hex"), offset: e.offset }, bytes.subarray(e.offset, e.offset + e.length));
@@ -301,13 +300,13 @@ async function pruneLocked(repo: Repository, opts: PruneOptions, lock: PruneLock
   if (toDelete.length) {
     const deleting = new Set(toDelete);
     for (const id of used) {
-      const e = repo.index.lookup(id);
-      if (e && [e, ...repo.index.alternates(id)].every((c) => deleting.has(c.pack))) throw new RepositoryError(`prune: chunk ${id} would lose its only copy in pack ${e.pack}; nothing was deleted`);
+      const copies = repo.index.copies(id);
+      if (copies.length && copies.every((c) => deleting.has(c.pack))) throw new RepositoryError(`prune: chunk ${id} would lose its only copy in pack ${copies[0]!.pack}; nothing was deleted`);
     }
     const oldObjects = [...repo.index.objects];
     const byPack = new Map<string, PackBlob[]>();
-    for (const [id, primary] of repo.index.entries()) {
-      for (const e of [primary, ...repo.index.alternates(id)]) {
+    for (const [id] of repo.index.entries()) {
+      for (const e of repo.index.copies(id)) {
         if (deleting.has(e.pack)) continue;
         let l = byPack.get(e.pack);
         if (!l) byPack.set(e.pack, (l = []));

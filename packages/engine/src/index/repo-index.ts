@@ -108,6 +108,12 @@ export class RepoIndex implements Index {
     return this.others.get(id) ?? [];
   }
 
+  /** Every stored copy of `id`, the chosen one first; empty when it is not indexed. */
+  copies(id: string): IndexEntry[] {
+    const e = this.lookup(id);
+    return e ? [e, ...this.alternates(id)] : [];
+  }
+
   private packNo(id: string): number {
     let n = this.packNos.get(id);
     if (n === undefined) {
