@@ -180,6 +180,16 @@ export type MachineVerificationSummary = {
   pendingRequests: Array<{ id: string; kind: VerificationRequestKind; state: string; createdAt: Date }>;
 };
 
+/** Bad chunks of the customer not yet healed (a re-uploaded copy verified). */
+async function countOpenBadChunks(db: DbOrTx, customer: CustomerScope): Promise<number> {
+  const bc = schema.badChunks;
+  const [bad] = await db
+    .select({ n: sql<number>`count(*)::int` })
+    .from(bc)
+    .where(and(scopeToCustomer(bc, customer), isNull(bc.healedAt)));
+  return bad?.n ?? 0;
+}
+
 export async function machineVerificationSummary(db: DbOrTx, scope: TenantScope, machineId: string, now = new Date()): Promise<MachineVerificationSummary> {
   const [m] = await db
     .select({ id: schema.machines.id, mspId: schema.machines.mspId, customerId: schema.machines.customerId })
@@ -208,11 +218,7 @@ export async function machineVerificationSummary(db: DbOrTx, scope: TenantScope,
     })
     .from(rp)
     .where(and(scopeToCustomer(rp, customer), eq(rp.machineId, machineId)));
-  const bc = schema.badChunks;
-  const [bad] = await db
-    .select({ n: sql<number>`count(*)::int` })
-    .from(bc)
-    .where(and(scopeToCustomer(bc, customer), isNull(bc.healedAt)));
+  const openBadChunks = await countOpenBadChunks(db, customer);
   const vr = schema.verificationRequests;
   const pending = await db
     .select({ id: vr.id, kind: vr.kind, state: vr.state, createdAt: vr.createdAt })
@@ -228,7 +234,7 @@ export async function machineVerificationSummary(db: DbOrTx, scope: TenantScope,
     damagedPoints: health?.damaged ?? 0,
     healedPoints: health?.healed ?? 0,
     scrub: await scrubCoverage({ db, scope: customer }, periodDays, now),
-    openBadChunks: bad?.n ?? 0,
+    openBadChunks,
     pendingRequests: pending,
   };
 }
@@ -310,11 +316,7 @@ export async function customerVerificationSummary(db: DbOrTx, scope: TenantScope
     .where(scopeToCustomer(rc, customer))
     .orderBy(desc(rc.startedAt))
     .limit(1);
-  const bc = schema.badChunks;
-  const [bad] = await db
-    .select({ n: sql<number>`count(*)::int` })
-    .from(bc)
-    .where(and(scopeToCustomer(bc, customer), isNull(bc.healedAt)));
+  const openBadChunks = await countOpenBadChunks(db, customer);
   const vr = schema.verificationRequests;
   const pending = await db
     .select({ id: vr.id, kind: vr.kind, machineId: vr.machineId, state: vr.state, createdAt: vr.createdAt })
@@ -329,7 +331,7 @@ export async function customerVerificationSummary(db: DbOrTx, scope: TenantScope
   return {
     customerId,
     scrub: await scrubCoverage({ db, scope: customer }, periodDays, now),
-    openBadChunks: bad?.n ?? 0,
+    openBadChunks,
     damagedPoints: perMachine.reduce((a, r) => a + r.damaged, 0),
     healedPoints: perMachine.reduce((a, r) => a + r.healed, 0),
     lastRepositoryCheck: check ?? null,

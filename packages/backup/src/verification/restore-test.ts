@@ -201,7 +201,6 @@ export async function runRestoreTest(repo: CustomerRepo, machineId: string, opts
                 size = (await stat(target)).size;
               } catch (e) {
                 if (!isDiskFull(e)) throw e;
-                await rm(target, { force: true });
                 size = await readOnly(node);
               } finally {
                 // Checked: free its space, so scratch only ever holds one file.
