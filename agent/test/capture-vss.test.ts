@@ -7,16 +7,11 @@
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { randomBytes } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
-import { policySchema, type Policy } from "@tidemark/agent-protocol";
-import { localStore } from "@tidemark/storage";
+import type { Policy } from "@tidemark/agent-protocol";
 import { listTree } from "@tidemark/engine";
-import { Capture, type CaptureState } from "../src/capture";
-import { Repository } from "../src/engine";
-import { EventBuffer } from "../src/events";
-import { UploadQueue } from "../src/queue";
 import { wmiVss, type Command, type Exec } from "../src/vss";
+import { windowsCapture } from "./helpers";
 
 const dirs: string[] = [];
 const tmp = async () => {
@@ -51,13 +46,7 @@ function fakePowershell(opts: { refuse?: string } = {}) {
 }
 
 async function setup(policy: Partial<Policy>, vss: ReturnType<typeof wmiVss>) {
-  const root = await tmp();
-  const repo = await Repository.init(localStore(join(root, "spool")), { kek: randomBytes(32) }, { packSize: 1024 * 1024 });
-  const queue = new UploadQueue(join(root, "queue"));
-  await queue.ensure();
-  const events = new EventBuffer(100);
-  const state: CaptureState = {};
-  const capture = new Capture(repo, policySchema.parse({ rpoSeconds: 5, ...policy }), queue, events, { debounceMs: 0, host: "win-box", alwaysExclude: ["C:\\ProgramData\\Tidemark"], log: () => {}, platform: "win32", vss }, state, async () => {});
+  const { repo, events, state, capture } = await windowsCapture(await tmp(), policy, { alwaysExclude: ["C:\\ProgramData\\Tidemark"], vss });
   const point = async () => {
     capture.tick(0);
     await capture.idle();

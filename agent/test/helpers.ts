@@ -4,7 +4,13 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { BlobStore } from "@tidemark/storage";
+import { randomBytes } from "node:crypto";
+import { policySchema, type Policy } from "@tidemark/agent-protocol";
+import { localStore } from "@tidemark/storage";
+import { Capture, type CaptureOptions, type CaptureState } from "../src/capture";
 import { Repository, restore } from "../src/engine";
+import { EventBuffer } from "../src/events";
+import { UploadQueue } from "../src/queue";
 
 const AGENT_DIR = resolve(fileURLToPath(new URL(".", import.meta.url)), "..");
 const MAIN = join(AGENT_DIR, "src/main.ts");
@@ -93,4 +99,18 @@ export async function readTree(dir: string): Promise<Map<string, string>> {
   };
   await walk(dir, "");
   return out;
+}
+
+/**
+ * A capture as the agent runs it on Windows (platform "win32") over a local spool, for tests that
+ * stand in for PowerShell (VSS, attribute listings). `root` holds the spool and the upload queue.
+ */
+export async function windowsCapture(root: string, policy: Partial<Policy>, options: Partial<CaptureOptions>) {
+  const repo = await Repository.init(localStore(join(root, "spool")), { kek: randomBytes(32) }, { packSize: 1024 * 1024 });
+  const queue = new UploadQueue(join(root, "queue"));
+  await queue.ensure();
+  const events = new EventBuffer(100);
+  const state: CaptureState = {};
+  const capture = new Capture(repo, policySchema.parse({ rpoSeconds: 5, ...policy }), queue, events, { debounceMs: 0, host: "win-box", alwaysExclude: [], log: () => {}, platform: "win32", ...options }, state, async () => {});
+  return { repo, queue, events, state, capture };
 }

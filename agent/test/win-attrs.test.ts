@@ -6,18 +6,12 @@
  */
 import { lstat, mkdir, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { randomBytes } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
-import { policySchema } from "@tidemark/agent-protocol";
-import { localStore } from "@tidemark/storage";
 import { listTree } from "@tidemark/engine";
-import { Capture, type CaptureState } from "../src/capture";
-import { Repository, type Invocation, type Runner } from "../src/engine";
-import { EventBuffer } from "../src/events";
-import { UploadQueue } from "../src/queue";
+import type { Invocation, Runner } from "../src/engine";
 import { wmiVss, type Exec } from "../src/vss";
 import { attributeKey, attributeListingInvocation, attributeRoots, parseAttributeListing, WindowsAttributeReader } from "../src/win-attrs";
-import { removeTmp, tmp as helperTmp } from "./helpers";
+import { removeTmp, tmp as helperTmp, windowsCapture } from "./helpers";
 
 const tmp = () => helperTmp("attrs");
 afterAll(removeTmp);
@@ -151,13 +145,7 @@ describe("capture on Windows records attributes (fake VSS + fake PowerShell list
       /Create\(/.test(cmd.args.at(-1)!) ? { stdout: "ID={11111111-1111-4111-8111-111111111111}\r\nDEVICE=\\\\?\\GLOBALROOT\\Device\\HarddiskVolumeShadowCopy1\r\n" } : { stdout: "DELETED" };
     const vss = wmiVss({ exec: vssExec, mapPath: (_s, volume, live) => join(shadow, ...live.slice(volume.length).split("\\").filter(Boolean)) });
     const reader = new WindowsAttributeReader(ps.run);
-    const root = await tmp();
-    const repo = await Repository.init(localStore(join(root, "spool")), { kek: randomBytes(32) }, { packSize: 1024 * 1024 });
-    const queue = new UploadQueue(join(root, "queue"));
-    await queue.ensure();
-    const events = new EventBuffer(100);
-    const state: CaptureState = {};
-    const capture = new Capture(repo, policySchema.parse({ rpoSeconds: 5, includePaths: ["C:\\Users\\Ann"] }), queue, events, { debounceMs: 0, host: "win-box", alwaysExclude: [], log: () => {}, platform: "win32", vss, attributes: reader }, state, async () => {});
+    const { repo, events, state, capture } = await windowsCapture(await tmp(), { includePaths: ["C:\\Users\\Ann"] }, { vss, attributes: reader });
     const point = async (dirty?: string) => {
       (capture as unknown as { lastPointAt: number }).lastPointAt = 0;
       if (dirty) capture.markDirty(dirty);
