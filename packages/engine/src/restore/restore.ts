@@ -386,15 +386,16 @@ class Restorer {
     for (let i = 0; i < run.length; i++) {
       const { id } = run[i]!;
       const r = decoded?.results[i];
-      let ok = r !== undefined && "at" in r;
-      let data = ok && r && "at" in r && r.at >= 0 ? decoded!.view.subarray(r.at, r.at + r.length) : undefined;
+      // Decoded from this run (by the decoder, which may have written whole files itself).
+      const hit = r && "at" in r ? r : undefined;
+      let ok = hit !== undefined;
+      let data = hit && hit.at >= 0 ? decoded!.view.subarray(hit.at, hit.at + hit.length) : undefined;
       const err = r && "error" in r ? r.error : readError;
       // This copy failed; the chunk may be stored again elsewhere (a self-heal re-upload).
-      let viaAlternate = false;
       if (!ok && this.repo.index.alternates?.(id).length) {
         try {
           data = await this.repo.readAlternate(id, BLOB_DATA, new CorruptionError(err, pack, id));
-          ok = viaAlternate = true;
+          ok = true;
         } catch {
           // Every copy failed: the files that need it fail with the first copy's error.
         }
@@ -403,9 +404,9 @@ class Restorer {
       for (const t of targets[i]!) {
         const f = t.file;
         if (!ok) f.failed ??= err;
-        else if (!viaAlternate && r && "at" in r && whole[i]!.has(t)) {
+        else if (hit && whole[i]!.has(t)) {
           const fe = decoded!.fileErrors?.[i]?.[written.indexOf(t)];
-          this.wholeFileWritten(f, fe === undefined ? { message: "file was not written" } : fe, r.length);
+          this.wholeFileWritten(f, fe === undefined ? { message: "file was not written" } : fe, hit.length);
           continue;
         } else if (!f.failed && f.node.content?.length === 1) {
           this.wholeFileWritten(f, writeWholeFileHere(f, data!), data!.length);
