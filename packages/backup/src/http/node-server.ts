@@ -36,8 +36,13 @@ async function toRequest(req: IncomingMessage, origin: string): Promise<Request>
   }
   const headers = new Headers();
   for (const [k, v] of Object.entries(req.headers)) if (typeof v === "string") headers.set(k, v);
+  // This host sits behind no proxy, so the client is the socket's peer. A client-written
+  // X-Forwarded-For (or X-Real-IP) would let a flood of forged credentials pick a fresh
+  // per-address failure bucket for every request; it is replaced, never believed.
+  headers.delete("x-real-ip");
   const remote = req.socket.remoteAddress;
-  if (remote && !headers.has("x-forwarded-for")) headers.set("x-forwarded-for", remote);
+  if (remote) headers.set("x-forwarded-for", remote.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, ""));
+  else headers.delete("x-forwarded-for");
   const hasBody = req.method !== "GET" && req.method !== "HEAD" && chunks.length > 0;
   return new Request(new URL(req.url ?? "/", origin), { method: req.method, headers, body: hasBody ? Buffer.concat(chunks) : undefined });
 }
