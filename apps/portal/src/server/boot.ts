@@ -1,3 +1,4 @@
+import { installClientAddress, parseTrustedProxies } from "@tidemark/auth";
 import { dataDir, env } from "@tidemark/config";
 import { seedDemo } from "./demo-seed";
 import { packVerifier } from "@tidemark/backup";
@@ -11,6 +12,10 @@ import { MissingSettingError } from "./secrets";
 export async function bootPortal(): Promise<void> {
   let runtime;
   try {
+    // First, before anything awaits: a request served while the database and storage start would
+    // otherwise reach the rate limits and the audit log as "address unknown" (createAuth installs
+    // the same resolver again later; the call is idempotent).
+    installClientAddress(parseTrustedProxies(env().TRUSTED_PROXIES));
     runtime = await getRuntime();
   } catch (err) {
     // One line an operator can act on (e.g. "port in use", "connection refused"), not a stack in a crash loop.
