@@ -66,7 +66,15 @@ export function createAuth(opts: CreateAuthOptions) {
   });
   // Auditing must never turn a sign-in into an error page: a failed write is reported, not thrown.
   const audit = (ev: SignInEvent) =>
-    auditSignIn(database, ev).catch((err) => console.error(`audit ${ev.action} failed: ${err instanceof Error ? err.message : String(err)}`));
+    auditSignIn(database, ev)
+      .then((rows) => {
+        // No organisation's log can hold a failure against an unknown email (or an account with no
+        // membership); the operator's server log does, so guessing at accounts is still on record.
+        if (rows === 0 && ev.action === signInActions.failed) {
+          console.warn(`auth: failed sign-in (${String(ev.metadata?.reason ?? "unknown")}) for ${JSON.stringify(ev.email ?? ev.userId ?? "?")} without an organisation to audit it, from ${ev.ip ?? "unknown address"}`);
+        }
+      })
+      .catch((err) => console.error(`audit ${ev.action} failed: ${err instanceof Error ? err.message : String(err)}`));
   const failed = (reason: FailureReason, ev: Omit<SignInEvent, "action">) => audit({ ...ev, action: signInActions.failed, metadata: { reason, ...ev.metadata } });
 
   /** The signed cookie of a sign-in waiting for its second factor, if this request carries one. */

@@ -3,7 +3,8 @@
  * MSPs (and customers) through memberships, so the event is written once for each distinct
  * MSP/customer the user belongs to: that organisation's admins see who got into (or failed to get
  * into) an account with access to their data. An address guessing at an email no account has
- * touches no organisation and is left to the per-address limit.
+ * touches no organisation: createAuth writes such failures to the server log instead, and the
+ * per-address limit bounds them.
  */
 import { auditWith, type Database, schema, type Tx } from "@tidemark/db";
 import { eq } from "drizzle-orm";
