@@ -50,4 +50,26 @@ describe("verification queues", () => {
     const now2 = await worker.boss.send(NOW(SCRUB_QUEUE), { ...a, full: true }, later);
     expect(now1 && now2 && now1 !== now2).toBeTruthy();
   });
+
+  it("a database whose scheduled queues were created before the one-per-key policy gets it on the next start", async () => {
+    const old = await createTestDatabase();
+    const oldWorker = await startWorker({ database: old });
+    let v: VerificationWorker | undefined;
+    try {
+      // What an earlier release left behind: the same queue, created with pg-boss's default policy.
+      await oldWorker.boss.createQueue(SCRUB_QUEUE);
+      expect((await oldWorker.boss.getQueue(SCRUB_QUEUE))?.policy).toBe("standard");
+      const blobs = createBlobAccount({ connectionString: azuriteConnectionString("http://127.0.0.1:9/devstoreaccount1") });
+      v = await registerVerification(oldWorker.boss, { services: { database: old, kek: kekFrom(randomBytes(32)), blobs, alerts: noAlerts }, scratchRoot: scratch, requestPollMs: 60_000 }, () => {});
+      expect((await oldWorker.boss.getQueue(SCRUB_QUEUE))?.policy).toBe("stately");
+      const a = { mspId: crypto.randomUUID(), customerId: crypto.randomUUID(), full: false };
+      const opts = { singletonKey: `scrub:${a.customerId}`, startAfter: 3600 };
+      expect(await oldWorker.boss.send(SCRUB_QUEUE, a, opts)).toBeTruthy();
+      expect(await oldWorker.boss.send(SCRUB_QUEUE, a, opts)).toBeNull();
+    } finally {
+      v?.stop();
+      await oldWorker.stop();
+      await old.drop();
+    }
+  }, 120_000);
 });

@@ -70,7 +70,12 @@ export async function registerVerification(boss: PgBoss, opts: VerificationWorke
   // 'stately': at most one queued and one running job per singletonKey (customer / machine), so an hourly sweep
   // never stacks a second scrub of a customer whose previous one is still waiting (pg-boss ignores singletonKey
   // on 'standard' queues).
-  for (const q of queues) await boss.createQueue(q, { name: q, policy: "stately" });
+  // createQueue never changes an existing queue, and a database from before this setting has these as
+  // 'standard': set the policy on the existing row too (jobs take the queue's policy when sent).
+  for (const q of queues) {
+    await boss.createQueue(q, { name: q, policy: "stately" });
+    if ((await boss.getQueue(q))?.policy !== "stately") await boss.updateQueue(q, { name: q, policy: "stately" });
+  }
   for (const q of [...queues.map(NOW), SCRUB_SWEEP_QUEUE, RESTORE_TEST_SWEEP_QUEUE, REPO_CHECK_SWEEP_QUEUE]) await boss.createQueue(q);
   /** The same handler on the scheduled queue and its "now" twin. */
   async function work(queue: string, handler: (data: unknown) => Promise<Record<string, unknown>>) {
