@@ -2,10 +2,13 @@
  * Azure Blob BlobStore for ONE container: the customer's container, which is
  * also its dedup and encryption domain. Block blobs only.
  *
- * - Small objects go up in one Put Blob carrying x-ms-blob-content-md5, which
- *   the service verifies on arrival. Larger ones (packs) are staged as blocks
- *   in parallel, each with a transactional MD5, after the whole-object MD5 is
- *   checked locally; the commit records the whole MD5 on the blob.
+ * - Objects up to singleShotLimit (64 MiB: the largest pack size the repository
+ *   format allows; 16 MiB packs by default) go up in one Put Blob carrying x-ms-blob-content-md5, which
+ *   the service verifies on arrival: each byte is hashed once. Larger ones are
+ *   staged as blocks in parallel, each with a transactional MD5 (what the
+ *   service verifies), and the commit records the whole-object MD5 on the blob
+ *   (Put Block List stores it unverified; head() reports it): those bytes are
+ *   hashed twice, which is why packs do not go that way.
  * - Create-only puts use `If-None-Match: *`, so two writers racing for one
  *   name get exactly one winner. Block ids carry a per-put nonce so racing
  *   writers can never commit each other's staged blocks.
@@ -56,8 +59,12 @@ export const azureStoreOptionsSchema = z
     endpoint: z.url().optional(),
     /** Account SAS (service URL) or container SAS (container URL), including the query string. */
     sasUrl: z.url().optional(),
-    /** Objects up to this size go up in one request. */
-    singleShotLimit: z.number().int().min(1).max(256 * MiB).default(8 * MiB),
+    /**
+     * Objects up to this size go up in one request. 64 MiB covers the largest pack target: at 8 MiB a 16 MiB
+     * pack went as blocks and its MD5 was computed twice (whole + per block), ~1 s of the uploading
+     * thread per 600 MB here. (The SDK's own uploadData default is 256 MiB.)
+     */
+    singleShotLimit: z.number().int().min(1).max(256 * MiB).default(64 * MiB),
     blockSize: z.number().int().min(64 * 1024).max(100 * MiB).default(8 * MiB),
     /** Parallel block uploads per put. */
     uploadConcurrency: z.number().int().min(1).max(64).default(4),

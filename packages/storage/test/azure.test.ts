@@ -98,6 +98,20 @@ describe("AzureBlobStore", () => {
     await cleanup();
   });
 
+  it("puts a 16 MiB pack in one Put Blob by default (verified by the service, each byte hashed once)", async () => {
+    const { store, cleanup } = await freshStore();
+    const data = randomBytes(16 * 1024 * 1024 + 4096);
+    await store.put("packs/big", data, { ifNotExists: true });
+    // A block upload would leave committed blocks; a Put Blob leaves none.
+    const blocks = await store.containerClient.getBlockBlobClient("packs/big").getBlockList("committed");
+    expect(blocks.committedBlocks ?? []).toHaveLength(0);
+    const meta = await store.head("packs/big");
+    expect(meta?.size).toBe(data.length);
+    expect(Buffer.from(meta!.contentMD5!).equals((await import("node:crypto")).createHash("md5").update(data).digest())).toBe(true);
+    expect((await store.get("packs/big")).equals(data)).toBe(true);
+    await cleanup();
+  });
+
   describe("upload SAS", () => {
     it("lets an agent create, write and read, but not delete or list", async () => {
       const { store, cleanup } = await freshStore();
