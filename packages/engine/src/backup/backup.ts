@@ -24,8 +24,9 @@ import { encodeTree, formatRecordPath, isWindowsPath, recordPathParts, type Tree
 import type { EncoderPool } from "./encoder-pool";
 
 /** Parent listings read per prefetch step (grouped by pack within it). */
-const PREFETCH_SLICE = 1024;
+const PREFETCH_BATCH = 256;
 import { compileExcludes, type ExcludeMatcher } from "./excludes";
+import { metaNode, readChild, type Prescan, type ScannedEntry } from "./prescan";
 
 export interface BackupProgress {
   files: number;
@@ -88,6 +89,12 @@ export interface BackupOptions {
   onProgress?: (p: BackupProgress) => void;
   /** Extra snapshot fields supplied by callers (volume backups). */
   volumes?: Snapshot["volumes"];
+  /**
+   * Listings and lstats of `paths` taken while the repository was opening (the CLI starts
+   * one before deriving the key): the walk takes them instead of listing those directories
+   * again. Stopped when the walk starts.
+   */
+  prescan?: Prescan;
 }
 
 export interface BackupResult {
@@ -184,10 +191,6 @@ function childPlace(at: Place, name: string): Place {
   return { read, record, match: at.windows ? recordChild(at.match, name, false) : record, windows: at.windows };
 }
 
-/** `dir` + one name, on the read side (keeps a root such as "/" or "C:\" intact). */
-function readChild(dir: string, name: string): string {
-  return dir.endsWith(sep) || dir.endsWith("/") ? dir + name : dir + sep + name;
-}
 
 /** Same on the recorded side, in the source's own convention (for error reports and progress). */
 function recordChild(dir: string, name: string, windows: boolean): string {
@@ -230,6 +233,8 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
   }
   // A full walk visits (nearly) every directory of the parent: read its listings ahead, by pack.
   const prefetch = parent && !run.changes ? run.prefetchParent(parent.snapshot.tree) : undefined;
+  // From here the main thread is busy walking: scanning ahead would only compete with it.
+  opts.prescan?.stop();
   const rootTree = await run.saveVirtual(root, "/", parent ? parent.snapshot.tree : undefined).finally(() => (run.walkDone = true));
   // No reads of this repository may outlive the call (at most one slice is still in flight).
   await prefetch;
@@ -377,19 +382,48 @@ function summarize(nodes: readonly TreeNode[], sub: (n: TreeNode) => Summary | u
   return s;
 }
 
-function metaNode(name: string, st: BigIntStats): TreeNode {
-  return {
-    name,
-    type: st.isDirectory() ? "dir" : st.isFile() ? "file" : st.isSymbolicLink() ? "symlink" : "other",
-    mode: Number(st.mode),
-    uid: Number(st.uid),
-    gid: Number(st.gid),
-    mtimeNs: st.mtimeNs.toString(),
-    size: st.isFile() ? Number(st.size) : 0,
-    dev: st.dev.toString(),
-    inode: st.ino.toString(),
-  };
+/**
+ * Whether `nodes` (in name order) hold exactly what the parent tree's `prev` holds, field
+ * for field of the canonical encoding (tree.ts KEY_ORDER): then both encode to the same bytes.
+ */
+function sameNodes(nodes: readonly TreeNode[], prev: ReadonlyMap<string, TreeNode>): boolean {
+  if (nodes.length !== prev.size) return false;
+  let i = 0;
+  for (const p of prev.values()) {
+    const n = nodes[i++]!;
+    if (
+      n.name !== p.name ||
+      n.type !== p.type ||
+      n.mode !== p.mode ||
+      n.uid !== p.uid ||
+      n.gid !== p.gid ||
+      n.mtimeNs !== p.mtimeNs ||
+      n.size !== p.size ||
+      n.dev !== p.dev ||
+      n.inode !== p.inode ||
+      n.attrs !== p.attrs ||
+      n.target !== p.target ||
+      n.subtree !== p.subtree ||
+      !sameIds(n.content, p.content)
+    ) {
+      return false;
+    }
+  }
+  return true;
 }
+
+function sameIds(a: readonly string[] | undefined, b: readonly string[] | undefined): boolean {
+  if (a === b) return true;
+  if (!a || !b || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Decoded size of a tree as the repository's cache estimates it (1.5 × its JSON). */
+function treeEstimate(repo: Repository, id: string): number {
+  return (repo.index.lookup(id)?.rawLength ?? 0) * 1.5 + 200;
+}
+
 
 class BackupRun {
   readonly progress: BackupProgress = { files: 0, dirs: 0, bytes: 0, readBytes: 0, errors: 0 };
@@ -504,34 +538,78 @@ class BackupRun {
   }
 
   /**
-   * The parent point's listings, level by level, each level's tree blobs
-   * grouped by pack into ranged reads (one GET per run instead of one per
-   * directory). They land in the tree cache the walk reads from; the walk
-   * never waits for this. Stops at half the cache budget, so prefetched
-   * listings are not evicted before the walk gets to them.
+   * The parent point's listings in the walk's order (depth first, names in order), a
+   * batch of upcoming directories at a time, each batch's tree blobs grouped by pack
+   * into ranged reads: one GET per run instead of one per directory, and the walk
+   * finds its listings decoded. It stays at most a quarter of the tree cache budget
+   * ahead of what the walk has consumed (parentTree), so nothing it loads is evicted
+   * before use; reading level by level instead stopped at the budget a third of the
+   * way in, and the walk then read ~500 listings one GET each.
    */
   async prefetchParent(rootTree: string): Promise<void> {
-    const budget = this.repo.treeCacheLimit / 2;
-    const more = () => !this.walkDone && this.repo.treeCacheUsage().bytes < budget;
-    for (let level = [rootTree]; level.length && more(); ) {
-      const next: string[] = [];
-      // Slices keep a very wide level from overshooting the budget or outliving the walk by much.
-      for (let i = 0; i < level.length && more(); i += PREFETCH_SLICE) {
-        for (const t of (await this.repo.loadTrees(level.slice(i, i + PREFETCH_SLICE))).values()) {
-          // A damaged listing is the walk's business (it falls back to re-reading).
-          if (t instanceof Error) continue;
-          for (const n of t.nodes) if (n.type === "dir" && n.subtree) next.push(n.subtree);
+    const window = this.repo.treeCacheLimit / 4;
+    // Next listings to load, the walk's next one last (popped first).
+    const stack = [rootTree];
+    const seen = new Set<string>();
+    while (stack.length && !this.walkDone) {
+      while (this.prefetchAhead > window && !this.walkDone) await new Promise<void>((r) => (this.prefetchWake = r));
+      const batch: string[] = [];
+      while (batch.length < PREFETCH_BATCH && stack.length) {
+        const id = stack.pop()!;
+        if (seen.has(id)) continue;
+        seen.add(id);
+        batch.push(id);
+      }
+      const loaded = await this.repo.loadTrees(batch);
+      // Children of the batch's last listing go deepest (they are popped last), the first one's on top.
+      for (let b = batch.length - 1; b >= 0; b--) {
+        const id = batch[b]!;
+        const t = loaded.get(id);
+        // A damaged listing is the walk's business (it falls back to re-reading).
+        if (!t || t instanceof Error) continue;
+        if (!this.consumed.has(id)) {
+          const size = treeEstimate(this.repo, id);
+          this.prefetched.set(id, size);
+          this.prefetchAhead += size;
+        }
+        for (let i = t.nodes.length - 1; i >= 0; i--) {
+          const n = t.nodes[i]!;
+          if (n.type === "dir" && n.subtree) stack.push(n.subtree);
         }
       }
-      level = next;
     }
   }
   /** Set when the walk has finished: prefetching stops. */
-  walkDone = false;
+  set walkDone(done: boolean) {
+    this.walkFinished = done;
+    this.prefetchWake?.();
+  }
+  get walkDone(): boolean {
+    return this.walkFinished;
+  }
+  private walkFinished = false;
+  /** Listings prefetched and not yet taken by the walk, with their estimated decoded size. */
+  private readonly prefetched = new Map<string, number>();
+  /** Listings the walk has taken (the prefetcher does not count them as ahead). */
+  private readonly consumed = new Set<string>();
+  private prefetchAhead = 0;
+  private prefetchWake: (() => void) | undefined;
+
+  private takeParent(id: string) {
+    this.consumed.add(id);
+    const size = this.prefetched.get(id);
+    if (size === undefined) return;
+    this.prefetched.delete(id);
+    this.prefetchAhead -= size;
+    const wake = this.prefetchWake;
+    this.prefetchWake = undefined;
+    wake?.();
+  }
 
   /** `walked`: which subdirectories the walk will enter (all when absent); only those are prefetched. */
   private async parentTree(id: string | undefined, walked?: (name: string) => boolean): Promise<Map<string, TreeNode>> {
     if (!id) return new Map();
+    this.takeParent(id);
     try {
       const t: Tree = await this.repo.loadTree(id);
       // Prefetch the parent's subdirectories the walk will want next, grouped by pack (cached ones cost nothing).
@@ -626,9 +704,10 @@ class BackupRun {
       if (reused) return { dir: Promise.resolve(reused) };
       change = null;
     }
+    const scanned = this.opts.prescan?.take(at.read);
     let names: string[];
     try {
-      names = readdirSync(at.read).sort();
+      names = scanned ? scanned.names : readdirSync(at.read).sort();
     } catch (e) {
       this.fail(at.record, e);
       return { dir: this.saveTree([], () => undefined) };
@@ -644,7 +723,7 @@ class BackupRun {
       const child = childPlace(at, name);
       if (this.isExcluded(child)) return;
       const prev = parentNodes.get(name);
-      const r = this.inspect(child, name, prev);
+      const r = this.inspect(child, name, prev, scanned?.stats[i]);
       if (!r) return;
       nodes[i] = r.node;
       if (r.read) {
@@ -677,12 +756,18 @@ class BackupRun {
       done.catch(() => undefined);
       pending.push(done);
     }
-    const dir = Promise.all(pending).then(() =>
-      this.saveTree(
-        nodes.filter((n): n is TreeNode => n !== undefined),
-        (n) => subSums.get(n),
-      ),
-    );
+    const dir = Promise.all(pending).then(() => {
+      const kept = nodes.filter((n): n is TreeNode => n !== undefined);
+      const sub = (n: TreeNode) => subSums.get(n);
+      // Most directories of a later point are exactly the parent's: its tree id is then
+      // this one's (same canonical bytes), with no encoding, hashing or saving.
+      if (parentTreeId && sameNodes(kept, parentNodes) && this.repo.index.usable(parentTreeId) && !this.reread?.has(parentTreeId)) {
+        const sum = summarize(kept, sub);
+        rememberSummary(this.repo, parentTreeId, sum);
+        return { id: parentTreeId, sum };
+      }
+      return this.saveTree(kept, sub);
+    });
     dir.catch(() => undefined);
     return { dir };
   }
@@ -692,16 +777,23 @@ class BackupRun {
    * Synchronous: a cached lstat is a few µs, a thread-pool round trip far more,
    * and the walk visits every file of the machine.
    */
-  private inspect(at: Place, name: string, prev: TreeNode | undefined): { node: TreeNode; read: boolean; link?: string } | undefined {
-    let st: BigIntStats;
-    try {
-      st = lstatSync(at.read, { bigint: true });
-    } catch (e) {
-      this.fail(at.record, e);
-      return undefined;
+  private inspect(at: Place, name: string, prev: TreeNode | undefined, scanned?: ScannedEntry): { node: TreeNode; read: boolean; link?: string } | undefined {
+    let st: BigIntStats | undefined;
+    let node: TreeNode;
+    let nlink: number;
+    if (scanned && !this.opts.attributes) {
+      ({ node, nlink } = scanned);
+    } else {
+      try {
+        st = lstatSync(at.read, { bigint: true });
+      } catch (e) {
+        this.fail(at.record, e);
+        return undefined;
+      }
+      node = metaNode(name, st);
+      nlink = Number(st.nlink);
     }
-    const node = metaNode(name, st);
-    if (this.opts.attributes) {
+    if (this.opts.attributes && st) {
       try {
         const a = this.opts.attributes(at.read, st);
         if (a !== undefined) node.attrs = a;
@@ -730,7 +822,7 @@ class BackupRun {
       this.report(at.record);
       return { node, read: false };
     }
-    return st.nlink > 1n ? { node, read: true, link: `${node.dev}:${node.inode}` } : { node, read: true };
+    return nlink > 1 ? { node, read: true, link: `${node.dev}:${node.inode}` } : { node, read: true };
   }
 
   /**

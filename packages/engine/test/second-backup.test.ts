@@ -1,0 +1,161 @@
+import { describe, expect, it } from "vitest";
+import { chmod, mkdir, symlink, unlink, utimes, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { backup } from "../src/backup/backup";
+import { encodeTree, type TreeNode } from "../src/tree";
+import { BLOB_TREE } from "../src/pack/format";
+import { CorruptionError } from "../src/errors";
+import { parseIndexObject } from "../src/index/repo-index";
+import { Prescan } from "../src/backup/prescan";
+import { memRepo, tempDir } from "./helpers";
+
+async function dirNode(repo: Awaited<ReturnType<typeof memRepo>>["repo"], root: string, path: string): Promise<TreeNode> {
+  let tree = await repo.loadTree(root);
+  let node: TreeNode | undefined;
+  for (const p of path.split("/").filter(Boolean)) {
+    node = tree.nodes.find((x) => x.name === p);
+    if (!node) throw new Error(`no ${p} in ${path}`);
+    if (node.subtree) tree = await repo.loadTree(node.subtree);
+  }
+  return node!;
+}
+
+describe("second backup: unchanged directories take the parent's tree id", () => {
+  it("reuses ids of unchanged directories, and any changed field (mode, symlink target, content) gives the canonical new tree", async () => {
+    const src = await tempDir();
+    try {
+      for (const d of ["a", "b", "c"]) {
+        await mkdir(join(src.dir, d));
+        await writeFile(join(src.dir, d, "f"), `file in ${d}`);
+      }
+      await symlink("f", join(src.dir, "c/link"));
+      const { repo } = await memRepo();
+      const first = await backup(repo, { paths: [src.dir], workers: 0 });
+      const before = { a: await dirNode(repo, first.snapshot.tree, `${src.dir}/a`), b: await dirNode(repo, first.snapshot.tree, `${src.dir}/b`), c: await dirNode(repo, first.snapshot.tree, `${src.dir}/c`) };
+
+      const same = await backup(repo, { paths: [src.dir], workers: 0 });
+      expect(same.snapshot.tree).toBe(first.snapshot.tree);
+      expect(same.snapshot.stats.newChunks).toBe(0);
+      expect(same.snapshot.stats.files).toBe(first.snapshot.stats.files);
+
+      // Only metadata changes: mode of a/f (mtime untouched), the target of c/link (its mtime set back).
+      await chmod(join(src.dir, "a/f"), 0o600);
+      await unlink(join(src.dir, "c/link"));
+      await symlink("g", join(src.dir, "c/link"));
+      const stamp = new Date(Date.now() - 3_600_000);
+      await utimes(join(src.dir, "c"), stamp, stamp);
+      const changed = await backup(repo, { paths: [src.dir], workers: 0 });
+      const after = { a: await dirNode(repo, changed.snapshot.tree, `${src.dir}/a`), b: await dirNode(repo, changed.snapshot.tree, `${src.dir}/b`), c: await dirNode(repo, changed.snapshot.tree, `${src.dir}/c`) };
+      expect(after.b.subtree).toBe(before.b.subtree);
+      expect(after.a.subtree).not.toBe(before.a.subtree);
+      expect(after.c.subtree).not.toBe(before.c.subtree);
+      for (const d of [after.a, after.c]) {
+        // The id is the one a fresh encoding of its listing gives (nothing carried over from the parent).
+        const t = await repo.loadTree(d.subtree!);
+        expect(repo.id(encodeTree(t.nodes))).toBe(d.subtree);
+        expect(repo.index.lookup(d.subtree!)?.type).toBe(BLOB_TREE);
+      }
+      expect((await repo.loadTree(after.a.subtree!)).nodes.find((n) => n.name === "f")!.mode & 0o777).toBe(0o600);
+      expect((await repo.loadTree(after.c.subtree!)).nodes.find((n) => n.name === "link")!.target).toBe("g");
+      expect(changed.snapshot.tree).not.toBe(first.snapshot.tree);
+      expect(changed.snapshot.stats.files).toBe(first.snapshot.stats.files);
+    } finally {
+      await src.cleanup();
+    }
+  });
+
+  it("a prefetch window far smaller than the parent still walks every directory with its parent's listing", async () => {
+    const src = await tempDir();
+    try {
+      for (let i = 0; i < 40; i++) {
+        await mkdir(join(src.dir, `d${i}`, "x", "y"), { recursive: true });
+        await writeFile(join(src.dir, `d${i}`, "x", "y", "f"), `content ${i}`);
+      }
+      const { repo } = await memRepo();
+      const first = await backup(repo, { paths: [src.dir], workers: 0 });
+      await writeFile(join(src.dir, "d7/x/y/f"), "changed!!");
+      repo.treeCacheLimit = 2_000;
+      const second = await backup(repo, { paths: [src.dir], workers: 0 });
+      // Only the changed file was read: every other file matched its parent entry.
+      expect(second.snapshot.stats.readBytes).toBe("changed!!".length);
+      expect(second.snapshot.stats.files).toBe(first.snapshot.stats.files);
+      const d8 = await dirNode(repo, second.snapshot.tree, `${src.dir}/d8`);
+      expect(d8.subtree).toBe((await dirNode(repo, first.snapshot.tree, `${src.dir}/d8`)).subtree);
+    } finally {
+      await src.cleanup();
+    }
+  });
+});
+
+describe("index objects are checked before use", () => {
+  const good = { v: 1, packs: [{ id: "a".repeat(64), salt: "c2FsdA==", size: 100, blobs: [[0, "b".repeat(64), 40, 30, 20]] }] };
+  it("accepts a well-formed object and ignores unknown keys", () => {
+    expect(parseIndexObject({ ...good, extra: true }, "index/x")).toEqual(good);
+  });
+  const cases: Array<[string, unknown, RegExp]> = [
+    ["not an object", [1], /\(root\)/],
+    ["wrong version", { ...good, v: 2 }, /v: unsupported version 2/],
+    ["pack id in capitals", { v: 1, packs: [{ ...good.packs[0], id: "A".repeat(64) }] }, /packs\[0\]\.id/],
+    ["negative size", { v: 1, packs: [{ ...good.packs[0], size: -1 }] }, /packs\[0\]\.size/],
+    ["blob type 2", { v: 1, packs: [{ ...good.packs[0], blobs: [[2, "b".repeat(64), 1, 2, 3]] }] }, /packs\[0\]\.blobs\[0\]/],
+    ["short blob row", { v: 1, packs: [{ ...good.packs[0], blobs: [[0, "b".repeat(64), 1, 2]] }] }, /packs\[0\]\.blobs\[0\]/],
+    ["offset as text", { v: 1, packs: [{ ...good.packs[0], blobs: [[0, "b".repeat(64), "1", 2, 3]] }] }, /packs\[0\]\.blobs\[0\]/],
+    ["missing blobs", { v: 1, packs: [{ id: "a".repeat(64), salt: "", size: 1 }] }, /packs\[0\]\.blobs/],
+  ];
+  for (const [what, value, where] of cases) {
+    it(`refuses ${what} with an error naming the object and the place`, () => {
+      expect(() => parseIndexObject(value, "index/abc")).toThrow(CorruptionError);
+      expect(() => parseIndexObject(value, "index/abc")).toThrow(/index object index\/abc is malformed/);
+      expect(() => parseIndexObject(value, "index/abc")).toThrow(where);
+    });
+  }
+});
+
+describe("prescan: listings taken while the repository opens", () => {
+  it("a backup that takes a finished scan records exactly what its own walk records, and takes every scanned directory", async () => {
+    const src = await tempDir();
+    try {
+      for (let i = 0; i < 30; i++) {
+        await mkdir(join(src.dir, `d${i}`, "sub"), { recursive: true });
+        await writeFile(join(src.dir, `d${i}`, "sub", "f"), `content ${i}`);
+        await writeFile(join(src.dir, `d${i}`, "g"), `other ${i}`);
+      }
+      await symlink("d0", join(src.dir, "link"));
+      const { repo } = await memRepo();
+      const plain = await backup(repo, { paths: [src.dir], workers: 0, parent: "none" });
+      const scan = new Prescan([src.dir, join(src.dir, "d3/g")]);
+      // Let it finish: 61 directories.
+      for (let i = 0; i < 200 && scan.pending < 61; i++) await new Promise((r) => setImmediate(r));
+      expect(scan.pending).toBe(61);
+      const scanned = await backup(repo, { paths: [src.dir], workers: 0, parent: "none", prescan: scan });
+      expect(scanned.snapshot.tree).toBe(plain.snapshot.tree);
+      expect(scanned.snapshot.stats.files).toBe(60);
+      expect(scan.pending).toBe(0);
+    } finally {
+      await src.cleanup();
+    }
+  });
+
+  it("a scan stopped after its first slice (or of a missing path) leaves the rest to the walk, and errors are the walk's", async () => {
+    const src = await tempDir();
+    try {
+      for (let i = 0; i < 20; i++) {
+        await mkdir(join(src.dir, `d${i}`));
+        await writeFile(join(src.dir, `d${i}`, "f"), `content ${i}`);
+      }
+      const { repo } = await memRepo();
+      const plain = await backup(repo, { paths: [src.dir], workers: 0, parent: "none" });
+      const scan = new Prescan([src.dir, join(src.dir, "missing")]);
+      await new Promise((r) => setImmediate(r));
+      scan.stop();
+      const partial = scan.pending;
+      expect(partial).toBeGreaterThan(0);
+      const scanned = await backup(repo, { paths: [src.dir], workers: 0, parent: "none", prescan: scan });
+      expect(scanned.snapshot.tree).toBe(plain.snapshot.tree);
+      const missing = await backup(repo, { paths: [join(src.dir, "missing")], workers: 0, parent: "none", prescan: new Prescan([join(src.dir, "missing")]) });
+      expect(missing.snapshot.errors).toEqual([{ path: join(src.dir, "missing"), error: "ENOENT" }]);
+    } finally {
+      await src.cleanup();
+    }
+  });
+});
