@@ -4,32 +4,31 @@
  * the keyed hash of those bytes: identical directories share one id, so an
  * unchanged subtree costs nothing in the next recovery point.
  */
-import { z } from "zod";
+export type NodeType = "file" | "dir" | "symlink" | "other";
 
-const hexId = z.string().regex(/^[0-9a-f]{64}$/);
-
-export const nodeSchema = z.object({
-  name: z.string().min(1),
-  type: z.enum(["file", "dir", "symlink", "other"]),
-  mode: z.number().int().nonnegative(),
-  uid: z.number().int().nonnegative(),
-  gid: z.number().int().nonnegative(),
+export interface TreeNode {
+  name: string;
+  type: NodeType;
+  mode: number;
+  uid: number;
+  gid: number;
   /** Nanoseconds since the epoch as a decimal string (exceeds 2^53). */
-  mtimeNs: z.string().regex(/^-?\d+$/),
-  size: z.number().int().nonnegative(),
+  mtimeNs: string;
+  size: number;
   /** Device/inode at capture: with size+mtime they decide "unchanged, reuse chunks". */
-  dev: z.string().optional(),
-  inode: z.string().optional(),
+  dev?: string;
+  inode?: string;
   /** Windows file attributes when the source has them. */
-  attrs: z.number().int().optional(),
-  target: z.string().optional(),
-  content: z.array(hexId).optional(),
-  subtree: hexId.optional(),
-});
-export type TreeNode = z.infer<typeof nodeSchema>;
+  attrs?: number;
+  target?: string;
+  content?: string[];
+  subtree?: string;
+}
 
-export const treeSchema = z.object({ v: z.literal(1), nodes: z.array(nodeSchema) });
-export type Tree = z.infer<typeof treeSchema>;
+export interface Tree {
+  v: 1;
+  nodes: TreeNode[];
+}
 
 const KEY_ORDER = ["name", "type", "mode", "uid", "gid", "mtimeNs", "size", "dev", "inode", "attrs", "target", "content", "subtree"] as const;
 
@@ -46,8 +45,81 @@ export function encodeTree(nodes: TreeNode[]): Buffer {
   return Buffer.from(JSON.stringify({ v: 1, nodes: canon }));
 }
 
-export function decodeTree(data: Buffer): Tree {
-  return treeSchema.parse(JSON.parse(data.toString("utf8")));
+/**
+ * Parses and validates a tree. Hand-written rather than a zod schema: restore and backup decode
+ * every directory of a point (zod cost ~1 s of a 50k-file restore's planning). Throws an Error
+ * naming the first bad field (`nodes[3].mode: expected a non-negative integer, got -1`); fields
+ * this version does not know are dropped, as a stripping schema would.
+ */
+export function decodeTree(data: Uint8Array): Tree {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString("utf8"));
+  } catch (e) {
+    throw new TreeFormatError(`not JSON (${(e as Error).message})`);
+  }
+  if (!isObject(raw)) throw new TreeFormatError(`expected an object, got ${describe(raw)}`);
+  if (raw.v !== 1) throw new TreeFormatError(`v: expected 1, got ${describe(raw.v)}`);
+  const nodes = raw.nodes;
+  if (!Array.isArray(nodes)) throw new TreeFormatError(`nodes: expected an array, got ${describe(nodes)}`);
+  for (let i = 0; i < nodes.length; i++) nodes[i] = checkNode(nodes[i], i);
+  return { v: 1, nodes: nodes as TreeNode[] };
+}
+
+export class TreeFormatError extends Error {}
+
+const NODE_TYPES = new Set(["file", "dir", "symlink", "other"]);
+const HEX_ID = /^[0-9a-f]{64}$/;
+const DECIMAL = /^-?\d+$/;
+
+function checkNode(n: unknown, i: number): TreeNode {
+  const at = (field: string) => `nodes[${i}].${field}`;
+  const bad = (field: string, expected: string, got: unknown) => new TreeFormatError(`${at(field)}: expected ${expected}, got ${describe(got)}`);
+  if (!isObject(n)) throw new TreeFormatError(`nodes[${i}]: expected an object, got ${describe(n)}`);
+  let keys = 0;
+  const name = n.name;
+  if (typeof name !== "string" || name === "") throw bad("name", "a non-empty string", name);
+  if (typeof n.type !== "string" || !NODE_TYPES.has(n.type)) throw bad("type", '"file", "dir", "symlink" or "other"', n.type);
+  for (const f of ["mode", "uid", "gid", "size"] as const) {
+    const v = n[f];
+    if (!Number.isSafeInteger(v) || (v as number) < 0) throw bad(f, "a non-negative integer", v);
+  }
+  if (typeof n.mtimeNs !== "string" || !DECIMAL.test(n.mtimeNs)) throw bad("mtimeNs", "a decimal string", n.mtimeNs);
+  keys += 7;
+  for (const f of ["dev", "inode", "target"] as const) {
+    if (n[f] === undefined) continue;
+    if (typeof n[f] !== "string") throw bad(f, "a string", n[f]);
+    keys++;
+  }
+  if (n.attrs !== undefined) {
+    if (!Number.isSafeInteger(n.attrs)) throw bad("attrs", "an integer", n.attrs);
+    keys++;
+  }
+  if (n.content !== undefined) {
+    const c = n.content;
+    if (!Array.isArray(c)) throw bad("content", "an array of chunk ids", c);
+    for (let j = 0; j < c.length; j++) if (typeof c[j] !== "string" || !HEX_ID.test(c[j])) throw bad(`content[${j}]`, "a 64-digit lowercase hex id", c[j]);
+    keys++;
+  }
+  if (n.subtree !== undefined) {
+    if (typeof n.subtree !== "string" || !HEX_ID.test(n.subtree)) throw bad("subtree", "a 64-digit lowercase hex id", n.subtree);
+    keys++;
+  }
+  // Every key known (the usual case): the parsed object is the node; otherwise a copy without the rest.
+  if (Object.keys(n).length === keys) return n as unknown as TreeNode;
+  const clean: Record<string, unknown> = {};
+  for (const k of KEY_ORDER) if (n[k] !== undefined) clean[k] = n[k];
+  return clean as unknown as TreeNode;
+}
+
+function isObject(x: unknown): x is Record<string, unknown> {
+  return typeof x === "object" && x !== null && !Array.isArray(x);
+}
+
+function describe(x: unknown): string {
+  if (x === undefined) return "nothing";
+  const s = JSON.stringify(x);
+  return s.length > 80 ? `${s.slice(0, 77)}...` : s;
 }
 
 /**

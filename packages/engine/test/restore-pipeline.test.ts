@@ -137,28 +137,11 @@ describe("CreationSplit", () => {
     expect(dealt.filter(Boolean)).toHaveLength(2);
   });
 
-  it("moves files away from whichever thread was busier", () => {
+  it("gives every file to the worker by default and refuses a share outside 0–1", () => {
     const s = new CreationSplit();
-    s.update(0, 0, 0);
-    s.update(300, 100, 300); // worker busy the whole window, main a third of it
-    expect(s.share).toBeLessThan(1);
-    const low = s.share;
-    s.update(350, 400, 600); // now the main thread is the busy one
-    expect(s.share).toBeGreaterThan(low);
-    s.update(400, 450, 610); // within the window: no change
-    expect(s.share).toBeGreaterThan(low);
-  });
-
-  it("ignores measurements with a fixed share or in-thread decoding", () => {
-    const fixed = new CreationSplit(0.5);
-    fixed.update(0, 0, 0);
-    fixed.update(1000, 0, 1000);
-    expect(fixed.share).toBe(0.5);
-    const inThread = new CreationSplit();
-    inThread.update(undefined, 0, 0);
-    inThread.update(undefined, 1000, 1000);
-    expect(inThread.share).toBe(1);
+    expect(Array.from({ length: 5 }, () => s.toWorker()).every(Boolean)).toBe(true);
     expect(() => new CreationSplit(-0.1)).toThrow(/between 0 and 1/);
+    expect(() => new CreationSplit(1.5)).toThrow(/between 0 and 1/);
   });
 });
 

@@ -6,7 +6,11 @@ import { backup } from "../src/backup/backup";
 import { restore, RestoreTargetError } from "../src/restore/restore";
 import { DecodePool } from "../src/restore/decode-pool";
 import { decodeRun } from "../src/restore/decode-core";
-import { packKeyName } from "../src/pack/format";
+import { BLOB_DATA, packKeyName } from "../src/pack/format";
+import { PackWriter } from "../src/pack/writer";
+import { parsePack } from "../src/pack/reader";
+import { deriveKeys, newMasterKey } from "../src/crypto/keys";
+import { contentId, toHex } from "../src/id";
 import { memRepo, randomData, tempDir, textBytes } from "./helpers";
 import { describeTree, makeCorpus } from "./fs-helpers";
 import { damageBlob, treeAt } from "./restore-helpers";
@@ -144,5 +148,37 @@ describe("restore with decode workers", () => {
       await src.cleanup();
       await mnt.cleanup();
     }
+  });
+});
+
+describe("decodeRun id re-check", () => {
+  it("trusts the GCM tag by default and finds a chunk sealed under the wrong id only with recheckIds", async () => {
+    const keys = deriveKeys(newMasterKey());
+    const w = new PackWriter(keys.enc);
+    // A writer bug: the plaintext sealed under an id that is not its keyed hash.
+    const lie = contentId(keys.id, Buffer.from("something else"));
+    const good = Buffer.from("honest content");
+    w.add(BLOB_DATA, lie, Buffer.from("actual"), 1);
+    w.add(BLOB_DATA, contentId(keys.id, good), good, 1);
+    const pack = w.finish();
+    const parsed = parsePack(keys, pack.id, pack.bytes);
+    const req = {
+      runId: 0,
+      pack: pack.id,
+      key: parsed.key,
+      start: 0,
+      sealed: pack.bytes,
+      blobs: parsed.blobs.map((b) => ({ type: b.type, id: toHex(b.id), offset: b.offset, length: b.length, rawLength: b.rawLength })),
+    };
+    const trusted = decodeRun(keys.id, req);
+    expect(trusted.results.every((r) => "at" in r)).toBe(true);
+    const rechecked = decodeRun(keys.id, { ...req, recheckIds: true });
+    expect(rechecked.results[0]).toEqual({ error: `pack ${pack.id}: chunk ${toHex(lie)} content does not match its id` });
+    const second = rechecked.results[1]!;
+    expect("at" in second && Buffer.from(rechecked.out, second.at, second.length).toString()).toBe("honest content");
+    // A flipped bit fails authentication either way.
+    const flipped = Buffer.from(pack.bytes);
+    flipped[parsed.blobs[1]!.offset + 3]! ^= 1;
+    expect(decodeRun(keys.id, { ...req, sealed: flipped }).results[1]).toEqual({ error: `pack ${pack.id}: chunk ${toHex(parsed.blobs[1]!.id)} failed authentication` });
   });
 });

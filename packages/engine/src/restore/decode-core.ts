@@ -50,6 +50,8 @@ export interface DecodeRequest {
    * a full GC every few dozen MiB of external memory (its heap holds the whole plan).
    */
   into?: SharedArrayBuffer;
+  /** Also recompute each chunk's keyed id from its plaintext (openBlobInto's `recheckId`); default false. */
+  recheckIds?: boolean;
 }
 
 export type FileError = { code?: string; message: string };
@@ -64,8 +66,6 @@ export interface DecodeResponse {
   results: DecodeResult[];
   /** Per blob, per requested file: null when written, else why not (blobs that failed to decode write nothing). */
   fileErrors?: Array<Array<FileError | null>>;
-  /** Milliseconds the decoding thread has spent on runs so far (the restore balances file creation by it). */
-  busyMs?: number;
 }
 
 export function writeWholeFile(f: WholeFile, data: Uint8Array, chown: boolean): void {
@@ -111,11 +111,11 @@ export function decodeRun(idKey: Buffer, req: DecodeRequest): DecodeResponse {
     const dst = returned[i] ? out.subarray(at, at + b.rawLength) : scratchOf(b.rawLength);
     let data: Buffer;
     try {
-      data = openBlobInto(keys, req.pack, key, { type: b.type, id: Buffer.from(b.id, "hex"), offset: b.offset }, sealed.subarray(rel, rel + b.length), dst);
+      data = openBlobInto(keys, req.pack, key, { type: b.type, id: Buffer.from(b.id, "hex"), offset: b.offset }, sealed.subarray(rel, rel + b.length), dst, req.recheckIds ?? false);
     } catch (x) {
       return { error: x instanceof CorruptionError ? x.message : String(x) };
     }
-    // The id verified the bytes; a length the index disagrees with would misplace every later chunk of the file.
+    // The tag (and optionally the id) verified the bytes; a length the index disagrees with would misplace every later chunk of the file.
     if (data.length !== b.rawLength) {
       return { error: `pack ${req.pack}: chunk ${b.id} is ${data.length} bytes, the index says ${b.rawLength}` };
     }

@@ -32,8 +32,6 @@ interface Slot {
   started: Promise<boolean>;
   ready: boolean;
   dead?: unknown;
-  /** The worker's busy time as of its latest reply. */
-  busyMs: number;
 }
 
 function workerSpec(entry: string | URL | undefined): { file: URL; workerData: Record<string, unknown> } {
@@ -85,14 +83,13 @@ export class DecodePool {
         break;
       }
       let started!: (ok: boolean) => void;
-      const slot: Slot = { worker, pending: new Map(), started: new Promise((r) => (started = r)), ready: false, busyMs: 0 };
+      const slot: Slot = { worker, pending: new Map(), started: new Promise((r) => (started = r)), ready: false };
       worker.on("message", (m: DecodeResponse | { ready: true }) => {
         if ("ready" in m) {
           slot.ready = true;
           started(true);
           return;
         }
-        slot.busyMs = m.busyMs ?? slot.busyMs;
         const p = slot.pending.get(m.runId);
         slot.pending.delete(m.runId);
         p?.resolve(m);
@@ -115,10 +112,19 @@ export class DecodePool {
     return this.slots.filter((s) => s.ready && !s.dead).length;
   }
 
-  /** Mean busy time of the live workers so far (ms), or undefined when decoding in-thread. */
-  workerBusyMs(): number | undefined {
-    const live = this.slots.filter((s) => s.ready && !s.dead);
-    return live.length ? live.reduce((a, s) => a + s.busyMs, 0) / live.length : undefined;
+  /**
+   * Runs handed to the least-loaded live worker and not yet answered (the one it is decoding
+   * included), or undefined when every run decodes in-thread.
+   */
+  backlog(): number | undefined {
+    let min: number | undefined;
+    for (const s of this.slots) if (s.ready && !s.dead && (min === undefined || s.pending.size < min)) min = s.pending.size;
+    return min;
+  }
+
+  /** Decodes a run on the calling thread now, with the same code and errors as a worker. */
+  decodeHere(req: Omit<DecodeRequest, "runId">): DecodeResponse {
+    return decodeRun(this.idKey, { ...req, runId: this.nextRun++ });
   }
 
   /**

@@ -10,10 +10,7 @@ import { decodeRun, type DecodeRequest, type DecodeResponse } from "./decode-cor
 const idKey = Buffer.from(workerData.idKey as Uint8Array);
 const port = parentPort!;
 
-let busyMs = 0;
-
 port.on("message", (m: DecodeRequest) => {
-  const t0 = performance.now();
   let res: DecodeResponse;
   try {
     res = decodeRun(idKey, m);
@@ -21,8 +18,6 @@ port.on("message", (m: DecodeRequest) => {
     // decodeRun reports per-chunk failures itself; this is a bug or an allocation failure.
     res = { runId: m.runId, out: new ArrayBuffer(0), results: m.blobs.map(() => ({ error: `decode failed: ${(e as Error).message}` })) };
   }
-  busyMs += performance.now() - t0;
-  res.busyMs = busyMs;
   // Shared memory is not transferred (nor copied): the caller already sees it.
   port.postMessage(res, res.out instanceof ArrayBuffer ? [res.out] : []);
 });

@@ -4,8 +4,9 @@
  * Structure (directories, symlinks, empty files) level by level, and data
  * as soon as enough is planned, overlapping the listing: every needed chunk
  * is grouped by pack, reads are coalesced into ranged GETs of at most
- * DATA_RUN_BYTES and run in parallel, each chunk is verified (GCM tag and
- * recomputed id) and written at its offset in every file that needs it.
+ * DATA_RUN_BYTES and run in parallel, each chunk is verified (GCM tag over
+ * the sealed bytes with its id bound; `recheckIds` also recomputes the id)
+ * and written at its offset in every file that needs it.
  * A chunk that cannot be read fails only the files that need it; those are
  * removed and listed, everything else is restored. Metadata (mode, mtime)
  * is applied last, directories deepest first.
@@ -13,7 +14,6 @@
 import { chmodSync, chownSync, closeSync, fchmodSync, fchownSync, futimesSync, lchownSync, lutimesSync, mkdirSync, openSync, rmSync, symlinkSync, utimesSync, writeSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { availableParallelism } from "node:os";
-import { performance } from "node:perf_hooks";
 import { join, resolve } from "node:path";
 import { CorruptionError, EngineError } from "../errors";
 import { BLOB_DATA, BLOB_TREE } from "../pack/format";
@@ -48,7 +48,7 @@ export interface RestoreOptions {
   concurrency?: number;
   onProgress?: (p: RestoreProgress) => void;
   /**
-   * Decode worker threads (decrypt + decompress + verify off the main thread).
+   * Decode worker threads (decrypt + decompress + verify, create single-chunk files).
    * Default: cores − 1 (at most 4) when the restore holds more than
    * DECODE_WORKERS_FROM bytes, otherwise 0 (in-thread: a worker's start-up costs more).
    */
@@ -56,10 +56,20 @@ export interface RestoreOptions {
   /** Worker module for decoding when the engine runs bundled (the bundle's decode-worker.js). */
   decodeWorkerEntry?: string | URL;
   /**
-   * Fixed fraction (0–1) of single-chunk files the decode worker creates; the rest are
-   * created on the calling thread. Default: balanced by the two threads' measured busy time.
+   * Fixed fraction (0–1) of single-chunk files of worker-decoded runs that the worker creates;
+   * the rest are created on the calling thread, which then never decodes runs itself. Default:
+   * the worker creates its runs' files and the calling thread decodes whole runs (and creates
+   * their files) whenever the worker is ahead.
    */
   workerFileShare?: number;
+  /**
+   * Recompute every chunk's keyed id from its decrypted plaintext too (default false). Every
+   * chunk is verified either way: its AES-GCM tag authenticates the sealed bytes with the chunk
+   * id and type bound as associated data, under a key only the repository's key holders have.
+   * The re-check only catches a writer that sealed the wrong plaintext under an id — what
+   * `check --read-data` looks for — and cost about a third of the decoder's time.
+   */
+  recheckIds?: boolean;
   /** Bytes of file content planned before their reads start while listing goes on (default 64 MiB). */
   dataAheadBytes?: number;
   /**
@@ -82,7 +92,7 @@ export interface RestoreResult {
  * Data runs are smaller than listing runs: `concurrency` of them wait for the
  * decoder at once, each holding its sealed bytes and plaintext (peak RSS).
  */
-const DATA_RUN_BYTES = 8 * 1024 * 1024;
+const DATA_RUN_BYTES = 4 * 1024 * 1024;
 /** Below this a decode worker's start-up (~0.1–0.3 s) costs more than it saves. */
 const DECODE_WORKERS_FROM = 64 * 1024 * 1024;
 /**
@@ -96,13 +106,28 @@ const START_DATA_BYTES = DECODE_WORKERS_FROM;
  * too, so every run fits (only a single larger chunk gets a buffer of its own). Measured on
  * the 1.33 GB corpus: decoding into fresh buffers cost 11.5 s of CPU, into a reused one 4.5 s.
  */
-const PLAINTEXT_SLOT_BYTES = 32 * 1024 * 1024;
+const PLAINTEXT_SLOT_BYTES = 16 * 1024 * 1024;
+/** Runs queued at a worker (the one it decodes included) from which this thread decodes the next run itself. */
+const STEAL_BACKLOG = 3;
 /** Planned entries between two chances for finished reads to be written (planning is synchronous). */
 const PLAN_YIELD_EVERY = 256;
 
+/**
+ * What the restore keeps per file until it is written: the tree node itself (names, chunk id
+ * strings, dev/inode) is dropped once planned — the plan of a 50k-file point is what the main
+ * thread's scavenges copy, and they were a fifth of its planning time.
+ */
 interface FilePlan {
   path: string;
-  node: TreeNode;
+  mode: number;
+  uid: number;
+  gid: number;
+  /** Seconds (atime and mtime). */
+  mtime: number;
+  size: number;
+  /** Chunks in the file (1: created whole by whoever decodes its chunk). */
+  chunks: number;
+  attrs?: number;
   chunksLeft: number;
   failed?: string;
   /** Open only between the last write and finishFile (same tick). */
@@ -176,7 +201,7 @@ async function wrapDiskErrors<T>(target: string, fn: () => Promise<T>): Promise<
 class Restorer {
   readonly result: RestoreResult = { files: 0, dirs: 0, symlinks: 0, bytes: 0, failures: [] };
   private readonly files: FilePlan[] = [];
-  private readonly dirs: Array<{ path: string; node: TreeNode; depth: number }> = [];
+  private readonly dirs: Array<{ path: string; mode: number; uid: number; gid: number; mtime: number; attrs?: number; depth: number }> = [];
   /** Chunks planned but not yet handed to a read (a chunk needed again after that is read again). */
   private planned = new Map<string, Target[]>();
   private plannedBytes = 0;
@@ -184,6 +209,9 @@ class Restorer {
   private pool?: DecodePool;
   private readonly split: CreationSplit;
   private readonly dataAhead: number;
+  /** Whether this thread decodes runs itself when the workers are ahead (not with a fixed workerFileShare). */
+  private readonly stealing: boolean;
+  private planningDone = false;
   /** Plaintext buffers shared with the decoder, one per run in flight, reused. */
   private readonly spare: SharedArrayBuffer[] = [];
   private totalBytes = 0;
@@ -195,8 +223,9 @@ class Restorer {
     private readonly target: string,
     private readonly opts: RestoreOptions,
   ) {
-    this.queue = new RunQueue(opts.concurrency ?? 4);
-    this.split = new CreationSplit(opts.workerFileShare);
+    this.queue = new RunQueue(opts.concurrency ?? 6);
+    this.split = new CreationSplit(opts.workerFileShare ?? 1);
+    this.stealing = opts.workerFileShare === undefined;
     this.dataAhead = Math.max(1, opts.dataAheadBytes ?? START_DATA_BYTES);
   }
 
@@ -221,36 +250,45 @@ class Restorer {
   /**
    * Breadth first: the listings of a whole level are read together, grouped
    * by pack and coalesced into ranged GETs (one request per run of tree
-   * blobs, not one per directory).
+   * blobs, not one per directory). Each listing is planned as it arrives, so
+   * its decoded nodes die young instead of waiting for the whole level.
    */
   async planLevels(level: PendingDir[]): Promise<void> {
     while (level.length) {
-      const listings = new Map<string, TreeNode[] | Error>();
-      await readBlobs(this.repo, level.map((l) => l.tree), BLOB_TREE, (id, data) => {
-        if (data instanceof Error) return void listings.set(id, data);
-        try {
-          listings.set(id, decodeTree(data).nodes);
-        } catch (e) {
-          listings.set(id, new CorruptionError(`tree ${id} does not decode: ${(e as Error).message}`, this.repo.index.lookup(id)?.pack, id));
-        }
-      });
+      // Identical directories share one tree id (and one read).
+      const byTree = new Map<string, PendingDir[]>();
+      for (const l of level) {
+        const same = byTree.get(l.tree);
+        if (same) same.push(l);
+        else byTree.set(l.tree, [l]);
+      }
       const next: PendingDir[] = [];
       let sinceYield = 0;
-      for (const l of level) {
-        const nodes = listings.get(l.tree)!;
-        if (nodes instanceof Error) {
-          this.failure(l.rel || "/", `directory listing unreadable: ${nodes.message}`);
-          continue;
+      await readBlobs(this.repo, byTree.keys(), BLOB_TREE, async (id, data) => {
+        let nodes: TreeNode[] | Error;
+        if (data instanceof Error) nodes = data;
+        else {
+          try {
+            nodes = decodeTree(data).nodes;
+          } catch (e) {
+            nodes = new CorruptionError(`tree ${id} does not decode: ${(e as Error).message}`, this.repo.index.lookup(id)?.pack, id);
+          }
         }
-        for (const n of nodes) {
-          const sub = this.planNode(n, join(l.dir, n.name), l.rel ? `${l.rel}/${n.name}` : n.name, l.depth + 1);
-          if (sub) next.push(sub);
+        for (const l of byTree.get(id)!) {
+          if (nodes instanceof Error) {
+            this.failure(l.rel || "/", `directory listing unreadable: ${nodes.message}`);
+            continue;
+          }
+          for (const n of nodes) {
+            const sub = this.planNode(n, `${l.dir}/${n.name}`, l.rel ? `${l.rel}/${n.name}` : n.name, l.depth + 1);
+            if (sub) next.push(sub);
+          }
+          if ((sinceYield += nodes.length) >= PLAN_YIELD_EVERY || this.plannedBytes >= this.dataAhead) {
+            sinceYield = 0;
+            await this.startPlannedData(false);
+          }
         }
-        if ((sinceYield += nodes.length) >= PLAN_YIELD_EVERY || this.plannedBytes >= this.dataAhead) {
-          sinceYield = 0;
-          await this.startPlannedData(false);
-        }
-      }
+      });
       level = next;
     }
   }
@@ -264,7 +302,7 @@ class Restorer {
     switch (n.type) {
       case "dir":
         mkdirSync(path, { recursive: true });
-        this.dirs.push({ path, node: n, depth });
+        this.dirs.push({ path, mode: n.mode, uid: n.uid, gid: n.gid, mtime: mtime(n), ...(n.attrs !== undefined ? { attrs: n.attrs } : {}), depth });
         this.result.dirs++;
         return n.subtree ? { tree: n.subtree, dir: path, rel, depth } : undefined;
       case "symlink":
@@ -284,7 +322,8 @@ class Restorer {
         return;
       case "file": {
         const content = n.content ?? [];
-        const file: FilePlan = { path, node: n, chunksLeft: content.length };
+        const file: FilePlan = { path, mode: n.mode, uid: n.uid, gid: n.gid, mtime: mtime(n), size: n.size, chunks: content.length, chunksLeft: content.length };
+        if (n.attrs !== undefined) file.attrs = n.attrs;
         this.files.push(file);
         this.totalBytes += n.size;
         if (content.length === 0) {
@@ -344,6 +383,7 @@ class Restorer {
   }
 
   async writeData(): Promise<void> {
+    this.planningDone = true;
     await this.startPlannedData(true);
     await this.queue.drain();
   }
@@ -363,22 +403,31 @@ class Restorer {
     } catch (e) {
       readError = `pack ${pack} unreadable: ${(e as Error).message}`;
     }
-    // Single-chunk files are created whole by whichever thread has time: the decode worker
-    // (with its metadata, right after decoding) or this thread, in the share the split
-    // keeps balancing — file creation is most of a restore's time.
-    const whole: Array<Set<Target>> = targets.map((ts) => new Set(ts.filter((t) => !t.file.failed && t.file.node.content?.length === 1 && this.split.toWorker())));
+    // Decoding and creating single-chunk files is most of a restore's work. This thread is
+    // free right now (the continuation runs); when the worker already has STEAL_BACKLOG runs
+    // it will not run dry meanwhile, so this one is decoded (and its files created) here.
+    // Only once planning is done: before, this thread has listings to plan. Reads that finished
+    // meanwhile go to the worker first (their continuations run before this one resumes).
+    // Measured on the 1.33 GB corpus: the worker was the busy thread while the main thread
+    // idled ~40 % of the data phase; with this both stay busy to the end.
+    let here = false;
+    if (bytes !== undefined && this.stealing && this.planningDone && (pool.backlog() ?? 0) >= STEAL_BACKLOG) {
+      await new Promise<void>((r) => setImmediate(r));
+      here = (pool.backlog() ?? 0) >= STEAL_BACKLOG;
+    }
+    const whole: Array<Set<Target>> = targets.map((ts) => new Set(ts.filter((t) => !t.file.failed && t.file.chunks === 1 && (here || this.split.toWorker()))));
     let decoded: { view: Buffer; results: DecodeResult[]; fileErrors?: Array<Array<FileError | null>> } | undefined;
     // At most `concurrency` runs hold one: their pages stay mapped instead of being faulted in anew.
     const into = this.spare.pop() ?? new SharedArrayBuffer(PLAINTEXT_SLOT_BYTES);
     if (bytes) {
       const info = this.repo.index.packInfo(pack)!;
       const blobs = run.map(({ id, e }) => ({ type: e.type, id, offset: e.offset, length: e.length, rawLength: e.rawLength }));
-      const files = whole.map((set) => [...set].map(({ file: f }) => ({ path: f.path, mode: f.node.mode, mtime: mtime(f.node), uid: f.node.uid, gid: f.node.gid })));
+      const files = whole.map((set) => [...set].map(({ file: f }) => ({ path: f.path, mode: f.mode, mtime: f.mtime, uid: f.uid, gid: f.gid })));
       const onlyFiles = targets.map((ts, i) => whole[i]!.size === ts.length);
       try {
-        const res = await pool.decode({ pack, key: this.repo.packKey(pack, info.salt), start, sealed: bytes, blobs, files, chown: isRoot, onlyFiles, into });
+        const req = { pack, key: this.repo.packKey(pack, info.salt), start, sealed: bytes, blobs, files, chown: isRoot, onlyFiles, into, recheckIds: this.opts.recheckIds };
+        const res = here ? pool.decodeHere(req) : await pool.decode(req);
         decoded = { view: Buffer.from(res.out), results: res.results, fileErrors: res.fileErrors };
-        this.split.update(pool.workerBusyMs(), performance.eventLoopUtilization().active);
       } catch (x) {
         readError = `pack ${pack}: decoding failed: ${(x as Error).message}`;
       }
@@ -408,7 +457,7 @@ class Restorer {
           const fe = decoded!.fileErrors?.[i]?.[written.indexOf(t)];
           this.wholeFileWritten(f, fe === undefined ? { message: "file was not written" } : fe, hit.length);
           continue;
-        } else if (!f.failed && f.node.content?.length === 1) {
+        } else if (!f.failed && f.chunks === 1) {
           this.wholeFileWritten(f, writeWholeFileHere(f, data!), data!.length);
           continue;
         } else if (!f.failed) this.writeAt(f, t.offset, data!, f.chunksLeft === 1);
@@ -469,14 +518,13 @@ class Restorer {
       if (f.failed) return;
       if (isRoot) {
         try {
-          fchownSync(fd, f.node.uid, f.node.gid);
+          fchownSync(fd, f.uid, f.gid);
         } catch {
           // Not permitted on this filesystem: ownership is best effort.
         }
       }
-      fchmodSync(fd, f.node.mode & 0o7777);
-      const t = mtime(f.node);
-      futimesSync(fd, t, t);
+      fchmodSync(fd, f.mode & 0o7777);
+      futimesSync(fd, f.mtime, f.mtime);
       f.done = true;
     } finally {
       closeSync(fd);
@@ -492,14 +540,13 @@ class Restorer {
         continue;
       }
       this.result.files++;
-      this.result.bytes += f.node.size;
+      this.result.bytes += f.size;
     }
     // Synchronous: thousands of awaited thread-pool round trips in a row cost more than the calls.
     for (const d of [...this.dirs].sort((a, b) => b.depth - a.depth)) {
-      if (isRoot) bestEffort(() => chownSync(d.path, d.node.uid, d.node.gid));
-      chmodSync(d.path, d.node.mode & 0o7777);
-      const t = mtime(d.node);
-      utimesSync(d.path, t, t);
+      if (isRoot) bestEffort(() => chownSync(d.path, d.uid, d.gid));
+      chmodSync(d.path, d.mode & 0o7777);
+      utimesSync(d.path, d.mtime, d.mtime);
     }
     await this.applyAttributes();
     this.result.failures.sort((a, b) => a.path.localeCompare(b.path));
@@ -510,8 +557,8 @@ class Restorer {
     const applier = this.opts.attributes === undefined ? defaultAttributeApplier() : this.opts.attributes;
     if (!applier) return;
     const entries: Array<{ path: string; attrs: number }> = [];
-    for (const f of this.files) if (f.done && !f.failed && f.node.attrs !== undefined) entries.push({ path: f.path, attrs: f.node.attrs });
-    for (const d of this.dirs) if (d.node.attrs !== undefined) entries.push({ path: d.path, attrs: d.node.attrs });
+    for (const f of this.files) if (f.done && !f.failed && f.attrs !== undefined) entries.push({ path: f.path, attrs: f.attrs });
+    for (const d of this.dirs) if (d.attrs !== undefined) entries.push({ path: d.path, attrs: d.attrs });
     if (!entries.length) return;
     let failed: Array<{ path: string; error: string }>;
     try {
@@ -539,7 +586,7 @@ function bestEffort(f: () => void): void {
 /** A single-chunk file created on this thread: null, or why it was not. */
 function writeWholeFileHere(f: FilePlan, data: Buffer): FileError | null {
   try {
-    writeWholeFile({ path: f.path, mode: f.node.mode, mtime: mtime(f.node), uid: f.node.uid, gid: f.node.gid }, data, isRoot);
+    writeWholeFile(f, data, isRoot);
     return null;
   } catch (e) {
     return { code: (e as NodeJS.ErrnoException).code, message: (e as Error).message };

@@ -1,0 +1,53 @@
+import { describe, expect, it } from "vitest";
+import { decodeTree, encodeTree, type TreeNode } from "../src/tree";
+
+const id = (c: string) => c.repeat(64);
+const file: TreeNode = { name: "a.txt", type: "file", mode: 0o100644, uid: 1000, gid: 1000, mtimeNs: "1700000000123456789", size: 5, dev: "2049", inode: "77", content: [id("a")] };
+const dir: TreeNode = { name: "d", type: "dir", mode: 0o40755, uid: 0, gid: 0, mtimeNs: "-5", size: 0, attrs: 16, subtree: id("b") };
+const link: TreeNode = { name: "l", type: "symlink", mode: 0o120777, uid: 0, gid: 0, mtimeNs: "0", size: 0, target: "../x" };
+
+const bytes = (x: unknown) => Buffer.from(JSON.stringify(x));
+const withNode = (patch: Record<string, unknown>) => bytes({ v: 1, nodes: [{ ...file, ...patch }] });
+
+describe("decodeTree", () => {
+  it("decodes what encodeTree writes, field for field", () => {
+    const tree = decodeTree(encodeTree([link, file, dir]));
+    expect(tree).toEqual({ v: 1, nodes: [file, dir, link] });
+    expect(encodeTree(tree.nodes).equals(encodeTree([file, dir, link]))).toBe(true);
+  });
+
+  it("drops fields it does not know, so a re-encoded tree is canonical", () => {
+    const tree = decodeTree(bytes({ v: 1, nodes: [{ ...file, future: { x: 1 } }], extra: true }));
+    expect(tree.nodes[0]).toEqual(file);
+    expect(Object.keys(tree.nodes[0]!)).not.toContain("future");
+    expect(Object.keys(tree)).toEqual(["v", "nodes"]);
+  });
+
+  it.each([
+    ["not JSON", Buffer.from("{nodes"), /not JSON/],
+    ["not an object", bytes([1, 2]), /expected an object, got \[1,2\]/],
+    ["another version", bytes({ v: 2, nodes: [] }), /^v: expected 1, got 2$/],
+    ["nodes missing", bytes({ v: 1 }), /^nodes: expected an array, got nothing$/],
+    ["a node that is not an object", bytes({ v: 1, nodes: [null] }), /^nodes\[0\]: expected an object, got null$/],
+    ["an empty name", withNode({ name: "" }), /^nodes\[0\]\.name: expected a non-empty string, got ""$/],
+    ["an unknown type", withNode({ type: "pipe" }), /^nodes\[0\]\.type: expected "file", "dir", "symlink" or "other", got "pipe"$/],
+    ["a negative mode", withNode({ mode: -1 }), /^nodes\[0\]\.mode: expected a non-negative integer, got -1$/],
+    ["a fractional size", withNode({ size: 1.5 }), /^nodes\[0\]\.size: expected a non-negative integer, got 1\.5$/],
+    ["uid as a string", withNode({ uid: "0" }), /^nodes\[0\]\.uid: expected a non-negative integer, got "0"$/],
+    ["gid missing", withNode({ gid: undefined }), /^nodes\[0\]\.gid: expected a non-negative integer, got nothing$/],
+    ["mtimeNs as a number", withNode({ mtimeNs: 5 }), /^nodes\[0\]\.mtimeNs: expected a decimal string, got 5$/],
+    ["mtimeNs not decimal", withNode({ mtimeNs: "1e9" }), /^nodes\[0\]\.mtimeNs: expected a decimal string/],
+    ["dev as a number", withNode({ dev: 2049 }), /^nodes\[0\]\.dev: expected a string, got 2049$/],
+    ["target null", withNode({ target: null }), /^nodes\[0\]\.target: expected a string, got null$/],
+    ["fractional attrs", withNode({ attrs: 0.5 }), /^nodes\[0\]\.attrs: expected an integer, got 0\.5$/],
+    ["content not an array", withNode({ content: id("a") }), /^nodes\[0\]\.content: expected an array of chunk ids/],
+    ["an upper-case chunk id", withNode({ content: [id("a"), id("A")] }), /^nodes\[0\]\.content\[1\]: expected a 64-digit lowercase hex id, got "AAAA/],
+    ["a short subtree id", withNode({ subtree: "abc" }), /^nodes\[0\]\.subtree: expected a 64-digit lowercase hex id, got "abc"$/],
+  ])("refuses %s with an error naming the field", (_what, data, message) => {
+    expect(() => decodeTree(data)).toThrow(message);
+  });
+
+  it("names the node by its index", () => {
+    expect(() => decodeTree(bytes({ v: 1, nodes: [file, dir, { ...link, mode: "x" }] }))).toThrow(/^nodes\[2\]\.mode: /);
+  });
+});
