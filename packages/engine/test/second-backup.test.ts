@@ -159,3 +159,28 @@ describe("prescan: listings taken while the repository opens", () => {
     }
   });
 });
+
+describe("encoder workers start with the first file to read", () => {
+  it("a backup with every file unchanged starts none; a changed file starts them and is read by them", async () => {
+    const src = await tempDir();
+    try {
+      for (let i = 0; i < 5; i++) await writeFile(join(src.dir, `f${i}`), `file ${i}`);
+      const { repo } = await memRepo();
+      try {
+        await backup(repo, { paths: [src.dir], workers: 0 });
+        const pool = repo.encoderPool(1);
+        const same = await backup(repo, { paths: [src.dir], workers: 1 });
+        expect(same.snapshot.stats.readBytes).toBe(0);
+        expect(pool.running).toBe(0);
+        await writeFile(join(src.dir, "f3"), "changed content");
+        const changed = await backup(repo, { paths: [src.dir], workers: 1 });
+        expect(changed.snapshot.stats.readBytes).toBe("changed content".length);
+        expect(pool.running).toBe(1);
+      } finally {
+        await repo.close();
+      }
+    } finally {
+      await src.cleanup();
+    }
+  });
+});

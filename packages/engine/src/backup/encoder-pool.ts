@@ -108,13 +108,27 @@ export class EncoderPool {
   /** Chunks a worker left to the main thread that it compressed (see BUSY_BATCHES). */
   mainCompressed = 0;
 
+  /** Worker threads this pool runs once a file needs encoding (0: in-thread). */
+  private readonly workers: number;
+
   constructor(
     private readonly params: EncodeParams,
     size = Math.max(1, availableParallelism() - 1),
   ) {
     this.cdc = new FastCdc(params.gear, params.chunker);
+    this.workers = size;
+  }
+
+  /**
+   * Workers start with the first file to encode, not with the pool: a backup that
+   * reads nothing (every file unchanged) never pays for booting them, and one that
+   * does boots them while the walk runs instead of while the repository opens.
+   */
+  private start() {
+    if (this.slots.length || this.workers === 0) return;
     const boot = workerBoot();
-    for (let i = 0; i < size; i++) {
+    const params = this.params;
+    for (let i = 0; i < this.workers; i++) {
       // A small young generation makes workers drop read buffers promptly (RSS, not speed, is the limit here).
       const shared = new SharedArrayBuffer(SHARED_SLOTS * 4);
       const workerData: WorkerParams & { boot: typeof boot } = { ...params, shared, boot };
@@ -133,6 +147,11 @@ export class EncoderPool {
   }
 
   get size(): number {
+    return this.workers;
+  }
+
+  /** Worker threads running now (they start with the first file to encode). */
+  get running(): number {
     return this.slots.length;
   }
 
@@ -233,7 +252,7 @@ export class EncoderPool {
    */
   ready(): Promise<void> {
     if (this.failed) return Promise.reject(this.failed);
-    if (this.slots.length === 0 ? this.hereQueued < BACKLOG_FILES : !this.backlogged()) return Promise.resolve();
+    if (this.workers === 0 || this.closed ? this.hereQueued < BACKLOG_FILES : !this.backlogged()) return Promise.resolve();
     return new Promise((r) => this.readyWaiters.push(r));
   }
 
@@ -245,7 +264,7 @@ export class EncoderPool {
   encode(files: FileJob[], onChunk: OnChunk, opts: EncodeOptions = {}): Promise<FileResult[]> {
     if (this.failed) return Promise.reject(this.failed);
     if (files.length === 0) return Promise.resolve([]);
-    if (this.slots.length === 0) {
+    if (this.workers === 0 || this.closed) {
       // One call at a time: concurrent calls (a walker that does not wait per directory)
       // would each hold a file's read buffer (up to ~2×max chunk) at once.
       this.hereQueued += files.length;
@@ -256,6 +275,7 @@ export class EncoderPool {
       );
       return run;
     }
+    this.start();
     return new Promise((resolve, reject) => {
       const req: Request = { onChunk, ...(opts.known ? { known: opts.known } : {}), results: new Array(files.length), remaining: files.length, resolve, reject };
       files.forEach((file, index) => this.queue.push({ req, index, file, ids: [] }));
@@ -289,7 +309,11 @@ export class EncoderPool {
     return out;
   }
 
+  /** After close() files are encoded in-thread (as before workers existed): nothing restarts them. */
+  private closed = false;
+
   async close(): Promise<void> {
+    this.closed = true;
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
     this.slots.length = 0;
   }

@@ -1,7 +1,7 @@
 /** One handler per CLI command; each prints text or one JSON document. */
 import { hostname } from "node:os";
 import { Repository } from "../repository";
-import { backup } from "../backup/backup";
+import { backup, type BackupProgress } from "../backup/backup";
 import { Prescan } from "../backup/prescan";
 import { restore } from "../restore/restore";
 import { restoreVolume } from "../restore/volume";
@@ -104,7 +104,8 @@ const backupCmd: Handler = async (args, v) => {
     ...(v.parent ? { parent: v.parent } : {}),
     ...(volumes ? { volumes } : {}),
     ...(prescan ? { prescan } : {}),
-    onProgress: (p) => progress.update(formatBackupProgress(p, scan, (Date.now() - started) / 1000)),
+    // Not on a terminal nothing is shown: no formatting either (toLocaleString loads ICU data, ~30 ms).
+    ...(progress.enabled ? { onProgress: (p: BackupProgress) => progress.update(formatBackupProgress(p, scan, (Date.now() - started) / 1000)) } : {}),
   }).finally(() => stopScan.abort());
   progress.done();
   const s = r.snapshot.stats;
