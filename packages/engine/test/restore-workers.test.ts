@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { execFileSync } from "node:child_process";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -33,6 +33,28 @@ describe("restore with decode workers", () => {
       expect(res.failures).toEqual([]);
       expect(await describeTree(join(out.dir, src.dir))).toEqual(await describeTree(src.dir));
     } finally {
+      await src.cleanup();
+      await out.cleanup();
+    }
+  });
+
+  it("restores byte-identical trees when the main thread decodes runs too (worker backlog)", async () => {
+    const src = await tempDir();
+    const out = await tempDir();
+    try {
+      await corpusWithBigFiles(src.dir);
+      for (let i = 0; i < 40; i++) await writeFile(join(src.dir, `t${i}.txt`), textBytes(60_000 + i, i));
+      const { repo } = await memRepo();
+      const r = await backup(repo, { paths: [src.dir] });
+      const here = vi.spyOn(DecodePool.prototype, "decodeHere");
+      // A worker that always looks busy: every run started after planning is decoded (and its files created) here.
+      vi.spyOn(DecodePool.prototype, "backlog").mockReturnValue(99);
+      const res = await restore(repo, r, { target: out.dir, decodeWorkers: 1, concurrency: 16 });
+      expect(res.failures).toEqual([]);
+      expect(here).toHaveBeenCalled();
+      expect(await describeTree(join(out.dir, src.dir))).toEqual(await describeTree(src.dir));
+    } finally {
+      vi.restoreAllMocks();
       await src.cleanup();
       await out.cleanup();
     }

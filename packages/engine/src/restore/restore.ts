@@ -107,8 +107,13 @@ const START_DATA_BYTES = DECODE_WORKERS_FROM;
  * the 1.33 GB corpus: decoding into fresh buffers cost 11.5 s of CPU, into a reused one 4.5 s.
  */
 const PLAINTEXT_SLOT_BYTES = 16 * 1024 * 1024;
-/** Runs queued at a worker (the one it decodes included) from which this thread decodes the next run itself. */
-const STEAL_BACKLOG = 3;
+/**
+ * Runs queued at a worker (the one it decodes included) from which this thread decodes the
+ * next run itself (fewer when `concurrency` leaves fewer in flight). Per-thread CPU over
+ * interleaved runs of the 1.33 GB corpus (main / worker, s): from 3 queued 2.96–3.23 / 1.89–2.14,
+ * from 4 2.89–2.98 / 2.08–2.22, from 5 2.64–2.73 / 2.04–2.31 (the most even).
+ */
+const STEAL_BACKLOG = 5;
 /** Planned entries between two chances for finished reads to be written (planning is synchronous). */
 const PLAN_YIELD_EVERY = 256;
 
@@ -212,6 +217,8 @@ class Restorer {
   /** Whether this thread decodes runs itself when the workers are ahead (not with a fixed workerFileShare). */
   private readonly stealing: boolean;
   private planningDone = false;
+  /** Worker backlog from which this thread decodes a run itself. */
+  private readonly stealFrom: number;
   /** Plaintext buffers shared with the decoder, one per run in flight, reused. */
   private readonly spare: SharedArrayBuffer[] = [];
   private totalBytes = 0;
@@ -223,7 +230,9 @@ class Restorer {
     private readonly target: string,
     private readonly opts: RestoreOptions,
   ) {
-    this.queue = new RunQueue(opts.concurrency ?? 6);
+    const concurrency = opts.concurrency ?? 6;
+    this.queue = new RunQueue(concurrency);
+    this.stealFrom = Math.max(1, Math.min(STEAL_BACKLOG, concurrency - 1));
     this.split = new CreationSplit(opts.workerFileShare ?? 1);
     this.stealing = opts.workerFileShare === undefined;
     this.dataAhead = Math.max(1, opts.dataAheadBytes ?? START_DATA_BYTES);
@@ -404,16 +413,16 @@ class Restorer {
       readError = `pack ${pack} unreadable: ${(e as Error).message}`;
     }
     // Decoding and creating single-chunk files is most of a restore's work. This thread is
-    // free right now (the continuation runs); when the worker already has STEAL_BACKLOG runs
+    // free right now (the continuation runs); when the worker already has `stealFrom` runs
     // it will not run dry meanwhile, so this one is decoded (and its files created) here.
     // Only once planning is done: before, this thread has listings to plan. Reads that finished
     // meanwhile go to the worker first (their continuations run before this one resumes).
     // Measured on the 1.33 GB corpus: the worker was the busy thread while the main thread
     // idled ~40 % of the data phase; with this both stay busy to the end.
     let here = false;
-    if (bytes !== undefined && this.stealing && this.planningDone && (pool.backlog() ?? 0) >= STEAL_BACKLOG) {
+    if (bytes !== undefined && this.stealing && this.planningDone && (pool.backlog() ?? 0) >= this.stealFrom) {
       await new Promise<void>((r) => setImmediate(r));
-      here = (pool.backlog() ?? 0) >= STEAL_BACKLOG;
+      here = (pool.backlog() ?? 0) >= this.stealFrom;
     }
     const whole: Array<Set<Target>> = targets.map((ts) => new Set(ts.filter((t) => !t.file.failed && t.file.chunks === 1 && (here || this.split.toWorker()))));
     let decoded: { view: Buffer; results: DecodeResult[]; fileErrors?: Array<Array<FileError | null>> } | undefined;
