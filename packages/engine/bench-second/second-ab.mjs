@@ -4,6 +4,14 @@
  *
  *   node bench-second/second-ab.mjs setup [--work DIR] [--corpus-src DIR …]
  *   node bench-second/second-ab.mjs run --cli base=PATH/tidemark.js --cli new=src/cli/bin.mjs [--rounds 4] [--work DIR] [--no-restic] [--node-arg=--cpu-prof …]
+ *   node bench-second/second-ab.mjs pristine [--work DIR]      then   run --fresh …
+ *
+ * Without --fresh every tool keeps adding points to its own repository (a long-lived
+ * repository: the parent's listings end up spread over many tree packs). `pristine`
+ * takes one first backup per tool of the corpus as it is now; `run --fresh` copies
+ * those back before every run and changes the same ~1 % of files each round (new
+ * bytes, new mtime), so each run is exactly the bench's second backup: one parent
+ * point, ~500 files changed since.
  *
  * `setup` copies the corpus (default: the bench's /usr/share + /usr/lib/x86_64-linux-gnu),
  * makes one restic repository and one tidemark repository with a first backup each.
@@ -30,6 +38,7 @@ const { values, positionals } = parseArgs({
     cli: { type: "string", multiple: true },
     rounds: { type: "string", default: "4" },
     "no-restic": { type: "boolean", default: false },
+    fresh: { type: "boolean", default: false },
     /** Extra node flags for the tidemark runs, e.g. --node-arg=--cpu-prof --node-arg=--cpu-prof-dir=/tmp/p */
     "node-arg": { type: "string", multiple: true },
   },
@@ -103,7 +112,7 @@ function measured(cmd, args) {
           const name = stat.slice(stat.indexOf("(") + 1, close);
           const f = stat.slice(close + 2).split(" ");
           const cpu = (Number(f[11]) + Number(f[12])) / TICKS;
-          threads.set(tid, { name: Number(tid) === pid ? "main" : name, cpu });
+          threads.set(tid, { name: Number(tid) === pid ? "main" : `${name}+${Number(tid) - pid}`, cpu });
         } catch {
           // the thread ended between listing and reading
         }
@@ -117,7 +126,7 @@ function measured(cmd, args) {
       const [secs, user, sys, kb] = readFileSync(tf, "utf8").trim().split("\n").pop().split(" ").map(Number);
       // The main thread by name; the others one by one (encoder worker, scrypt in the thread pool, GC helpers).
       const byName = {};
-      for (const [tid, { name, cpu }] of threads) byName[name === "main" ? "main" : `${name}:${tid}`] = cpu;
+      for (const [tid, { name, cpu }] of threads) byName[name] = cpu;
       done({ wall: secs, wallNs, user, sys, rssMiB: kb / 1024, threads: byName });
     });
   });
@@ -126,7 +135,7 @@ function measured(cmd, args) {
 /** ~1 % of the files, a different 1 % each round: a few bytes in the middle, mtime bumped. */
 function mutate(files, round) {
   let changed = 0;
-  for (let i = (round * 37) % 100; i < files.length; i += 100) {
+  for (let i = values.fresh ? 0 : (round * 37) % 100; i < files.length; i += 100) {
     const f = files[i];
     const st = lstatSync(f);
     if (!st.isFile() || st.size === 0) continue;
@@ -144,7 +153,7 @@ const fmtThreads = (t) =>
   Object.entries(t)
     .sort((a, b) => b[1] - a[1])
     .filter(([, v]) => v >= 0.02)
-    .slice(0, 5)
+    .slice(0, 8)
     .map(([k, v]) => `${k} ${v.toFixed(2)}`)
     .join(", ");
 
@@ -162,6 +171,24 @@ async function setup() {
   sh(...tmArgs(cli, ["backup", "--repo", join(work, "repo-tidemark"), corpus]));
   settle();
   console.log("setup done");
+}
+
+async function pristine() {
+  for (const d of ["repo-restic.pristine", "repo-tidemark.pristine"]) rmSync(join(work, d), { recursive: true, force: true });
+  sh("restic", ["init", "--repo", join(work, "repo-restic.pristine")]);
+  sh("restic", ["backup", "--repo", join(work, "repo-restic.pristine"), "--quiet", corpus]);
+  const cli = join(import.meta.dirname, "../src/cli/bin.mjs");
+  sh(...tmArgs(cli, ["init", "--repo", join(work, "repo-tidemark.pristine")]));
+  sh(...tmArgs(cli, ["backup", "--repo", join(work, "repo-tidemark.pristine"), corpus]));
+  settle();
+  console.log("pristine repositories made");
+}
+
+/** --fresh: the tool's repository as it was after its first backup. */
+function freshRepo(tool) {
+  const repo = join(work, `repo-${tool}`);
+  rmSync(repo, { recursive: true, force: true });
+  cpSync(join(work, tool === "restic" ? "repo-restic.pristine" : "repo-tidemark.pristine"), repo, { recursive: true });
 }
 
 async function run() {
@@ -185,6 +212,7 @@ async function run() {
     const order = tools.map((_, i) => tools[(i + round) % tools.length]);
     const line = [];
     for (const t of order) {
+      if (values.fresh) freshRepo(t.name);
       settle();
       const load = loadavg();
       const r =
@@ -202,6 +230,7 @@ async function run() {
 }
 
 if (positionals[0] === "setup") await setup();
+else if (positionals[0] === "pristine") await pristine();
 else if (positionals[0] === "run") await run();
 else {
   console.error("usage: second-ab.mjs setup | run --cli NAME=PATH …");

@@ -7,6 +7,9 @@ import { BLOB_TREE } from "../src/pack/format";
 import { CorruptionError } from "../src/errors";
 import { parseIndexObject } from "../src/index/repo-index";
 import { Prescan } from "../src/backup/prescan";
+import { lstatMeta, lstatMetaFast, metaNode } from "../src/backup/lstat-meta";
+import { lstatSync } from "node:fs";
+import { execFileSync } from "node:child_process";
 import { memRepo, tempDir } from "./helpers";
 
 async function dirNode(repo: Awaited<ReturnType<typeof memRepo>>["repo"], root: string, path: string): Promise<TreeNode> {
@@ -179,6 +182,36 @@ describe("encoder workers start with the first file to read", () => {
       } finally {
         await repo.close();
       }
+    } finally {
+      await src.cleanup();
+    }
+  });
+});
+
+describe("lstatMeta: tree-node metadata without a BigIntStats", () => {
+  it("gives exactly what metaNode(lstatSync(bigint)) gives for files, directories, symlinks, fifos and odd mtimes; errors are lstat's", async () => {
+    const src = await tempDir();
+    try {
+      const p = (n: string) => join(src.dir, n);
+      await writeFile(p("file"), "x".repeat(1234));
+      await mkdir(p("dir"));
+      await symlink("file", p("link"));
+      execFileSync("mkfifo", [p("fifo")]);
+      await writeFile(p("old"), "before 1970");
+      await utimes(p("old"), -86_400.5, -86_400.5);
+      await writeFile(p("epoch"), "");
+      await utimes(p("epoch"), 0, 0);
+      await writeFile(p("ns"), "nanoseconds");
+      // Sub-microsecond mtime through touch (utimes takes doubles).
+      execFileSync("touch", ["-m", "-d", "2024-02-29 12:34:56.000000007", p("ns")]);
+      for (const n of ["file", "dir", "link", "fifo", "old", "epoch", "ns"]) {
+        const st = lstatSync(p(n), { bigint: true });
+        expect(lstatMeta(n, p(n))).toEqual({ node: metaNode(n, st), nlink: Number(st.nlink) });
+      }
+      expect(lstatMeta("ns", p("ns")).node.mtimeNs).toBe(lstatSync(p("ns"), { bigint: true }).mtimeNs.toString());
+      expect(lstatMeta("ns", p("ns")).node.mtimeNs.endsWith("000000007")).toBe(true);
+      expect(() => lstatMeta("missing", p("missing"))).toThrow(expect.objectContaining({ code: "ENOENT" }));
+      if (process.platform === "linux") expect(lstatMetaFast()).toBe(true);
     } finally {
       await src.cleanup();
     }

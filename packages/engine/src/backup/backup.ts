@@ -26,7 +26,8 @@ import type { EncoderPool } from "./encoder-pool";
 /** Parent listings read per prefetch step (grouped by pack within it). */
 const PREFETCH_BATCH = 256;
 import { compileExcludes, type ExcludeMatcher } from "./excludes";
-import { metaNode, readChild, type Prescan, type ScannedEntry } from "./prescan";
+import { readChild, type Prescan } from "./prescan";
+import { lstatMeta, metaNode, type ScannedEntry } from "./lstat-meta";
 
 export interface BackupProgress {
   files: number;
@@ -784,17 +785,18 @@ class BackupRun {
     let st: BigIntStats | undefined;
     let node: TreeNode;
     let nlink: number;
-    if (scanned && !this.opts.attributes) {
-      ({ node, nlink } = scanned);
-    } else {
-      try {
+    try {
+      if (this.opts.attributes) {
+        // The attribute reader is handed the whole Stats.
         st = lstatSync(at.read, { bigint: true });
-      } catch (e) {
-        this.fail(at.record, e);
-        return undefined;
+        node = metaNode(name, st);
+        nlink = Number(st.nlink);
+      } else {
+        ({ node, nlink } = scanned ?? lstatMeta(name, at.read));
       }
-      node = metaNode(name, st);
-      nlink = Number(st.nlink);
+    } catch (e) {
+      this.fail(at.record, e);
+      return undefined;
     }
     if (this.opts.attributes && st) {
       try {

@@ -9,16 +9,11 @@
  * itself). A stat taken a moment earlier describes the file exactly as the
  * walk's own would have had it run then: the backup is not atomic either way.
  */
-import { lstatSync, readdirSync } from "node:fs";
-import type { BigIntStats } from "node:fs";
+import { readdirSync } from "node:fs";
 import { resolve, sep } from "node:path";
-import type { TreeNode } from "../tree";
+import { lstatMeta, type ScannedEntry } from "./lstat-meta";
 
-/** What the walk needs of an lstat: the entry's tree node (metadata only) and its link count. */
-export interface ScannedEntry {
-  node: TreeNode;
-  nlink: number;
-}
+export type { ScannedEntry };
 
 export interface ScannedDir {
   /** Sorted entry names. */
@@ -29,21 +24,6 @@ export interface ScannedDir {
    * several times larger and, held until the walk gets there, costs old-generation GC.
    */
   stats: Array<ScannedEntry | undefined>;
-}
-
-/** A tree node's metadata from an lstat (content and subtree are the walk's). */
-export function metaNode(name: string, st: BigIntStats): TreeNode {
-  return {
-    name,
-    type: st.isDirectory() ? "dir" : st.isFile() ? "file" : st.isSymbolicLink() ? "symlink" : "other",
-    mode: Number(st.mode),
-    uid: Number(st.uid),
-    gid: Number(st.gid),
-    mtimeNs: st.mtimeNs.toString(),
-    size: st.isFile() ? Number(st.size) : 0,
-    dev: st.dev.toString(),
-    inode: st.ino.toString(),
-  };
 }
 
 /** Entries held at most (~300 bytes each): a bound on memory, not on how far the scan may get. */
@@ -103,9 +83,9 @@ export class Prescan {
       for (let i = 0; i < names.length; i++) {
         const child = readChild(dir, names[i]!);
         try {
-          const st = lstatSync(child, { bigint: true });
-          stats[i] = { node: metaNode(names[i]!, st), nlink: Number(st.nlink) };
-          if (st.isDirectory()) subdirs.push(child);
+          const e = lstatMeta(names[i]!, child);
+          stats[i] = e;
+          if (e.node.type === "dir") subdirs.push(child);
         } catch {
           stats[i] = undefined;
         }
