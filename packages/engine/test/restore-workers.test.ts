@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
 import { execFileSync } from "node:child_process";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { backup } from "../src/backup/backup";
 import { restore, RestoreTargetError } from "../src/restore/restore";
@@ -202,5 +202,34 @@ describe("decodeRun id re-check", () => {
     const flipped = Buffer.from(pack.bytes);
     flipped[parsed.blobs[1]!.offset + 3]! ^= 1;
     expect(decodeRun(keys.id, { ...req, sealed: flipped }).results[1]).toEqual({ error: `pack ${pack.id}: chunk ${toHex(parsed.blobs[1]!.id)} failed authentication` });
+  });
+});
+
+describe("single-chunk files created whole", () => {
+  it("get their exact modes whether the umask masks them or not, fresh and over an earlier restore", async () => {
+    const src = await tempDir();
+    const out = await tempDir();
+    try {
+      const modes: Record<string, number> = { plain: 0o644, masked: 0o666, exec: 0o755, setuid: 0o4755, sticky: 0o1644, readonly: 0o400, none: 0o000 };
+      for (const [name, mode] of Object.entries(modes)) {
+        await writeFile(join(src.dir, name), `content of ${name}`);
+        await chmod(join(src.dir, name), mode);
+      }
+      const { repo } = await memRepo();
+      const r = await backup(repo, { paths: [src.dir] });
+      for (const decodeWorkers of [0, 1]) {
+        const res = await restore(repo, r, { target: out.dir, decodeWorkers });
+        expect(res.failures).toEqual([]);
+        expect(await describeTree(join(out.dir, src.dir))).toEqual(await describeTree(src.dir));
+        // Over an earlier restore whose files now have other modes: every mode is set again.
+        for (const name of Object.keys(modes)) await chmod(join(out.dir, src.dir, name), 0o640);
+      }
+      const again = await restore(repo, r, { target: out.dir, decodeWorkers: 0 });
+      expect(again.failures).toEqual([]);
+      expect(await describeTree(join(out.dir, src.dir))).toEqual(await describeTree(src.dir));
+    } finally {
+      await src.cleanup();
+      await out.cleanup();
+    }
   });
 });

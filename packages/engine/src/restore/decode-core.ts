@@ -2,7 +2,7 @@
  * Opening the chunks of one coalesced pack read: shared by the decode
  * workers and the in-thread fallback, so both report the same errors.
  */
-import { closeSync, fchmodSync, fchownSync, futimesSync, openSync, writeSync } from "node:fs";
+import { closeSync, fchmodSync, fchownSync, futimesSync, openSync, readFileSync, writeSync } from "node:fs";
 import { CorruptionError } from "../errors";
 import type { RepoKeys } from "../crypto/keys";
 import type { BlobType } from "../pack/format";
@@ -68,8 +68,41 @@ export interface DecodeResponse {
   fileErrors?: Array<Array<FileError | null>>;
 }
 
+/**
+ * The process umask, from /proc (Linux); undefined elsewhere. process.umask() without an
+ * argument briefly sets it to 0 for every thread (DEP0139), so it is not asked that way.
+ */
+let umask: number | undefined | null = null;
+function processUmask(): number | undefined {
+  if (umask === null) {
+    try {
+      const m = /^Umask:\s*([0-7]+)$/m.exec(readFileSync("/proc/self/status", "utf8"));
+      umask = m ? parseInt(m[1]!, 8) : undefined;
+    } catch {
+      umask = undefined;
+    }
+  }
+  return umask;
+}
+
+/**
+ * Creates a file whole: data, owner, mode and times through one descriptor. A file that did
+ * not exist is created with its permission bits, and when the umask leaves them as they are
+ * (and there are no setuid/setgid/sticky bits) no fchmod follows — one syscall less for most
+ * files of a restore. An existing file (restoring over an earlier restore) gets every call.
+ */
 export function writeWholeFile(f: WholeFile, data: Uint8Array, chown: boolean): void {
-  const fd = openSync(f.path, "w", 0o600);
+  const perms = f.mode & 0o777;
+  const mask = processUmask();
+  let exact = mask !== undefined && (perms & mask) === 0 && (f.mode & 0o7000) === 0;
+  let fd: number;
+  try {
+    fd = openSync(f.path, exact ? "wx" : "w", exact ? perms : 0o600);
+  } catch (e) {
+    if (!exact || (e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+    exact = false;
+    fd = openSync(f.path, "w", 0o600);
+  }
   try {
     let off = 0;
     while (off < data.length) off += writeSync(fd, data, off, data.length - off, off);
@@ -80,7 +113,7 @@ export function writeWholeFile(f: WholeFile, data: Uint8Array, chown: boolean): 
         // Not permitted on this filesystem: ownership is best effort.
       }
     }
-    fchmodSync(fd, f.mode & 0o7777);
+    if (!exact) fchmodSync(fd, f.mode & 0o7777);
     futimesSync(fd, f.mtime, f.mtime);
   } finally {
     closeSync(fd);
