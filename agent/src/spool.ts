@@ -5,7 +5,9 @@
  * (the next point's parent reuse reads them); data packs go once uploaded.
  * Its index objects are the agent's cache of chunk ids it knows are stored.
  */
-import { localStore, type BlobMeta, type BlobStore, type GetOptions, type PutOptions } from "@tidemark/storage";
+import { open } from "node:fs/promises";
+import { join } from "node:path";
+import { BlobNotFoundError, LocalBlobStore, localStore, type BlobMeta, type BlobStore, type GetOptions, type PutOptions } from "@tidemark/storage";
 import type { MachineFile } from "./state";
 import { packIdFromKeyName, Repository } from "./engine";
 import type { UploadQueue } from "./queue";
@@ -62,4 +64,39 @@ export async function forgetIndex(store: BlobStore): Promise<void> {
   const names: string[] = [];
   for await (const m of store.list("index/")) names.push(m.key);
   for (const n of names) await store.delete(n);
+}
+
+/**
+ * A spooled object read into `spare` when it fits (a reused pack buffer), else into a fresh one.
+ * The engine's saver reuses its pack buffers; re-reading every pack into a new 16 MiB buffer made
+ * the uploader the main thread's largest allocator (GC, and a fresh mapping + page faults per pack
+ * under the service's MALLOC_MMAP_THRESHOLD_). Other stores (tests' fakes) go through get().
+ */
+export async function readSpooled(store: BlobStore, key: string, spare: Buffer | undefined): Promise<{ bytes: Buffer; backing: Buffer }> {
+  if (!(store instanceof LocalBlobStore)) {
+    const bytes = await store.get(key);
+    return { bytes, backing: bytes };
+  }
+  let fh;
+  try {
+    // The local store's layout (a key is its path under the root): see LocalBlobStore.
+    fh = await open(join(store.root, ...key.split("/")), "r");
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") throw new BlobNotFoundError(store.description, key);
+    throw e;
+  }
+  try {
+    const { size } = await fh.stat();
+    const backing = spare && spare.length >= size ? spare : Buffer.allocUnsafe(size);
+    let filled = 0;
+    while (filled < size) {
+      const { bytesRead } = await fh.read(backing, filled, size - filled, filled);
+      if (bytesRead === 0) break;
+      filled += bytesRead;
+    }
+    return { bytes: backing.subarray(0, filled), backing };
+  } finally {
+    await fh.close();
+  }
 }

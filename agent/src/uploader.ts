@@ -11,6 +11,7 @@ import { AzureBlobStore, BlobExistsError, BlobNotFoundError, StorageError, withR
 import { MAX_MISSING_QUERY, MissingChunksError, type AgentClient, type PointManifest } from "@tidemark/agent-protocol";
 import { BLOB_TREE, openBlob, packKeyName, PackWriter, parseTrailer, SNAPSHOT_PREFIX, writeIndexObject, type IndexedPack, type PackBlob, type Repository, type Snapshot } from "./engine";
 import type { UploadQueue } from "./queue";
+import { readSpooled } from "./spool";
 
 const REFRESH_BEFORE_MS = 5 * 60_000;
 /** Packs sent at once: hides PUT and report latency (as the engine's saver does); each costs one pack of memory. */
@@ -66,6 +67,8 @@ export interface UploaderHooks {
 export class Uploader {
   /** Chunk ids of packs drained since the last committed point: sent with it so the server can verify them. */
   private pointChunks = new Set<string>();
+  /** Pack buffers of finished uploads, reused by the next reads (at most one per pack in flight). */
+  private spare: Buffer[] = [];
   readonly stats = { packsUploaded: 0, packsSkipped: 0, bytesUploaded: 0, pointsCommitted: 0 };
 
   constructor(
@@ -92,6 +95,15 @@ export class Uploader {
    * spool bound). Nothing new is started after a failure (an outage ends the drain as fast as before).
    */
   async drain(signal?: AbortSignal): Promise<number> {
+    try {
+      return await this.drainQueue(signal);
+    } finally {
+      // An idle (or offline, backing off) agent keeps no pack buffers: the idle RSS target.
+      this.spare = [];
+    }
+  }
+
+  private async drainQueue(signal?: AbortSignal): Promise<number> {
     let done = 0;
     const inflight = new Set<Promise<void>>();
     const started = new Set<string>();
@@ -173,14 +185,24 @@ export class Uploader {
 
   private async pack(packId: string): Promise<void> {
     const key = packKeyName(packId);
-    let bytes: Buffer;
+    let read: { bytes: Buffer; backing: Buffer };
     try {
-      bytes = await this.spoolStore.get(key);
+      read = await readSpooled(this.spoolStore, key, this.spare.pop());
     } catch (e) {
       // Uploaded and trimmed just before a crash removed the queue item.
       if (e instanceof BlobNotFoundError) return;
       throw e;
     }
+    try {
+      await this.send(packId, key, read.bytes);
+    } finally {
+      // Nothing keeps the pack's bytes once send() settles: put() has returned (an abandoned retry
+      // attempt carries the MD5 of the bytes it started with, so Azure refuses it if they change).
+      if (this.spare.length < PACKS_IN_FLIGHT) this.spare.push(read.backing);
+    }
+  }
+
+  private async send(packId: string, key: string, bytes: Buffer): Promise<void> {
     const t0 = Date.now();
     const parsed = parseTrailer(this.repo.keys, packId, bytes);
     const ids = [...new Set(parsed.blobs.map((b) => b.id.toString("hex")))];
@@ -252,6 +274,7 @@ export class Uploader {
       }
       throw e;
     }
+    const t0 = Date.now();
     const snap = await this.repo.loadSnapshot(snapshotId);
     const store = await this.target.store();
     if (!(await store.head(name))) {
@@ -273,7 +296,9 @@ export class Uploader {
       snapshotId,
     };
     const chunkIds = [...new Set([snap.tree, ...snap.volumes.map((v) => v.map), ...this.pointChunks])];
+    const t1 = Date.now();
     const { pointId } = await this.api.commitPoint({ clientPointId, manifest, chunkIds });
+    this.hooks.log?.(`point ${clientPointId.slice(0, 8)}: manifest ${t1 - t0} ms, commit of ${chunkIds.length} chunk id(s) ${Date.now() - t1} ms`);
     this.pointChunks.clear();
     this.stats.pointsCommitted++;
     this.hooks.onCommitted?.(pointId, snap, clientPointId);

@@ -8,6 +8,9 @@ import { runHook } from "../src/hooks";
 import { eventMatters, isUnder, planCapture } from "../src/paths";
 import { UploadQueue } from "../src/queue";
 import { StateDir, defaultStateDir } from "../src/state";
+import { readSpooled } from "../src/spool";
+import { BlobNotFoundError, localStore, memoryStore } from "@tidemark/storage";
+import { randomBytes } from "node:crypto";
 
 const tmp = () => mkdtemp(join(tmpdir(), "tm-agent-unit-"));
 
@@ -130,5 +133,34 @@ describe("upload target", () => {
     now += 90_000;
     await t.store();
     expect(calls).toBe(5);
+  });
+});
+
+describe("spooled pack reads", () => {
+  it("reuse a spare buffer when the pack fits, allocate when it does not, and say 'not found' like the store", async () => {
+    const store = localStore(await tmp());
+    const big = randomBytes(100 * 1024);
+    const small = randomBytes(10 * 1024);
+    await store.put("data/ab/big", big);
+    await store.put("data/cd/small", small);
+    const first = await readSpooled(store, "data/ab/big", undefined);
+    expect(first.bytes.equals(big)).toBe(true);
+    // The small pack lands in the big pack's buffer: exactly its bytes, nothing of the old tail.
+    const second = await readSpooled(store, "data/cd/small", first.backing);
+    expect(second.backing).toBe(first.backing);
+    expect(second.bytes.length).toBe(small.length);
+    expect(second.bytes.equals(small)).toBe(true);
+    // A spare too small is not used (and not written into).
+    const spare = Buffer.alloc(1024, 7);
+    const third = await readSpooled(store, "data/ab/big", spare);
+    expect(third.backing).not.toBe(spare);
+    expect(third.bytes.equals(big)).toBe(true);
+    expect(spare.equals(Buffer.alloc(1024, 7))).toBe(true);
+    await expect(readSpooled(store, "data/ef/gone", undefined)).rejects.toBeInstanceOf(BlobNotFoundError);
+    // Any other store goes through get().
+    const mem = memoryStore();
+    await mem.put("data/ab/big", big);
+    expect((await readSpooled(mem, "data/ab/big", first.backing)).bytes.equals(big)).toBe(true);
+    await expect(readSpooled(mem, "data/ef/gone", undefined)).rejects.toBeInstanceOf(BlobNotFoundError);
   });
 });
