@@ -53,6 +53,14 @@ describe("restore with decode workers", () => {
       expect(res.failures).toEqual([]);
       expect(here).toHaveBeenCalled();
       expect(await describeTree(join(out.dir, src.dir))).toEqual(await describeTree(src.dir));
+      vi.restoreAllMocks();
+      // Again over it, files of several chunks now longer than they should be: chunks are
+      // written without truncating (from either thread), the finished file is cut to size.
+      await writeFile(join(out.dir, src.dir, "big-text.txt"), randomData(2_000_000));
+      await writeFile(join(out.dir, src.dir, "big-random.bin"), "short");
+      const again = await restore(repo, r, { target: out.dir, decodeWorkers: 1 });
+      expect(again.failures).toEqual([]);
+      expect(await describeTree(join(out.dir, src.dir))).toEqual(await describeTree(src.dir));
     } finally {
       vi.restoreAllMocks();
       await src.cleanup();

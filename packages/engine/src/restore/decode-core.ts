@@ -2,7 +2,7 @@
  * Opening the chunks of one coalesced pack read: shared by the decode
  * workers and the in-thread fallback, so both report the same errors.
  */
-import { closeSync, fchmodSync, fchownSync, futimesSync, openSync, readFileSync, writeSync } from "node:fs";
+import { closeSync, constants, fchmodSync, fchownSync, futimesSync, openSync, readFileSync, writeSync } from "node:fs";
 import { CorruptionError } from "../errors";
 import type { RepoKeys } from "../crypto/keys";
 import type { BlobType } from "../pack/format";
@@ -40,9 +40,15 @@ export interface DecodeRequest {
   blobs: DecodeBlob[];
   /** Per blob: single-chunk files to create from it (spreads file creation, the restore's main cost, over threads). */
   files?: WholeFile[][];
+  /**
+   * Per blob: places in files of several chunks to write its plaintext at (the file is created
+   * if missing, never truncated: the caller sets its size, owner, mode and times once every
+   * chunk is in).
+   */
+  pieces?: Array<Array<{ path: string; offset: number }>>;
   /** Restore ownership too (running as root). */
   chown?: boolean;
-  /** Per blob: true when `files` are all that need it (its plaintext is not sent back). */
+  /** Per blob: true when `files` and `pieces` are all that need it (its plaintext is not sent back). */
   onlyFiles?: boolean[];
   /**
    * Where to put the plaintext when it fits: a buffer shared with the caller and reused
@@ -66,7 +72,25 @@ export interface DecodeResponse {
   results: DecodeResult[];
   /** Per blob, per requested file: null when written, else why not (blobs that failed to decode write nothing). */
   fileErrors?: Array<Array<FileError | null>>;
+  /** Per blob, per requested piece: null when written, else why not. */
+  pieceErrors?: Array<Array<FileError | null>>;
 }
+
+/**
+ * Writes one chunk of a file of several at its offset. Chunks arrive in pack order, from
+ * either thread: the file is created by whichever comes first and never truncated here.
+ */
+export function writeChunkAt(path: string, offset: number, data: Uint8Array): void {
+  const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT, 0o600);
+  try {
+    let off = 0;
+    while (off < data.length) off += writeSync(fd, data, off, data.length - off, offset + off);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+const asFileError = (e: unknown): FileError => ({ code: (e as NodeJS.ErrnoException).code, message: (e as Error).message });
 
 /**
  * The process umask, from /proc (Linux); undefined elsewhere. process.umask() without an
@@ -136,6 +160,7 @@ export function decodeRun(idKey: Buffer, req: DecodeRequest): DecodeResponse {
   req.blobs.forEach((b, i) => returned[i] && (total += b.rawLength));
   const out = Buffer.from(req.into && req.into.byteLength >= total ? req.into : new ArrayBuffer(total), 0, total);
   const fileErrors: Array<Array<FileError | null>> = [];
+  const pieceErrors: Array<Array<FileError | null>> = [];
   let at = 0;
   const results = req.blobs.map((b, i): DecodeResult => {
     const rel = b.offset - req.start;
@@ -157,7 +182,15 @@ export function decodeRun(idKey: Buffer, req: DecodeRequest): DecodeResponse {
         writeWholeFile(f, data, req.chown ?? false);
         return null;
       } catch (e) {
-        return { code: (e as NodeJS.ErrnoException).code, message: (e as Error).message };
+        return asFileError(e);
+      }
+    });
+    pieceErrors[i] = (req.pieces?.[i] ?? []).map(({ path, offset }): FileError | null => {
+      try {
+        writeChunkAt(path, offset, data);
+        return null;
+      } catch (e) {
+        return asFileError(e);
       }
     });
     if (!returned[i]) return { at: -1, length: data.length };
@@ -165,5 +198,5 @@ export function decodeRun(idKey: Buffer, req: DecodeRequest): DecodeResponse {
     at += data.length;
     return { at: at - data.length, length: data.length };
   });
-  return { runId: req.runId, out: out.buffer, results, ...(req.files ? { fileErrors } : {}) };
+  return { runId: req.runId, out: out.buffer, results, ...(req.files ? { fileErrors } : {}), ...(req.pieces ? { pieceErrors } : {}) };
 }

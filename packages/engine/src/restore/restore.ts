@@ -11,7 +11,7 @@
  * removed and listed, everything else is restored. Metadata (mode, mtime)
  * is applied last, directories deepest first.
  */
-import { chmodSync, chownSync, closeSync, fchmodSync, fchownSync, futimesSync, lchownSync, lutimesSync, mkdirSync, openSync, rmSync, symlinkSync, utimesSync, writeSync } from "node:fs";
+import { chmodSync, chownSync, closeSync, fchmodSync, fchownSync, ftruncateSync, futimesSync, lchownSync, lutimesSync, mkdirSync, openSync, rmSync, symlinkSync, utimesSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
@@ -21,7 +21,7 @@ import { coalesce, MAX_GAP, readBlobs, readRunBytes, type Located } from "./blob
 import { CreationSplit } from "./creation-split";
 import { RunQueue } from "./run-queue";
 import { DecodePool } from "./decode-pool";
-import { writeWholeFile, type DecodeResult, type FileError } from "./decode-core";
+import { writeChunkAt, writeWholeFile, type DecodeResult, type FileError } from "./decode-core";
 import type { Repository } from "../repository";
 import type { Snapshot } from "../snapshot";
 import { decodeTree, isSafeName, isWindowsPath, treePathParts, type TreeNode } from "../tree";
@@ -135,8 +135,7 @@ interface FilePlan {
   attrs?: number;
   chunksLeft: number;
   failed?: string;
-  /** Open only between the last write and finishFile (same tick). */
-  fd?: number;
+  /** A chunk was written (by either thread): the file exists. */
   created?: boolean;
   done?: boolean;
 }
@@ -148,11 +147,6 @@ interface DataRun {
 }
 
 const isRoot = process.getuid?.() === 0;
-
-function writeAll(fd: number, data: Buffer, position: number): void {
-  let off = 0;
-  while (off < data.length) off += writeSync(fd, data, off, data.length - off, position + off);
-}
 
 interface Target {
   file: FilePlan;
@@ -171,6 +165,9 @@ export async function restore(repo: Repository, snap: { id: string; snapshot: Sn
   const target = resolve(opts.target);
   const r = new Restorer(repo, target, opts);
   await wrapDiskErrors(target, async () => {
+    // A whole point large enough for decode workers: start them now, so they have loaded by
+    // the time the first data is read (their start-up overlaps listing instead of following it).
+    if (opts.path === undefined && (snap.snapshot.stats?.bytes ?? 0) >= DECODE_WORKERS_FROM) r.startWorkers(snap.snapshot.stats.bytes);
     await mkdir(target, { recursive: true });
     const start = await r.locate(snap.snapshot.tree, opts.path);
     try {
@@ -288,13 +285,15 @@ class Restorer {
             this.failure(l.rel || "/", `directory listing unreadable: ${nodes.message}`);
             continue;
           }
+          // Yielding inside a listing too: one directory may hold thousands of entries, and the
+          // decoder waits for this thread to hand it the reads that finished meanwhile.
           for (const n of nodes) {
             const sub = this.planNode(n, `${l.dir}/${n.name}`, l.rel ? `${l.rel}/${n.name}` : n.name, l.depth + 1);
             if (sub) next.push(sub);
-          }
-          if ((sinceYield += nodes.length) >= PLAN_YIELD_EVERY || this.plannedBytes >= this.dataAhead) {
-            sinceYield = 0;
-            await this.startPlannedData(false);
+            if (++sinceYield >= PLAN_YIELD_EVERY || this.plannedBytes >= this.dataAhead) {
+              sinceYield = 0;
+              await this.startPlannedData(false);
+            }
           }
         }
       });
@@ -386,6 +385,10 @@ class Restorer {
     if (!all && this.queue.busy()) await new Promise<void>((r) => setImmediate(r));
   }
 
+  startWorkers(bytes: number): void {
+    this.pool ??= this.newPool(bytes);
+  }
+
   private newPool(bytes: number): DecodePool {
     const workers = this.opts.decodeWorkers ?? (bytes >= DECODE_WORKERS_FROM ? Math.min(4, availableParallelism() - 1) : 0);
     return new DecodePool(this.repo.keys.id, { workers: Math.max(0, workers), entry: this.opts.decodeWorkerEntry });
@@ -425,18 +428,22 @@ class Restorer {
       here = (pool.backlog() ?? 0) >= this.stealFrom;
     }
     const whole: Array<Set<Target>> = targets.map((ts) => new Set(ts.filter((t) => !t.file.failed && t.file.chunks === 1 && (here || this.split.toWorker()))));
-    let decoded: { view: Buffer; results: DecodeResult[]; fileErrors?: Array<Array<FileError | null>> } | undefined;
+    // Chunks of files of several chunks are written by the decoder too (by default): about two
+    // thirds of the corpus's bytes are in such files, and this thread was the busy one while planning.
+    const pieces: Target[][] = targets.map((ts) => (this.stealing ? ts.filter((t) => !t.file.failed && t.file.chunks > 1) : []));
+    let decoded: { view: Buffer; results: DecodeResult[]; fileErrors?: Array<Array<FileError | null>>; pieceErrors?: Array<Array<FileError | null>> } | undefined;
     // At most `concurrency` runs hold one: their pages stay mapped instead of being faulted in anew.
     const into = this.spare.pop() ?? new SharedArrayBuffer(PLAINTEXT_SLOT_BYTES);
     if (bytes) {
       const info = this.repo.index.packInfo(pack)!;
       const blobs = run.map(({ id, e }) => ({ type: e.type, id, offset: e.offset, length: e.length, rawLength: e.rawLength }));
       const files = whole.map((set) => [...set].map(({ file: f }) => ({ path: f.path, mode: f.mode, mtime: f.mtime, uid: f.uid, gid: f.gid })));
-      const onlyFiles = targets.map((ts, i) => whole[i]!.size === ts.length);
+      const piecesReq = pieces.map((ps) => ps.map(({ file, offset }) => ({ path: file.path, offset })));
+      const onlyFiles = targets.map((ts, i) => whole[i]!.size + pieces[i]!.length === ts.length);
       try {
-        const req = { pack, key: this.repo.packKey(pack, info.salt), start, sealed: bytes, blobs, files, chown: isRoot, onlyFiles, into, recheckIds: this.opts.recheckIds };
+        const req = { pack, key: this.repo.packKey(pack, info.salt), start, sealed: bytes, blobs, files, pieces: piecesReq, chown: isRoot, onlyFiles, into, recheckIds: this.opts.recheckIds };
         const res = here ? pool.decodeHere(req) : await pool.decode(req);
-        decoded = { view: Buffer.from(res.out), results: res.results, fileErrors: res.fileErrors };
+        decoded = { view: Buffer.from(res.out), results: res.results, fileErrors: res.fileErrors, pieceErrors: res.pieceErrors };
       } catch (x) {
         readError = `pack ${pack}: decoding failed: ${(x as Error).message}`;
       }
@@ -469,7 +476,16 @@ class Restorer {
         } else if (!f.failed && f.chunks === 1) {
           this.wholeFileWritten(f, writeWholeFileHere(f, data!), data!.length);
           continue;
-        } else if (!f.failed) this.writeAt(f, t.offset, data!, f.chunksLeft === 1);
+        } else if (hit && pieces[i]!.includes(t)) {
+          const pe = decoded!.pieceErrors?.[i]?.[pieces[i]!.indexOf(t)];
+          if (pe === null) {
+            f.created = true;
+            this.doneBytes += hit.length;
+          } else {
+            if (pe?.code && DISK_ERRORS.has(pe.code)) throw Object.assign(new Error(pe.message), { code: pe.code });
+            f.failed ??= pe?.message ?? "chunk was not written";
+          }
+        } else if (!f.failed) this.writeAt(f, t.offset, data!);
         f.chunksLeft--;
         if (f.chunksLeft === 0) this.finishFile(f, false);
       }
@@ -496,35 +512,25 @@ class Restorer {
    * Synchronous writes on purpose: with tens of thousands of small files a
    * thread-pool round trip per open/write/close costs more than the syscall.
    * Pack reads stay asynchronous and keep the disk and network busy meanwhile.
+   * Chunks of one file arrive in pack order, not file order, from either thread:
+   * open per chunk so thousands of half-written files never hold descriptors.
    */
-  private writeAt(file: FilePlan, offset: number, data: Buffer, last: boolean): void {
-    // Chunks of one file arrive in pack order, not file order: open per chunk so thousands
-    // of half-written files never hold descriptors. Writes at offsets leave holes that
-    // later chunks fill; the last one reaches the full size (no ftruncate needed). The
-    // last write keeps its descriptor for finishFile's metadata.
-    const fd = openSync(file.path, file.created ? "r+" : "w", 0o600);
+  private writeAt(file: FilePlan, offset: number, data: Buffer): void {
+    writeChunkAt(file.path, offset, data);
     file.created = true;
-    try {
-      writeAll(fd, data, offset);
-    } catch (e) {
-      closeSync(fd);
-      throw e;
-    }
-    if (last) file.fd = fd;
-    else closeSync(fd);
     this.doneBytes += data.length;
   }
 
-  /** Last chunk written (or none needed): apply mode and mtime through the open descriptor, close it. */
+  /**
+   * Last chunk written (or none needed): size (chunks never truncate, so a longer file restored
+   * over is cut here), owner, mode and mtime through one descriptor, then close it.
+   */
   private finishFile(f: FilePlan, empty: boolean): void {
     this.doneFiles++;
-    if (empty) f.fd = openSync(f.path, "w", 0o600);
-    else if (f.fd === undefined && f.created && !f.failed) f.fd = openSync(f.path, "r+");
-    if (f.fd === undefined) return;
-    const fd = f.fd;
-    f.fd = undefined;
+    if (f.failed || (!empty && !f.created)) return;
+    const fd = openSync(f.path, empty ? "w" : "r+", 0o600);
     try {
-      if (f.failed) return;
+      if (!empty) ftruncateSync(fd, f.size);
       if (isRoot) {
         try {
           fchownSync(fd, f.uid, f.gid);
@@ -542,7 +548,6 @@ class Restorer {
 
   async applyMetadata(): Promise<void> {
     for (const f of this.files) {
-      if (f.fd !== undefined) closeSync(f.fd); // only when a failure cut the file short
       if (f.failed || !f.done) {
         this.failure(f.path.slice(this.target.length + 1), f.failed ?? "not all chunks were restored");
         rmSync(f.path, { force: true });
