@@ -11,6 +11,10 @@ import { lstatMeta, lstatMetaFast, metaNode } from "../src/backup/lstat-meta";
 import { lstatSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import { memRepo, tempDir } from "./helpers";
+import { rm } from "node:fs/promises";
+import { packKeyName } from "../src/pack/format";
+import { Repository } from "../src/repository";
+import { PASSWORD } from "./helpers";
 
 async function dirNode(repo: Awaited<ReturnType<typeof memRepo>>["repo"], root: string, path: string): Promise<TreeNode> {
   let tree = await repo.loadTree(root);
@@ -212,6 +216,33 @@ describe("lstatMeta: tree-node metadata without a BigIntStats", () => {
       expect(lstatMeta("ns", p("ns")).node.mtimeNs.endsWith("000000007")).toBe(true);
       expect(() => lstatMeta("missing", p("missing"))).toThrow(expect.objectContaining({ code: "ENOENT" }));
       if (process.platform === "linux") expect(lstatMetaFast()).toBe(true);
+    } finally {
+      await src.cleanup();
+    }
+  });
+});
+
+describe("a parent listing that cannot be read is never reused", () => {
+  it("a directory emptied since the parent, whose parent listing is damaged, gets the empty tree, not the damaged id", async () => {
+    const src = await tempDir();
+    try {
+      await mkdir(join(src.dir, "d"));
+      for (let i = 0; i < 3; i++) await writeFile(join(src.dir, "d", `f${i}`), `file ${i}`);
+      const { repo, store } = await memRepo();
+      const first = await backup(repo, { paths: [src.dir], workers: 0 });
+      const damaged = (await dirNode(repo, first.snapshot.tree, `${src.dir}/d`)).subtree!;
+      const e = repo.index.lookup(damaged)!;
+      const bytes = Buffer.from(await store.get(packKeyName(e.pack)));
+      bytes[e.offset + e.length - 1]! ^= 1;
+      await store.put(packKeyName(e.pack), bytes);
+      for (let i = 0; i < 3; i++) await rm(join(src.dir, "d", `f${i}`));
+      // A fresh process: nothing cached, the damaged listing must be read (and fails).
+      const again = await Repository.open(store, PASSWORD);
+      const second = await backup(again, { paths: [src.dir], workers: 0 });
+      const d = await dirNode(again, second.snapshot.tree, `${src.dir}/d`);
+      expect(d.subtree).not.toBe(damaged);
+      expect(d.subtree).toBe(again.id(encodeTree([])));
+      expect((await again.loadTree(d.subtree!)).nodes).toEqual([]);
     } finally {
       await src.cleanup();
     }

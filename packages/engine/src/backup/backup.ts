@@ -277,6 +277,13 @@ async function findParent(repo: Repository, host: string, paths: string[], ref: 
   return all.filter((s) => s.snapshot.host === host && JSON.stringify([...s.snapshot.paths].sort()) === key).at(-1);
 }
 
+/**
+ * The parent listing when there is none or it could not be read: nothing to compare with,
+ * and never "the same" as the directory (an empty directory must not take the id of a
+ * parent listing that failed to load).
+ */
+const NO_PARENT: ReadonlyMap<string, TreeNode> = new Map();
+
 /** Which recorded paths changed, as a tree of (case-folded for Windows) names. */
 interface Change {
   children: Map<string, Change>;
@@ -611,8 +618,8 @@ class BackupRun {
   }
 
   /** `walked`: which subdirectories the walk will enter (all when absent); only those are prefetched. */
-  private async parentTree(id: string | undefined, walked?: (name: string) => boolean): Promise<Map<string, TreeNode>> {
-    if (!id) return new Map();
+  private async parentTree(id: string | undefined, walked?: (name: string) => boolean): Promise<ReadonlyMap<string, TreeNode>> {
+    if (!id) return NO_PARENT;
     this.takeParent(id);
     try {
       const t: Tree = await this.repo.loadTree(id);
@@ -622,7 +629,7 @@ class BackupRun {
       return new Map(t.nodes.map((n) => [n.name, n]));
     } catch {
       // A damaged parent only costs re-reading: never fail the backup for it.
-      return new Map();
+      return NO_PARENT;
     }
   }
 
@@ -765,7 +772,7 @@ class BackupRun {
       const sub = (n: TreeNode) => subSums.get(n);
       // Most directories of a later point are exactly the parent's: its tree id is then
       // this one's (same canonical bytes), with no encoding, hashing or saving.
-      if (parentTreeId && sameNodes(kept, parentNodes) && this.repo.index.usable(parentTreeId) && !this.reread?.has(parentTreeId)) {
+      if (parentTreeId && parentNodes !== NO_PARENT && sameNodes(kept, parentNodes) && this.repo.index.usable(parentTreeId) && !this.reread?.has(parentTreeId)) {
         const sum = summarize(kept, sub);
         rememberSummary(this.repo, parentTreeId, sum);
         return { id: parentTreeId, sum };
