@@ -106,7 +106,10 @@ const backupCmd: Handler = async (args, v) => {
     ...(prescan ? { prescan } : {}),
     // Not on a terminal nothing is shown: no formatting either (toLocaleString loads ICU data, ~30 ms).
     ...(progress.enabled ? { onProgress: (p: BackupProgress) => progress.update(formatBackupProgress(p, scan, (Date.now() - started) / 1000)) } : {}),
-  }).finally(() => stopScan.abort());
+  }).finally(() => {
+    stopScan.abort();
+    prescan?.stop();
+  });
   progress.done();
   const s = r.snapshot.stats;
   out(v, { id: r.id, snapshot: r.snapshot }, () =>
