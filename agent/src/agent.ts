@@ -138,10 +138,11 @@ export class Agent {
       (s) => writePrivate(join(this.opts.stateDir, "capture.json"), JSON.stringify(s)),
     );
     // Subscribing crawls the whole include tree (the inotify backend keeps its own copy): ~20 s for
-    // /usr/share here. The first point does not wait for it; once the watch is up, a change made
-    // before then would have gone unseen, so one more full walk (metadata only) follows.
-    const watching = this.capture
-      .watch()
+    // /usr/share here. The first point does not wait for it, and the crawl waits for the first point
+    // (it competed with it for the CPU); once the watch is up, a change made before then would have
+    // gone unseen, so one more full walk (metadata only) follows.
+    const watching = this.afterFirstPoint()
+      .then(() => (this.abort.signal.aborted ? undefined : this.capture.watch()))
       .then(() => {
         if (this.capture.pointsStarted > 0) this.capture.markFull();
       })
@@ -171,6 +172,11 @@ export class Agent {
 
   stop(): void {
     this.abort.abort();
+  }
+
+  /** Resolves once the first point since start has been taken (or failed), or on stop. */
+  private async afterFirstPoint(): Promise<void> {
+    while (!this.abort.signal.aborted && (this.capture.pointsStarted === 0 || this.capture.busy)) await sleep(100, this.abort.signal);
   }
 
   private fatal(e: Error) {
