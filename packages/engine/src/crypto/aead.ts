@@ -7,7 +7,7 @@
  *  - sealed objects (config, index, snapshots): a random salt per object
  *    derives a one-message key, so a fixed nonce is safe.
  */
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from "node:crypto";
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes, type KeyObject } from "node:crypto";
 import { CorruptionError } from "../errors";
 
 export const TAG_BYTES = 16;
@@ -41,7 +41,7 @@ function seal(key: Buffer, nonce: Buffer, aad: Uint8Array, plaintext: Uint8Array
  * With `into` (at least as long as the plaintext) the plaintext is written there and a view of it
  * returned, so a caller that only reads it (decompression) needs no fresh buffer per blob.
  */
-function open(key: Buffer, nonce: Buffer, aad: Uint8Array, sealed: Uint8Array, into?: Buffer): Buffer | null {
+function open(key: Buffer | KeyObject, nonce: Buffer, aad: Uint8Array, sealed: Uint8Array, into?: Buffer): Buffer | null {
   if (sealed.length < TAG_BYTES) return null;
   const d = createDecipheriv("aes-256-gcm", key, nonce);
   d.setAAD(aad);
@@ -96,8 +96,11 @@ const FLAG_BYTES = [Buffer.of(0), Buffer.of(1)];
  */
 const SEAL_SLICE = 16 * 1024;
 
-/** With `into`, the result is a view of it (valid until the caller reuses `into`). */
-export function decryptBlob(key: Buffer, offset: number, id: Uint8Array, type: number, sealed: Uint8Array, into?: Buffer): Buffer | null {
+/**
+ * With `into`, the result is a view of it (valid until the caller reuses `into`). A KeyObject
+ * (createSecretKey, once per pack) saves importing the raw key for every blob.
+ */
+export function decryptBlob(key: Buffer | KeyObject, offset: number, id: Uint8Array, type: number, sealed: Uint8Array, into?: Buffer): Buffer | null {
   return open(key, packNonce(NONCE_BLOB, offset), blobAad(id, type), sealed, into);
 }
 

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createHash, type KeyObject } from "node:crypto";
 import { decryptBlob, decryptTrailer, packKey } from "../crypto/aead";
 import { createRequire } from "node:module";
 import type { DCtx } from "zstd-napi/binding";
@@ -38,7 +38,7 @@ function newDctx(): DCtx {
  * (a bug on our side); `check --read-data` keeps doing that. Restore skips it by default
  * (it was a third of the decoder's time).
  */
-export function openBlobInto(keys: RepoKeys, packId: string, key: Buffer, blob: BlobRef, sealed: Buffer, dst: Buffer, recheckId = true): Buffer {
+export function openBlobInto(keys: RepoKeys, packId: string, key: Buffer | KeyObject, blob: BlobRef, sealed: Buffer, dst: Buffer, recheckId = true): Buffer {
   return open(
     keys,
     packId,
@@ -57,7 +57,7 @@ export function openBlobInto(keys: RepoKeys, packId: string, key: Buffer, blob: 
 /** Per thread (each worker has its own module instance); open() is synchronous, so one is enough. */
 let scratch = Buffer.allocUnsafe(0);
 
-function open(keys: RepoKeys, packId: string, key: Buffer, blob: BlobRef, sealed: Buffer, inflate: (flag: number, payload: Buffer) => Buffer, recheckId = true): Buffer {
+function open(keys: RepoKeys, packId: string, key: Buffer | KeyObject, blob: BlobRef, sealed: Buffer, inflate: (flag: number, payload: Buffer) => Buffer, recheckId = true): Buffer {
   const idHex = toHex(blob.id);
   // Decrypted into a reused buffer: a compressed payload is only read (inflated elsewhere), a raw
   // one is copied out below because the caller keeps it.

@@ -3,6 +3,7 @@
  * workers and the in-thread fallback, so both report the same errors.
  */
 import { closeSync, constants, fchmodSync, fchownSync, futimesSync, openSync, readFileSync, writeSync } from "node:fs";
+import { createSecretKey } from "node:crypto";
 import { CorruptionError } from "../errors";
 import type { RepoKeys } from "../crypto/keys";
 import type { BlobType } from "../pack/format";
@@ -152,7 +153,8 @@ function scratchOf(n: number): Buffer {
 
 export function decodeRun(idKey: Buffer, req: DecodeRequest): DecodeResponse {
   const keys = { id: idKey } as RepoKeys;
-  const key = Buffer.from(req.key.buffer, req.key.byteOffset, req.key.byteLength);
+  // One key object per run (one pack): importing the raw key per blob was ~15 % of GCM's cost.
+  const key = createSecretKey(Buffer.from(req.key.buffer, req.key.byteOffset, req.key.byteLength));
   const sealed = Buffer.from(req.sealed.buffer, req.sealed.byteOffset, req.sealed.byteLength);
   // Plaintext goes back only for blobs the caller still has to write itself.
   const returned = req.blobs.map((_, i) => !req.onlyFiles?.[i]);

@@ -428,8 +428,8 @@ class Restorer {
       here = (pool.backlog() ?? 0) >= this.stealFrom;
     }
     const whole: Array<Set<Target>> = targets.map((ts) => new Set(ts.filter((t) => !t.file.failed && t.file.chunks === 1 && (here || this.split.toWorker()))));
-    // Chunks of files of several chunks are written by the decoder too (by default): about two
-    // thirds of the corpus's bytes are in such files, and this thread was the busy one while planning.
+    // Chunks of files of several chunks are written by the decoder too (by default): ~70 % of the
+    // corpus's bytes are in such files, and this thread was the busy one while planning.
     const pieces: Target[][] = targets.map((ts) => (this.stealing ? ts.filter((t) => !t.file.failed && t.file.chunks > 1) : []));
     let decoded: { view: Buffer; results: DecodeResult[]; fileErrors?: Array<Array<FileError | null>>; pieceErrors?: Array<Array<FileError | null>> } | undefined;
     // At most `concurrency` runs hold one: their pages stay mapped instead of being faulted in anew.
