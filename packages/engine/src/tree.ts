@@ -62,7 +62,17 @@ export function decodeTree(data: Uint8Array): Tree {
   if (raw.v !== 1) throw new TreeFormatError(`v: expected 1, got ${describe(raw.v)}`);
   const nodes = raw.nodes;
   if (!Array.isArray(nodes)) throw new TreeFormatError(`nodes: expected an array, got ${describe(nodes)}`);
-  for (let i = 0; i < nodes.length; i++) nodes[i] = checkNode(nodes[i], i);
+  let prev: string | undefined;
+  for (let i = 0; i < nodes.length; i++) {
+    const n = checkNode(nodes[i], i);
+    // Canonical trees are sorted with no name twice. A duplicate would let a crafted tree put a
+    // symlink and a directory (or file) at one path, and restore would then write through the link.
+    if (prev !== undefined && !(prev < n.name)) {
+      throw new TreeFormatError(`nodes[${i}].name: ${describe(n.name)} ${prev === n.name ? "appears twice" : `is out of order after ${describe(prev)}`} (a tree's names are unique and sorted)`);
+    }
+    prev = n.name;
+    nodes[i] = n;
+  }
   return { v: 1, nodes: nodes as TreeNode[] };
 }
 

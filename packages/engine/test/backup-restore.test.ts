@@ -124,4 +124,33 @@ describe("backup and restore", () => {
       await out.cleanup();
     }
   });
+
+  it("refuses a tree naming one entry twice (a symlink out of the target, then a directory through it)", async () => {
+    const out = await tempDir();
+    const outside = await tempDir();
+    try {
+      const { repo } = await memRepo();
+      const saver = repo.newSaver();
+      const data = Buffer.from("pwned");
+      const dataId = repo.id(data);
+      await saver.save(0, dataId, data);
+      const inner = Buffer.from(JSON.stringify({ v: 1, nodes: [{ name: "planted", type: "file", mode: 0o644, uid: 0, gid: 0, mtimeNs: "0", size: 5, content: [dataId] }] }));
+      const innerId = repo.id(inner);
+      await saver.save(BLOB_TREE, innerId, inner);
+      // Hand-written JSON: encodeTree itself refuses a name twice.
+      const base = { mode: 0o755, uid: 0, gid: 0, mtimeNs: "0", size: 0 };
+      const evil = Buffer.from(JSON.stringify({ v: 1, nodes: [{ name: "x", type: "symlink", ...base, target: outside.dir }, { name: "x", type: "dir", ...base, subtree: innerId }] }));
+      const evilId = repo.id(evil);
+      await saver.save(BLOB_TREE, evilId, evil);
+      await saver.flush();
+      const snapshot = { v: 1 as const, time: new Date().toISOString(), host: "h", paths: ["/"], tree: evilId, volumes: [], consistency: "crash" as const, tags: [], errors: [], stats: { files: 0, dirs: 0, bytes: 0, readBytes: 0, newChunks: 0, newBytes: 0, storedBytes: 0, durationMs: 0 } };
+      const res = await restore(repo, { id: "evil", snapshot }, { target: join(out.dir, "t") });
+      expect(res.failures).toHaveLength(1);
+      expect(res.failures[0]!.error).toMatch(/directory listing unreadable: .*nodes\[1\]\.name: "x" appears twice/);
+      await expect(readFile(join(outside.dir, "planted"))).rejects.toThrow(/ENOENT/);
+    } finally {
+      await out.cleanup();
+      await outside.cleanup();
+    }
+  });
 });

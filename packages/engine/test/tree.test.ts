@@ -47,6 +47,15 @@ describe("decodeTree", () => {
     expect(() => decodeTree(data)).toThrow(message);
   });
 
+  it("refuses a name twice or out of order (a symlink and a directory at one path)", () => {
+    const twice = bytes({ v: 1, nodes: [{ ...link, name: "x", target: "/etc" }, { ...dir, name: "x" }] });
+    expect(() => decodeTree(twice)).toThrow(/^nodes\[1\]\.name: "x" appears twice/);
+    expect(() => decodeTree(bytes({ v: 1, nodes: [dir, file] }))).toThrow(/^nodes\[1\]\.name: "a\.txt" is out of order after "d"/);
+    // Code-unit order, as encodeTree sorts: "B" < "a" < "é".
+    const names = ["é", "a", "B"].map((name) => ({ ...file, name }));
+    expect(decodeTree(encodeTree(names)).nodes.map((n) => n.name)).toEqual(["B", "a", "é"]);
+  });
+
   it("names the node by its index", () => {
     expect(() => decodeTree(bytes({ v: 1, nodes: [file, dir, { ...link, mode: "x" }] }))).toThrow(/^nodes\[2\]\.mode: /);
   });
