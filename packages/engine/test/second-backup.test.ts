@@ -160,6 +160,11 @@ describe("prescan: listings taken while the repository opens", () => {
       expect(partial).toBeGreaterThan(0);
       const scanned = await backup(repo, { paths: [src.dir], workers: 0, parent: "none", prescan: scan });
       expect((await dirNode(repo, scanned.snapshot.tree, src.dir)).subtree).toBe((await dirNode(repo, plain.snapshot.tree, src.dir)).subtree);
+      // A source that is a link to a directory is not listed through the link.
+      await symlink(join(src.dir, "d1"), join(src.dir, "via-link"));
+      const linkScan = new Prescan([join(src.dir, "via-link")]);
+      for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+      expect(linkScan.pending).toBe(0);
       const missing = await backup(repo, { paths: [join(src.dir, "missing")], workers: 0, parent: "none", prescan: new Prescan([join(src.dir, "missing")]) });
       expect(missing.snapshot.errors).toEqual([{ path: join(src.dir, "missing"), error: "ENOENT" }]);
     } finally {

@@ -9,7 +9,7 @@
  * itself). A stat taken a moment earlier describes the file exactly as the
  * walk's own would have had it run then: the backup is not atomic either way.
  */
-import { readdirSync } from "node:fs";
+import { lstatSync, readdirSync } from "node:fs";
 import { resolve, sep } from "node:path";
 import { lstatMeta, type ScannedEntry } from "./lstat-meta";
 
@@ -41,11 +41,13 @@ export class Prescan {
   /** Directories still to list, the next one last. */
   private readonly stack: string[];
   private entries = 0;
+  private readonly sources = new Set<string>();
   private stopped = false;
 
   /** Starts scanning `paths` (resolved as backup() resolves them) on the next turns of the event loop. */
   constructor(paths: readonly string[]) {
     this.stack = [...new Set(paths.map((p) => resolve(p)))].sort().reverse();
+    for (const p of this.stack) this.sources.add(p);
     setImmediate(() => this.slice());
   }
 
@@ -73,6 +75,8 @@ export class Prescan {
       if (this.dirs.has(dir)) continue;
       let names: string[];
       try {
+        // A source that is a link to a directory is recorded as the link: nothing below it is walked.
+        if (this.sources.has(dir) && !lstatSync(dir).isDirectory()) continue;
         names = readdirSync(dir).sort();
       } catch {
         // Not a directory (a file given as a source) or unreadable: the walk finds out and reports.
