@@ -93,7 +93,8 @@ export interface BackupOptions {
   /**
    * Listings and lstats of `paths` taken while the repository was opening (the CLI starts
    * one before deriving the key): the walk takes them instead of listing those directories
-   * again. Stopped when the walk starts.
+   * again. Stopped when the walk starts. It knows no excludes: it may list what the walk then
+   * skips (bounded work; the walk still applies every exclude).
    */
   prescan?: Prescan;
 }
