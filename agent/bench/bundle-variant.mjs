@@ -3,21 +3,21 @@
 // both sides of an A/B share every other file — the working tree, other engineers' uncommitted
 // engine changes included — and nothing in the working tree is touched.
 //   node bench/bundle-variant.mjs OUTDIR [repo/relative/path.ts=/replacement/file.ts]...
-import { build } from "esbuild";
-import { copyFile, readFile, writeFile, mkdir } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { dirname, join, resolve } from "node:path";
+import { bundleAgent } from "../scripts/bundle.mjs";
 
-const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const repo = resolve(root, "..");
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const [outArg, ...swaps] = process.argv.slice(2);
 if (!outArg) throw new Error("usage: bundle-variant.mjs OUTDIR [path=replacement]...");
-// Beside agent/ so the bundle finds agent/node_modules (the native addons) as the real one does.
-const out = resolve(outArg);
-const replace = new Map(swaps.map((s) => {
-  const [p, file] = s.split("=");
-  return [resolve(repo, p), resolve(file)];
-}));
+const replace = new Map(
+  swaps.map((s) => {
+    const [p, file] = s.split("=");
+    if (!p || !file) throw new Error(`not path=replacement: ${s}`);
+    return [resolve(repo, p), resolve(file)];
+  }),
+);
 const swap = {
   name: "swap",
   setup(b) {
@@ -28,18 +28,7 @@ const swap = {
     });
   },
 };
-const engine = join(root, "../packages/engine/src/backup");
-const engineRestore = join(root, "../packages/engine/src/restore");
-const common = {
-  bundle: true, platform: "node", target: "node20", format: "esm",
-  external: ["@parcel/watcher", "zstd-napi", "@node-rs/xxhash"],
-  banner: { js: "import { createRequire as __tmCreateRequire } from 'node:module'; const require = __tmCreateRequire(import.meta.url);" },
-  legalComments: "none", logLevel: "warning", plugins: [swap],
-};
-await mkdir(out, { recursive: true });
-await build({ ...common, entryPoints: [join(root, "src/main.ts")], outfile: join(out, "tidemark-agent.mjs") });
-await build({ ...common, entryPoints: [join(engine, "encode-worker.ts")], outfile: join(out, "encode-worker.js") });
-await build({ ...common, entryPoints: [join(engineRestore, "decode-worker.ts")], outfile: join(out, "decode-worker.js") });
-await copyFile(join(engine, "encode-worker-boot.mjs"), join(out, "encode-worker-boot.mjs"));
-await writeFile(join(out, "package.json"), JSON.stringify({ type: "module", private: true }) + "\n");
+// Keep OUTDIR inside agent/ (e.g. agent/dist-b): the bundle finds the native addons in agent/node_modules.
+const out = resolve(outArg);
+await bundleAgent(out, { plugins: [swap] });
 console.log(`wrote ${out} (${replace.size} file(s) swapped)`);
