@@ -9,6 +9,45 @@ const link: TreeNode = { name: "l", type: "symlink", mode: 0o120777, uid: 0, gid
 const bytes = (x: unknown) => Buffer.from(JSON.stringify(x));
 const withNode = (patch: Record<string, unknown>) => bytes({ v: 1, nodes: [{ ...file, ...patch }] });
 
+describe("encodeTree", () => {
+  // The canonical form as first defined: JSON.stringify of objects with keys in this order.
+  const KEYS = ["name", "type", "mode", "uid", "gid", "mtimeNs", "size", "dev", "inode", "attrs", "target", "content", "subtree"] as const;
+  const reference = (nodes: TreeNode[]) =>
+    JSON.stringify({
+      v: 1,
+      nodes: [...nodes]
+        .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+        .map((n) => Object.fromEntries(KEYS.filter((k) => n[k] !== undefined).map((k) => [k, n[k]]))),
+    });
+
+  it("writes exactly the bytes of the original definition (tree ids must never change)", () => {
+    const odd = ['quote"d', "back\\slash", "tab\tnew\nline", "\u0001ctl", "é", "日本", "🦀", "\ud800lone", "</script>", "a b"];
+    let seed = 7;
+    const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+    for (let round = 0; round < 50; round++) {
+      const nodes: TreeNode[] = [];
+      const count = rnd(12);
+      for (let i = 0; i < count; i++) {
+        const name = `${odd[rnd(odd.length)]}${i}`;
+        const n: TreeNode = { name, type: (["file", "dir", "symlink", "other"] as const)[rnd(4)]!, mode: rnd(0o200000), uid: rnd(70000), gid: rnd(70000), mtimeNs: String(BigInt(rnd(2 ** 30)) * 1_000_000_007n - 5n), size: rnd(2 ** 31) * 1024 };
+        if (rnd(2)) n.dev = String(rnd(1e9));
+        if (rnd(2)) n.inode = String(rnd(1e9));
+        if (rnd(3) === 0) n.attrs = rnd(1 << 20);
+        if (rnd(3) === 0) n.target = odd[rnd(odd.length)]!;
+        if (rnd(2)) n.content = Array.from({ length: rnd(4) }, (_, j) => id("0123456789abcdef"[(i + j) % 16]!));
+        if (rnd(3) === 0) n.subtree = id("f");
+        nodes.push(n);
+      }
+      expect(encodeTree(nodes).toString()).toBe(reference(nodes));
+    }
+    expect(encodeTree([]).toString()).toBe('{"v":1,"nodes":[]}');
+  });
+
+  it("refuses a name twice", () => {
+    expect(() => encodeTree([file, { ...file, size: 1 }])).toThrow(/duplicate name in tree: a\.txt/);
+  });
+});
+
 describe("decodeTree", () => {
   it("decodes what encodeTree writes, field for field", () => {
     const tree = decodeTree(encodeTree([link, file, dir]));
