@@ -37,21 +37,12 @@ export function encodeTree(nodes: TreeNode[]): Buffer {
   for (let i = 1; i < sorted.length; i++) {
     if (sorted[i]!.name === sorted[i - 1]!.name) throw new Error(`duplicate name in tree: ${sorted[i]!.name}`);
   }
-  // The JSON written field by field in KEY_ORDER: the same bytes as JSON.stringify of an object
-  // built per node with those keys (a test compares both), without building the objects.
-  let out = '{"v":1,"nodes":[';
-  for (let i = 0; i < sorted.length; i++) {
-    const n = sorted[i]!;
-    let sep = i === 0 ? "{" : ",{";
-    for (const k of KEY_ORDER) {
-      const v = n[k];
-      if (v === undefined) continue;
-      out += `${sep}"${k}":${JSON.stringify(v)}`;
-      sep = ",";
-    }
-    out += sep === "," ? "}" : `${sep}}`;
-  }
-  return Buffer.from(`${out}]}`);
+  const canon = sorted.map((n) => {
+    const o: Record<string, unknown> = {};
+    for (const k of KEY_ORDER) if (n[k] !== undefined) o[k] = n[k];
+    return o;
+  });
+  return Buffer.from(JSON.stringify({ v: 1, nodes: canon }));
 }
 
 /**
@@ -88,15 +79,7 @@ export function decodeTree(data: Uint8Array): Tree {
 export class TreeFormatError extends Error {}
 
 const NODE_TYPES = new Set(["file", "dir", "symlink", "other"]);
-/** 64 lowercase hex digits, by char codes (a regex per content id was measurable in a second backup). */
-function isHexId(s: string): boolean {
-  if (s.length !== 64) return false;
-  for (let i = 0; i < 64; i++) {
-    const c = s.charCodeAt(i);
-    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return false;
-  }
-  return true;
-}
+const HEX_ID = /^[0-9a-f]{64}$/;
 const DECIMAL = /^-?\d+$/;
 
 function checkNode(n: unknown, i: number): TreeNode {
@@ -125,11 +108,11 @@ function checkNode(n: unknown, i: number): TreeNode {
   if (n.content !== undefined) {
     const c = n.content;
     if (!Array.isArray(c)) throw bad("content", "an array of chunk ids", c);
-    for (let j = 0; j < c.length; j++) if (typeof c[j] !== "string" || !isHexId(c[j])) throw bad(`content[${j}]`, "a 64-digit lowercase hex id", c[j]);
+    for (let j = 0; j < c.length; j++) if (typeof c[j] !== "string" || !HEX_ID.test(c[j])) throw bad(`content[${j}]`, "a 64-digit lowercase hex id", c[j]);
     keys++;
   }
   if (n.subtree !== undefined) {
-    if (typeof n.subtree !== "string" || !isHexId(n.subtree)) throw bad("subtree", "a 64-digit lowercase hex id", n.subtree);
+    if (typeof n.subtree !== "string" || !HEX_ID.test(n.subtree)) throw bad("subtree", "a 64-digit lowercase hex id", n.subtree);
     keys++;
   }
   // Every key known (the usual case): the parsed object is the node; otherwise a copy without the rest.
