@@ -235,6 +235,16 @@ describe("single-chunk files created whole", () => {
       const again = await restore(repo, r, { target: out.dir, decodeWorkers: 0 });
       expect(again.failures).toEqual([]);
       expect(await describeTree(join(out.dir, src.dir))).toEqual(await describeTree(src.dir));
+      // The umask is read when each restore starts: a stricter one set later is honoured (fchmod again).
+      const before = process.umask(0o077);
+      try {
+        // In-thread: the same module instance as the restores above.
+        const strict = await restore(repo, r, { target: join(out.dir, "strict"), decodeWorkers: 0 });
+        expect(strict.failures).toEqual([]);
+      } finally {
+        process.umask(before);
+      }
+      expect(await describeTree(join(out.dir, "strict", src.dir))).toEqual(await describeTree(src.dir));
     } finally {
       await src.cleanup();
       await out.cleanup();

@@ -49,6 +49,8 @@ export interface DecodeRequest {
   pieces?: Array<Array<{ path: string; offset: number }>>;
   /** Restore ownership too (running as root). */
   chown?: boolean;
+  /** The process umask when the restore started (writeWholeFile skips fchmod only when it is known). */
+  umask?: number;
   /** Per blob: true when `files` and `pieces` are all that need it (its plaintext is not sent back). */
   onlyFiles?: boolean[];
   /**
@@ -96,18 +98,15 @@ const asFileError = (e: unknown): FileError => ({ code: (e as NodeJS.ErrnoExcept
 /**
  * The process umask, from /proc (Linux); undefined elsewhere. process.umask() without an
  * argument briefly sets it to 0 for every thread (DEP0139), so it is not asked that way.
+ * A restore reads it once when it starts and hands it to its decoders.
  */
-let umask: number | undefined | null = null;
-function processUmask(): number | undefined {
-  if (umask === null) {
-    try {
-      const m = /^Umask:\s*([0-7]+)$/m.exec(readFileSync("/proc/self/status", "utf8"));
-      umask = m ? parseInt(m[1]!, 8) : undefined;
-    } catch {
-      umask = undefined;
-    }
+export function processUmask(): number | undefined {
+  try {
+    const m = /^Umask:\s*([0-7]+)$/m.exec(readFileSync("/proc/self/status", "utf8"));
+    return m ? parseInt(m[1]!, 8) : undefined;
+  } catch {
+    return undefined;
   }
-  return umask;
 }
 
 /**
@@ -116,9 +115,8 @@ function processUmask(): number | undefined {
  * (and there are no setuid/setgid/sticky bits) no fchmod follows — one syscall less for most
  * files of a restore. An existing file (restoring over an earlier restore) gets every call.
  */
-export function writeWholeFile(f: WholeFile, data: Uint8Array, chown: boolean): void {
+export function writeWholeFile(f: WholeFile, data: Uint8Array, chown: boolean, mask?: number): void {
   const perms = f.mode & 0o777;
-  const mask = processUmask();
   let exact = mask !== undefined && (perms & mask) === 0 && (f.mode & 0o7000) === 0;
   let fd: number;
   try {
@@ -181,7 +179,7 @@ export function decodeRun(idKey: Buffer, req: DecodeRequest): DecodeResponse {
     }
     fileErrors[i] = (req.files?.[i] ?? []).map((f): FileError | null => {
       try {
-        writeWholeFile(f, data, req.chown ?? false);
+        writeWholeFile(f, data, req.chown ?? false, req.umask);
         return null;
       } catch (e) {
         return asFileError(e);

@@ -21,7 +21,7 @@ import { coalesce, MAX_GAP, readBlobs, readRunBytes, type Located } from "./blob
 import { CreationSplit } from "./creation-split";
 import { RunQueue } from "./run-queue";
 import { DecodePool } from "./decode-pool";
-import { writeChunkAt, writeWholeFile, type DecodeResult, type FileError } from "./decode-core";
+import { processUmask, writeChunkAt, writeWholeFile, type DecodeResult, type FileError } from "./decode-core";
 import type { Repository } from "../repository";
 import type { Snapshot } from "../snapshot";
 import { decodeTree, isSafeName, isWindowsPath, treePathParts, type TreeNode } from "../tree";
@@ -214,6 +214,8 @@ class Restorer {
   /** Whether this thread decodes runs itself when the workers are ahead (not with a fixed workerFileShare). */
   private readonly stealing: boolean;
   private planningDone = false;
+  /** Read once per restore: new files whose mode it leaves intact need no fchmod. */
+  private readonly umask = processUmask();
   /** Worker backlog from which this thread decodes a run itself. */
   private readonly stealFrom: number;
   /** Plaintext buffers shared with the decoder, one per run in flight, reused. */
@@ -441,7 +443,7 @@ class Restorer {
       const piecesReq = pieces.map((ps) => ps.map(({ file, offset }) => ({ path: file.path, offset })));
       const onlyFiles = targets.map((ts, i) => whole[i]!.size + pieces[i]!.length === ts.length);
       try {
-        const req = { pack, key: this.repo.packKey(pack, info.salt), start, sealed: bytes, blobs, files, pieces: piecesReq, chown: isRoot, onlyFiles, into, recheckIds: this.opts.recheckIds };
+        const req = { pack, key: this.repo.packKey(pack, info.salt), start, sealed: bytes, blobs, files, pieces: piecesReq, chown: isRoot, umask: this.umask, onlyFiles, into, recheckIds: this.opts.recheckIds };
         const res = here ? pool.decodeHere(req) : await pool.decode(req);
         decoded = { view: Buffer.from(res.out), results: res.results, fileErrors: res.fileErrors, pieceErrors: res.pieceErrors };
       } catch (x) {
@@ -474,7 +476,7 @@ class Restorer {
           this.wholeFileWritten(f, fe === undefined ? { message: "file was not written" } : fe, hit.length);
           continue;
         } else if (!f.failed && f.chunks === 1) {
-          this.wholeFileWritten(f, writeWholeFileHere(f, data!), data!.length);
+          this.wholeFileWritten(f, writeWholeFileHere(f, data!, this.umask), data!.length);
           continue;
         } else if (hit && pieces[i]!.includes(t)) {
           const pe = decoded!.pieceErrors?.[i]?.[pieces[i]!.indexOf(t)];
@@ -598,9 +600,9 @@ function bestEffort(f: () => void): void {
 }
 
 /** A single-chunk file created on this thread: null, or why it was not. */
-function writeWholeFileHere(f: FilePlan, data: Buffer): FileError | null {
+function writeWholeFileHere(f: FilePlan, data: Buffer, umask: number | undefined): FileError | null {
   try {
-    writeWholeFile(f, data, isRoot);
+    writeWholeFile(f, data, isRoot, umask);
     return null;
   } catch (e) {
     return { code: (e as NodeJS.ErrnoException).code, message: (e as Error).message };
