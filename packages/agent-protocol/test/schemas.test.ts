@@ -8,6 +8,8 @@ import {
   heartbeatRequestSchema,
   MAX_MISSING_QUERY,
   missingRequestSchema,
+  packColumns,
+  packReportEntries,
   packReportSchema,
   parseCredential,
   policySchema,
@@ -118,6 +120,69 @@ describe("packs", () => {
     rejects(packReportSchema, goodPack, "entries.0.length", 10_000);
     rejects(packReportSchema, goodPack, "entries.0.offset", 3);
     rejects(packReportSchema, goodPack, "entries.0.type", 2);
+  });
+});
+
+describe("packs, columnar", () => {
+  const entries = [
+    { id: hex(4), type: 0, offset: 40, length: 100, rawLength: 90 },
+    { id: hex(5), type: 1, offset: 140, length: 800, rawLength: 0 },
+    { id: hex(6), type: 0, offset: 940, length: 60, rawLength: 60 },
+  ];
+  const { entries: _old, ...head } = goodPack;
+  const goodCols = { ...head, columns: packColumns(entries) };
+  const issues = (v: unknown) => {
+    const r = packReportSchema.safeParse(v);
+    expect(r.success, "should be refused").toBe(false);
+    return r.error!.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
+  };
+  const withColumn = (field: string, value: unknown) => ({ ...goodCols, columns: { ...goodCols.columns, [field]: value } });
+
+  it("accepts, and reads back the same entries as the old form", () => {
+    const r = packReportSchema.parse(goodCols);
+    expect(goodCols.columns.ids).toBe(hex(4) + hex(5) + hex(6));
+    expect(goodCols.columns.types).toBe("010");
+    expect(packReportEntries(r)).toEqual(entries);
+    expect(packReportEntries(packReportSchema.parse({ ...head, entries }))).toEqual(entries);
+  });
+  it("builds ids from Buffers as lower-case hex", () => {
+    const cols = packColumns(entries.map((e) => ({ ...e, id: Buffer.from(e.id, "hex") })));
+    expect(cols).toEqual(goodCols.columns);
+  });
+  it("needs exactly one of entries and columns", () => {
+    expect(issues(head).join()).toMatch(/entries: exactly one of entries and columns/);
+    expect(issues({ ...goodCols, entries: goodPack.entries }).join()).toMatch(/columns: exactly one of entries and columns/);
+  });
+  it.each([
+    ["ids", hex(4) + hex(5) + hex(0xabc).toUpperCase(), /^columns\.ids: must be lower-case hex/],
+    ["ids", hex(4) + hex(5) + hex(6).slice(0, 63) + "g", /^columns\.ids: must be lower-case hex/],
+    ["ids", hex(4) + hex(5) + hex(6).slice(0, 60), /^columns\.ids: must be a whole number of 64-hex-digit ids/],
+    ["ids", "", /^columns\.ids: must hold at least one/],
+    ["types", "012", /^columns\.types: must be one "0" \(data\) or "1" \(tree\) per entry/],
+    ["offsets", [40, 39, 940], /^columns\.offsets\.1: must be an integer of at least 40/],
+    ["offsets", [40, 140.5, 940], /^columns\.offsets\.1: must be an integer/],
+    ["offsets", "40,140,940", /^columns\.offsets: must be an array of integers/],
+    ["lengths", [100, 0, 60], /^columns\.lengths\.1: must be a positive integer, got 0/],
+    ["lengths", [100, "800", 60], /^columns\.lengths\.1: must be a positive integer, got "800"/],
+    ["rawLengths", [90, 0, -1], /^columns\.rawLengths\.2: must be a non-negative integer, got -1/],
+    ["rawLengths", [90, 0, null], /^columns\.rawLengths\.2: must be a non-negative integer/],
+  ])("refuses columns.%s=%j with a clear message", (field, bad, message) => {
+    expect(issues(withColumn(field, bad))).toEqual([expect.stringMatching(message)]);
+  });
+  it.each(["types", "offsets", "lengths", "rawLengths"])("refuses a %s column of another length than ids", (field) => {
+    const col = goodCols.columns[field as keyof typeof goodCols.columns];
+    expect(issues(withColumn(field, col.slice(0, 2)))).toEqual([`columns.${field}: has 2 entries but ids has 3: every column needs one value per id`]);
+  });
+  it("refuses an entry that runs past the end of the pack, naming its index", () => {
+    expect(issues(withColumn("lengths", [100, 800, 61]))).toEqual(["columns.lengths.2: entry 2 runs past the end of the pack"]);
+    expect(issues({ ...goodCols, size: 999 })).toEqual(["columns.lengths.2: entry 2 runs past the end of the pack"]);
+  });
+  it("caps the issues of a wholly wrong column", () => {
+    const n = 1000;
+    const many = packColumns(Array.from({ length: n }, (_, i) => ({ id: hex(i + 1), type: 0, offset: 40 + i, length: 1, rawLength: 1 })));
+    const r = packReportSchema.safeParse({ ...head, size: 10_000, columns: { ...many, offsets: new Array(n).fill(0) } });
+    expect(r.success).toBe(false);
+    expect(r.error!.issues.length).toBe(10);
   });
 });
 

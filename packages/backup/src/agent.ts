@@ -15,7 +15,7 @@ import type {
   RestoreResultReport,
   UploadSession,
 } from "@tidemark/agent-protocol";
-import { MAX_HEAL_IDS } from "@tidemark/agent-protocol";
+import { MAX_HEAL_IDS, packReportEntries } from "@tidemark/agent-protocol";
 import { type Tx, schema, scopeToCustomer } from "@tidemark/db";
 import { and, asc, eq, inArray, isNull } from "drizzle-orm";
 import { conflict, notFound, unprocessable } from "./errors";
@@ -80,8 +80,10 @@ export async function reportPack(svc: AgentServices, m: MachineContext, req: Pac
   if (meta.size !== req.size) {
     throw unprocessable("pack_size_mismatch", `Pack ${req.packId} is ${meta.size} bytes in storage, not ${req.size}: the upload is incomplete or the report is wrong`);
   }
+  // Older agents send `entries`, newer ones `columns`: from here on both are one list.
+  const entries = packReportEntries(req);
   const seen = new Set<string>();
-  for (const e of req.entries) {
+  for (const e of entries) {
     if (seen.has(e.id)) throw unprocessable("duplicate_entry", `Chunk ${e.id} appears twice in pack ${req.packId}`);
     seen.add(e.id);
   }
@@ -92,7 +94,7 @@ export async function reportPack(svc: AgentServices, m: MachineContext, req: Pac
         id: req.packId,
         salt: Buffer.from(req.salt, "base64"),
         size: req.size,
-        blobs: req.entries.map((e) => ({ type: e.type, id: Buffer.from(e.id, "hex"), offset: e.offset, length: e.length, rawLength: e.rawLength })),
+        blobs: entries.map((e) => ({ type: e.type, id: Buffer.from(e.id, "hex"), offset: e.offset, length: e.length, rawLength: e.rawLength })),
       },
     ]);
     await index.flush();
@@ -107,7 +109,7 @@ export async function reportPack(svc: AgentServices, m: MachineContext, req: Pac
       svc.log(`could not enqueue verification of pack ${req.packId} (the sweep will)`, err);
     }
   }
-  return { indexed: req.entries.length };
+  return { indexed: entries.length };
 }
 
 /**

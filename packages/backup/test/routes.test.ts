@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { ContainerClient } from "@azure/storage-blob";
-import { routes } from "@tidemark/agent-protocol";
+import { packColumns, routes } from "@tidemark/agent-protocol";
 import { schema } from "@tidemark/db";
 import { AzureBlobStore } from "@tidemark/storage";
 import { eq } from "drizzle-orm";
@@ -210,6 +210,57 @@ describe("packs and chunk index", () => {
     const fresh = chunkId();
     const q = await call(w, "chunksMissing", { credential: sibling.credential, body: { ids: [...ids, fresh] } });
     expect(q.body.missing).toEqual([fresh]);
+  });
+
+  it("indexes the columnar form (current agents) and the entries form (older agents) alike", async () => {
+    const rowsOf = async (packId: string) =>
+      (await w.database.db.select().from(schema.chunkIndex).where(eq(schema.chunkIndex.packId, packId))).map((r) => ({
+        id: r.chunkId.toString("hex"),
+        type: r.type,
+        offset: r.offset,
+        length: r.length,
+        rawLength: r.rawLength,
+      }));
+    const byId = (a: { id: string }, b: { id: string }) => a.id.localeCompare(b.id);
+    const packA = await putPack(w, w.a1, 8192);
+    const old = packReport(packA, [chunkId(), chunkId(), chunkId()]);
+    old.entries[1]!.type = 1 as 0;
+    const r1 = await call(w, "packs", { credential: m1.credential, body: old });
+    expect(r1.status).toBe(200);
+    expect(r1.body.indexed).toBe(3);
+    expect((await rowsOf(packA.packId)).sort(byId)).toEqual([...old.entries].sort(byId));
+
+    const packB = await putPack(w, w.a1, 8192);
+    const fresh = packReport(packB, [chunkId(), chunkId(), chunkId()]);
+    fresh.entries[2]!.type = 1 as 0;
+    const { entries, ...head } = fresh;
+    const r2 = await call(w, "packs", { credential: m1.credential, body: { ...head, columns: packColumns(entries) } });
+    expect(r2.status).toBe(200);
+    expect(r2.body.indexed).toBe(3);
+    expect((await rowsOf(packB.packId)).sort(byId)).toEqual([...entries].sort(byId));
+  });
+
+  it("refuses a columnar report with a bad column, both forms or neither (400 naming the field) or a duplicate id (422)", async () => {
+    const pack = await putPack(w, w.a1, 1024);
+    const { entries, ...head } = packReport(pack, [chunkId(), chunkId()]);
+    const columns = packColumns(entries);
+    const refused = async (body: unknown, field: RegExp) => {
+      const r = await call(w, "packs", { credential: m1.credential, body });
+      expect(r.status).toBe(400);
+      expect(r.body.error.code).toBe("invalid_request");
+      expect(r.body.error.message).toMatch(field);
+    };
+    await refused({ ...head, columns: { ...columns, ids: columns.ids.toUpperCase() } }, /columns\.ids: must be lower-case hex/);
+    await refused({ ...head, columns: { ...columns, lengths: [64] } }, /columns\.lengths: has 1 entries but ids has 2/);
+    await refused({ ...head, columns: { ...columns, offsets: [40, 1000] } }, /columns\.lengths\.1: entry 1 runs past the end of the pack/);
+    await refused({ ...head, columns: { ...columns, rawLengths: [100, -1] } }, /columns\.rawLengths\.1: must be a non-negative integer/);
+    await refused({ ...head, entries, columns }, /exactly one of entries and columns/);
+    await refused(head, /exactly one of entries and columns/);
+    const dup = packColumns([entries[0]!, { ...entries[1]!, id: entries[0]!.id }]);
+    const d = await call(w, "packs", { credential: m1.credential, body: { ...head, columns: dup } });
+    expect(d.status).toBe(422);
+    expect(d.body.error.code).toBe("duplicate_entry");
+    expect((await w.database.db.select().from(schema.chunkIndex).where(eq(schema.chunkIndex.packId, pack.packId)))).toHaveLength(0);
   });
 
   it("rejects malformed reports: entries past the end, duplicate ids, bad ids", async () => {
