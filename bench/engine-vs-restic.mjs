@@ -152,8 +152,13 @@ results.tidemark.restore = timed("tidemark restore", ...tm(["restore", "latest",
 const diff = sh("diff", ["-rq", "--no-dereference", join(rt.restic, corpus), join(rt.tidemark, corpus)], { allowFail: true });
 const restoreIdentical = diff.status === 0;
 if (!restoreIdentical) console.error(`WARNING: restores differ:\n${diff.stdout.slice(0, 2000)}`);
-rmSync(rt.restic, { recursive: true, force: true });
-rmSync(rt.tidemark, { recursive: true, force: true });
+// With --keep the restores stay too: on this VM's journal-less ext4 a large delete makes file
+// creation crawl for up to ~6 minutes (the allocator steps over recently freed inodes), so back-to-back
+// runs keep everything and the caller deletes once the measuring is over.
+if (!values.keep) {
+  rmSync(rt.restic, { recursive: true, force: true });
+  rmSync(rt.tidemark, { recursive: true, force: true });
+}
 
 // --- tidemark against Azurite --------------------------------------------------
 let azure = null;
