@@ -8,7 +8,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { AzureBlobStore, BlobExistsError, BlobNotFoundError, StorageError, withRetry, type BlobStore } from "@tidemark/storage";
-import { MAX_MISSING_QUERY, MissingChunksError, type AgentClient, type PointManifest } from "@tidemark/agent-protocol";
+import { MAX_MISSING_QUERY, MissingChunksError, packColumns, type AgentClient, type PointManifest } from "@tidemark/agent-protocol";
 import { BLOB_TREE, openBlob, packKeyName, PackWriter, parseTrailer, SNAPSHOT_PREFIX, writeIndexObject, type IndexedPack, type PackBlob, type Repository, type Snapshot } from "./engine";
 import type { UploadQueue } from "./queue";
 import { readSpooled } from "./spool";
@@ -236,7 +236,8 @@ export class Uploader {
         packId: out.id,
         size: out.bytes.length,
         salt: out.salt.toString("base64"),
-        entries: out.blobs.map((b) => ({ id: b.id.toString("hex"), type: b.type, offset: b.offset, length: b.length, rawLength: b.rawLength })),
+        // Columns, not one object per entry: a 10k-entry report costs both ends a third of the CPU.
+        columns: packColumns(out.blobs),
       });
       this.stats.packsUploaded++;
       for (const id of missing) this.forced.delete(id);

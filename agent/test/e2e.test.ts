@@ -15,6 +15,7 @@ import { schema } from "@tidemark/db";
 import { createRestoreJob, customerDataKey, revokeMachine } from "@tidemark/backup";
 import { issueToken } from "@tidemark/backup/testing";
 import { execFileSync, spawn } from "node:child_process";
+import { packReportEntries, type PackReport } from "@tidemark/agent-protocol";
 import { openBlob, packKeyName, parseTrailer, Repository } from "../src/engine";
 import { BUNDLE, cli, readTree, removeTmp, restorePoint, startAgent, stopAgent, tmp, waitFor, type AgentProc } from "./helpers";
 import { committed, events, newCustomer, restoreJobRow, setPolicy, startRealServer, type RealServer, type TestPolicy } from "./real-server";
@@ -218,7 +219,6 @@ describe("agent end to end (real server: serveAgentApi + PostgreSQL + Azurite)",
       // The customer's repository packs are 16 MiB: 36 MiB of incompressible data make several.
       const data = randomBytes(36 * 1024 * 1024);
       await writeFile(join(watched, "big.bin"), data);
-      type PackReport = { packId: string; entries: Array<{ id: string }> };
       const reported = () => srv.proxy.ok("POST", /\/packs$/).map((c) => c.body as PackReport);
       const before0 = reported().length;
       const a1 = run(stateDir);
@@ -232,7 +232,7 @@ describe("agent end to end (real server: serveAgentApi + PostgreSQL + Azurite)",
       // No chunk was reported twice in different packs: what was stored before the kill was not sent again.
       const mine = reported().slice(before0);
       // A repeated report of the same pack is allowed (idempotent); the same chunk in two packs is a re-upload.
-      const byPack = new Map(mine.map((r) => [r.packId, r.entries.map((e) => e.id)]));
+      const byPack = new Map(mine.map((r) => [r.packId, packReportEntries(r).map((e) => e.id)]));
       const all = [...byPack.values()].flat();
       expect(new Set(all).size).toBe(all.length);
       expect(reported().length).toBeGreaterThan(before);
@@ -495,8 +495,7 @@ describe("agent end to end (real server: serveAgentApi + PostgreSQL + Azurite)",
     await db.insert(schema.badChunks).values({ mspId: srv.w.mspId, customerId: m.customerId, chunkId: victim.chunkId, packId: oldPack, reason: "corrupt" });
     const before = (await points(m)).length;
 
-    type PackReport = { packId: string; entries: Array<{ id: string }> };
-    const carrying = () => srv.proxy.ok("POST", /\/packs$/).map((c) => c.body as PackReport).filter((r) => r.entries.some((e) => e.id === victimId));
+    const carrying = () => srv.proxy.ok("POST", /\/packs$/).map((c) => c.body as PackReport).filter((r) => packReportEntries(r).some((e) => e.id === victimId));
     expect(carrying().map((r) => r.packId)).toEqual([oldPack]);
     const healed = await waitFor("the chunk reported in a new pack", () => carrying().find((r) => r.packId !== oldPack), 30_000, agent);
     const p = await waitFor("a point after the heal", async () => { const c = await points(m); return c.length > before && c.at(-1); }, 30_000, agent);

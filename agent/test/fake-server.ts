@@ -12,7 +12,7 @@ import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { z } from "zod";
-import { API_PREFIX, parseCredential, policySchema, routes, type Policy, type PointManifest, type RepositoryConfig } from "@tidemark/agent-protocol";
+import { API_PREFIX, packReportEntries, parseCredential, policySchema, routes, type Policy, type PointManifest, type RepositoryConfig } from "@tidemark/agent-protocol";
 import { AzureBlobStore } from "@tidemark/storage";
 import { BlobServiceClient, ContainerSASPermissions } from "@azure/storage-blob";
 import type { RestoreJob } from "@tidemark/agent-protocol";
@@ -172,9 +172,10 @@ export class FakeServer {
         // Indexed only once durable: the server looks for itself.
         const head = await this.azure.head(`data/${b.packId.slice(0, 2)}/${b.packId}`);
         if (!head || head.size !== b.size) return fail(422, "pack_not_durable", `pack ${b.packId} is not in the container with size ${b.size}`);
-        if (!this.packs.some((p) => p.packId === b.packId)) this.packs.push({ packId: b.packId, size: b.size, ids: b.entries.map((e) => e.id) });
-        for (const e of b.entries) if (!this.index.has(e.id)) this.index.set(e.id, b.packId);
-        return reply({ indexed: b.entries.length });
+        const entries = packReportEntries(b);
+        if (!this.packs.some((p) => p.packId === b.packId)) this.packs.push({ packId: b.packId, size: b.size, ids: entries.map((e) => e.id) });
+        for (const e of entries) if (!this.index.has(e.id)) this.index.set(e.id, b.packId);
+        return reply({ indexed: entries.length });
       }
       case "points": {
         const b = body as z.infer<typeof routes.points.request>;
