@@ -57,6 +57,13 @@ describe("tidemark CLI end to end (local repository)", { timeout: 240_000 }, () 
     expect((await readFile(join(target, src, "new.txt"))).toString()).toBe("new file");
     expect(await readFile(join(target, src, "docs/deep/big.bin"))).toEqual(await readFile(join(src, "docs/deep/big.bin")));
 
+    // The id re-check on top of the GCM tag (a writer-bug guard) restores the same bytes.
+    const rechecked = join(work.dir, "rechecked");
+    const rv = await cli(["restore", "--repo", repo, "latest", "--target", rechecked, "--verify-ids"]);
+    expect(rv.stderr).toBe("");
+    expect(rv.code).toBe(0);
+    expect(await readFile(join(rechecked, src, "docs/deep/big.bin"))).toEqual(await readFile(join(src, "docs/deep/big.bin")));
+
     const one = join(work.dir, "one");
     expect((await cli(["restore", "--repo", repo, `${p1}:${src}/docs/a.txt`, "--target", one])).code).toBe(0);
     expect(await readdir(one)).toEqual(["a.txt"]);

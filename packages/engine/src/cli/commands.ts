@@ -24,7 +24,8 @@ export const HELP = `usage: tidemark <command> --repo DIR|azure://CONTAINER [opt
   backup PATH...            back up files and directories (--host, --tag, --parent ID|none, --volume IMAGE|DEVICE)
   points                    list recovery points
   ls POINT[:path]           list a point's files (POINT: id, prefix or "latest")
-  restore POINT[:path]      restore into --target DIR  (--volume NAME --target FILE|DEVICE for an image)
+  restore POINT[:path]      restore into --target DIR  (--volume NAME --target FILE|DEVICE for an image);
+                            --verify-ids also recomputes each chunk's id (the GCM tag is always checked)
   diff A B                  what changed between two points
   check                     verify structure; --read-data [--subset P%] reads packs
   forget [POINT...] --keep-… remove points (explicit, or GFS: --keep-last/within/hourly/daily/weekly/monthly/yearly) [--prune] [--dry-run]
@@ -164,6 +165,7 @@ const restoreCmd: Handler = async (args, v) => {
   const r = await restore(repo, snap, {
     target: v.target,
     ...(path ? { path } : {}),
+    ...(v["verify-ids"] ? { recheckIds: true } : {}),
     onProgress: (p) => {
       const secs = (Date.now() - started) / 1000;
       const rate = p.bytes / Math.max(secs, 0.001);

@@ -25,6 +25,7 @@ const OPTIONS = {
   parent: { type: "string" },
   // restore
   target: { type: "string" },
+  "verify-ids": { type: "boolean" },
   // check
   "read-data": { type: "boolean" },
   subset: { type: "string" },
