@@ -25,6 +25,9 @@ const resources = {
   pointId: { label: "Recovery point", table: schema.recoveryPoints, id: schema.recoveryPoints.id, mspId: schema.recoveryPoints.mspId, customerId: schema.recoveryPoints.customerId },
   jobId: { label: "Restore job", table: schema.restoreJobs, id: schema.restoreJobs.id, mspId: schema.restoreJobs.mspId, customerId: schema.restoreJobs.customerId },
   policyId: { label: "Policy", table: schema.policies, id: schema.policies.id, mspId: schema.policies.mspId },
+  // An alert or channel of the MSP itself has no customer: only MSP members see those.
+  alertId: { label: "Alert", table: schema.alerts, id: schema.alerts.id, mspId: schema.alerts.mspId, customerId: schema.alerts.customerId },
+  channelId: { label: "Alert channel", table: schema.alertChannels, id: schema.alertChannels.id, mspId: schema.alertChannels.mspId, customerId: schema.alertChannels.customerId },
   customerId: { label: "Customer", table: schema.customers, id: schema.customers.id, mspId: schema.customers.mspId, customerId: schema.customers.id },
   mspId: { label: "MSP", table: schema.msps, id: schema.msps.id, mspId: schema.msps.id },
 } satisfies Record<string, Resource>;

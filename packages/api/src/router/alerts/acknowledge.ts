@@ -2,13 +2,13 @@ import { acknowledgeAlert } from "@tidemark/alerts";
 import { z } from "zod";
 import { transact } from "../../audit";
 import { alertsCall } from "./errors";
-import { ownedProcedure } from "./gate";
+import { mspProcedure } from "../../tenant";
 import { alertId } from "./inputs";
 
 export const acknowledgeAlertInput = z.object({ alertId });
 
 /** "I'm on it": the alert stays unresolved (the same condition keeps updating it) but shows who took it. */
-export const acknowledge = ownedProcedure("alertId", "msp", "alerts.manage", acknowledgeAlertInput).mutation(({ ctx, input }) =>
+export const acknowledge = mspProcedure("alerts.manage", acknowledgeAlertInput).mutation(({ ctx, input }) =>
   transact(ctx, (tx, audit) =>
     alertsCall(async () => {
       const alert = await acknowledgeAlert(tx, ctx.tenant.scope, input.alertId, ctx.session.user.id);

@@ -2,13 +2,13 @@ import { deleteChannel } from "@tidemark/alerts";
 import { z } from "zod";
 import { transact } from "../../audit";
 import { alertsCall } from "./errors";
-import { ownedProcedure } from "./gate";
+import { mspProcedure } from "../../tenant";
 import { channelId } from "./inputs";
 
 export const deleteChannelInput = z.object({ channelId });
 
 /** Its delivery log goes with it; alerts stay. */
-export const channelDelete = ownedProcedure("channelId", "msp", "alertChannels.manage", deleteChannelInput).mutation(({ ctx, input }) =>
+export const channelDelete = mspProcedure("alertChannels.manage", deleteChannelInput).mutation(({ ctx, input }) =>
   transact(ctx, (tx, audit) =>
     alertsCall(async () => {
       const c = await deleteChannel(tx, ctx.tenant.scope, input.channelId);

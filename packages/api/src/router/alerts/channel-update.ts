@@ -3,12 +3,12 @@ import { schema } from "@tidemark/db";
 import { eq } from "drizzle-orm";
 import { transact } from "../../audit";
 import { alertsCall, fieldError } from "./errors";
-import { ownedProcedure } from "./gate";
+import { mspProcedure } from "../../tenant";
 import { updateChannelInput } from "./inputs";
 import { secretBox } from "./services";
 
 /** Kind and customer are fixed at creation; everything else may change. The secret is write-only. */
-export const channelUpdate = ownedProcedure("channelId", "msp", "alertChannels.manage", updateChannelInput).mutation(async ({ ctx, input }) => {
+export const channelUpdate = mspProcedure("alertChannels.manage", updateChannelInput).mutation(async ({ ctx, input }) => {
   const db = ctx.services.database.db;
   const [current] = await db.select({ kind: schema.alertChannels.kind }).from(schema.alertChannels).where(eq(schema.alertChannels.id, input.channelId));
   if (input.targets && current) {

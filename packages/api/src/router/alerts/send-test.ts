@@ -2,7 +2,7 @@ import { sendTestMessage } from "@tidemark/alerts";
 import { z } from "zod";
 import { transact } from "../../audit";
 import { alertsCall } from "./errors";
-import { ownedProcedure } from "./gate";
+import { mspProcedure } from "../../tenant";
 import { channelId } from "./inputs";
 import { deliveryDeps } from "./services";
 
@@ -13,7 +13,7 @@ export const sendTestInput = z.object({ channelId });
  * (state sent/failed, HTTP status, error). Works on a disabled channel too, so
  * it can be checked before it is switched on.
  */
-export const sendTest = ownedProcedure("channelId", "msp", "alertChannels.manage", sendTestInput).mutation(async ({ ctx, input }) => {
+export const sendTest = mspProcedure("alertChannels.manage", sendTestInput).mutation(async ({ ctx, input }) => {
   const delivery = await alertsCall(async () => sendTestMessage(await deliveryDeps(ctx.services), ctx.tenant.scope, input.channelId));
   await transact(ctx, (_tx, audit) =>
     audit({ mspId: delivery.mspId, customerId: ctx.tenant.customerId, action: "alert_channel.test", targetType: "alert_channel", targetId: delivery.channelId, metadata: { state: delivery.state, lastStatus: delivery.lastStatus } }),
