@@ -298,7 +298,8 @@ export class Uploader {
     };
     const chunkIds = [...new Set([snap.tree, ...snap.volumes.map((v) => v.map), ...this.pointChunks])];
     const t1 = Date.now();
-    const { pointId } = await this.api.commitPoint({ clientPointId, manifest, chunkIds });
+    // One concatenated-hex string: one regex on each side instead of one per id.
+    const { pointId } = await this.api.commitPoint({ clientPointId, manifest, chunkIdsHex: chunkIds.join("") });
     this.hooks.log?.(`point ${clientPointId.slice(0, 8)}: manifest ${t1 - t0} ms, commit of ${chunkIds.length} chunk id(s) ${Date.now() - t1} ms`);
     this.pointChunks.clear();
     this.stats.pointsCommitted++;

@@ -12,7 +12,7 @@ import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { z } from "zod";
-import { API_PREFIX, packReportEntries, parseCredential, policySchema, routes, type Policy, type PointManifest, type RepositoryConfig } from "@tidemark/agent-protocol";
+import { API_PREFIX, commitChunkIds, missingRequestIds, packReportEntries, type MissingRequest, parseCredential, policySchema, routes, type Policy, type PointManifest, type RepositoryConfig } from "@tidemark/agent-protocol";
 import { AzureBlobStore } from "@tidemark/storage";
 import { BlobServiceClient, ContainerSASPermissions } from "@azure/storage-blob";
 import type { RestoreJob } from "@tidemark/agent-protocol";
@@ -164,8 +164,9 @@ export class FakeServer {
         return reply({ sasUrl: sas.url, container: sas.container, expiresAt: sas.expiresOn.toISOString() });
       }
       case "chunksMissing": {
-        const b = body as { ids: string[] };
-        return reply({ missing: b.ids.filter((id) => !this.index.has(id)) });
+        const b = body as MissingRequest;
+        const missing = missingRequestIds(b).filter((id) => !this.index.has(id));
+        return reply(b.ids ? { missing } : { missingHex: missing.join("") });
       }
       case "packs": {
         const b = body as z.infer<typeof routes.packs.request>;
@@ -181,7 +182,7 @@ export class FakeServer {
         const b = body as z.infer<typeof routes.points.request>;
         const prior = this.points.get(b.clientPointId);
         if (prior) return reply({ pointId: prior.pointId });
-        const missing = [...new Set([b.manifest.rootTree, ...(b.chunkIds ?? [])])].filter((id) => !this.index.has(id));
+        const missing = [...new Set([b.manifest.rootTree, ...commitChunkIds(b)])].filter((id) => !this.index.has(id));
         if (missing.length) return fail(409, "missing_chunks", `${missing.length} chunk(s) not indexed`, { missing: missing.slice(0, 1000) });
         if (!(await this.azure.head(`snapshots/${b.manifest.snapshotId}`))) return fail(422, "manifest_missing", "sealed manifest not in the container");
         const pointId = randomUUID();

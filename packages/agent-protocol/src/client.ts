@@ -8,6 +8,7 @@ import { CredentialRejectedError, MissingChunksError, ProtocolError, RetryableAp
 import {
   API_PREFIX,
   errorBodySchema,
+  missingResponseIds,
   routes,
   type CommitPointRequest,
   type EnrollRequest,
@@ -112,7 +113,8 @@ export function createAgentClient(opts: AgentClientOptions): AgentClient {
       return must(await call("uploadSession"), "upload-session");
     },
     async missingChunks(ids) {
-      return must(await call("chunksMissing", { body: { ids } }), "chunks/missing").missing;
+      // Concatenated hex both ways: one regex per request instead of one per id.
+      return missingResponseIds(must(await call("chunksMissing", { body: { idsHex: ids.join("") } }), "chunks/missing"));
     },
     async reportPack(body) {
       return must(await call("packs", { body }), "packs");

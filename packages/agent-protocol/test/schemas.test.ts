@@ -6,8 +6,12 @@ import {
   eventsRequestSchema,
   formatCredential,
   heartbeatRequestSchema,
+  commitChunkIds,
   MAX_MISSING_QUERY,
+  missingRequestIds,
   missingRequestSchema,
+  missingResponseIds,
+  missingResponseSchema,
   packColumns,
   packReportEntries,
   packReportSchema,
@@ -106,6 +110,26 @@ describe("chunks/missing", () => {
     rejects(missingRequestSchema, { ids: [hex(1)] }, "ids.0", "abc");
     rejects(missingRequestSchema, { ids: [hex(1)] }, "ids", []);
   });
+  const msgs = (schema: typeof missingRequestSchema | typeof missingResponseSchema, v: unknown) => schema.safeParse(v).error?.issues.map((i) => `${i.path.join(".")}: ${i.message}`) ?? [];
+  it("takes the ids concatenated (idsHex) and answers in the form asked", () => {
+    const req = missingRequestSchema.parse({ idsHex: hex(1) + hex(2) });
+    expect(missingRequestIds(req)).toEqual([hex(1), hex(2)]);
+    expect(missingRequestIds(missingRequestSchema.parse({ ids: [hex(3)] }))).toEqual([hex(3)]);
+    expect(missingResponseIds(missingResponseSchema.parse({ missingHex: hex(2) }))).toEqual([hex(2)]);
+    expect(missingResponseIds(missingResponseSchema.parse({ missingHex: "" }))).toEqual([]);
+    expect(missingResponseIds(missingResponseSchema.parse({ missing: [hex(4)] }))).toEqual([hex(4)]);
+    expect(missingRequestSchema.safeParse({ idsHex: Array.from({ length: MAX_MISSING_QUERY }, (_, i) => hex(i)).join("") }).success).toBe(true);
+  });
+  it("refuses a bad idsHex, both forms or neither, naming the field", () => {
+    expect(msgs(missingRequestSchema, { idsHex: hex(0xabc).toUpperCase() })).toEqual(["idsHex: must be lower-case hex digits only"]);
+    expect(msgs(missingRequestSchema, { idsHex: hex(1) + "ab" })).toEqual(["idsHex: must be a whole number of 64-hex-digit ids"]);
+    expect(msgs(missingRequestSchema, { idsHex: "" }).join()).toMatch(/idsHex: must hold at least one/);
+    expect(msgs(missingRequestSchema, { idsHex: Array.from({ length: MAX_MISSING_QUERY + 1 }, (_, i) => hex(i)).join("") }).join()).toMatch(/idsHex: must hold at most/);
+    expect(msgs(missingRequestSchema, { ids: [hex(1)], idsHex: hex(1) })).toEqual(["idsHex: exactly one of ids and idsHex must be given"]);
+    expect(msgs(missingRequestSchema, {})).toEqual(["ids: exactly one of ids and idsHex must be given"]);
+    expect(msgs(missingResponseSchema, { missingHex: "x".repeat(64) })).toEqual(["missingHex: must be lower-case hex digits only"]);
+    expect(msgs(missingResponseSchema, {})).toEqual(["missing: exactly one of missing and missingHex must be given"]);
+  });
 });
 
 describe("packs", () => {
@@ -197,7 +221,17 @@ describe("points", () => {
     ["manifest.errors", undefined],
     ["manifest.snapshotId", undefined],
     ["chunkIds", ["zz"]],
+    ["chunkIdsHex", "zz"],
+    ["chunkIdsHex", hex(1).slice(1)],
   ])("refuses %s=%j", (path, bad) => rejects(commitPointRequestSchema, goodPoint, path, bad));
+  it("takes chunkIds or chunkIdsHex, not both", () => {
+    const { chunkIds: _, ...bare } = goodPoint as typeof goodPoint & { chunkIds?: string[] };
+    expect(commitChunkIds(commitPointRequestSchema.parse({ ...bare, chunkIdsHex: hex(1) + hex(2) }))).toEqual([hex(1), hex(2)]);
+    expect(commitChunkIds(commitPointRequestSchema.parse({ ...bare, chunkIds: [hex(3)] }))).toEqual([hex(3)]);
+    expect(commitChunkIds(commitPointRequestSchema.parse(bare))).toEqual([]);
+    const both = commitPointRequestSchema.safeParse({ ...bare, chunkIds: [hex(1)], chunkIdsHex: hex(1) });
+    expect(both.error?.issues.map((i) => `${i.path.join(".")}: ${i.message}`)).toEqual(["chunkIdsHex: at most one of chunkIds and chunkIdsHex may be given"]);
+  });
 });
 
 describe("restore jobs, upload session and events", () => {

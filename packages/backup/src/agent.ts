@@ -15,7 +15,7 @@ import type {
   RestoreResultReport,
   UploadSession,
 } from "@tidemark/agent-protocol";
-import { MAX_HEAL_IDS, packReportEntries } from "@tidemark/agent-protocol";
+import { commitChunkIds, MAX_HEAL_IDS, packReportEntries } from "@tidemark/agent-protocol";
 import { type Tx, schema, scopeToCustomer } from "@tidemark/db";
 import { and, asc, eq, inArray, isNull } from "drizzle-orm";
 import { conflict, notFound, unprocessable } from "./errors";
@@ -130,7 +130,7 @@ export async function commitPoint(svc: AgentServices, m: MachineContext, req: Co
   const before = await existing();
   if (before) return { pointId: before.id, created: false };
 
-  const ids = [req.manifest.rootTree, ...req.manifest.volumes.map((v) => v.map), ...(req.chunkIds ?? [])];
+  const ids = [req.manifest.rootTree, ...req.manifest.volumes.map((v) => v.map), ...commitChunkIds(req)];
   const missing = await new PgIndex(db, m).missing(ids);
   if (missing.length > 0) {
     throw conflict("missing_chunks", `${missing.length} chunk(s) this point references are not indexed: report their packs first`, missing);

@@ -276,6 +276,27 @@ describe("packs and chunk index", () => {
     expect(bad.status).toBe(400);
     expect(bad.body.error.message).toMatch(/ids\.0/);
   });
+
+  it("takes the ids concatenated (idsHex, current agents) and answers missingHex; arrays get arrays", async () => {
+    const ids = [chunkId(), chunkId(), chunkId()];
+    const pack = await putPack(w, w.a1, 8192);
+    expect((await call(w, "packs", { credential: m1.credential, body: packReport(pack, ids.slice(0, 2)) })).status).toBe(200);
+    const hex = await call(w, "chunksMissing", { credential: m1.credential, body: { idsHex: ids.join("") } });
+    expect(hex.status).toBe(200);
+    expect(hex.body).toEqual({ missingHex: ids[2] });
+    const none = await call(w, "chunksMissing", { credential: m1.credential, body: { idsHex: ids.slice(0, 2).join("") } });
+    expect(none.body).toEqual({ missingHex: "" });
+    expect((await call(w, "chunksMissing", { credential: m1.credential, body: { ids } })).body).toEqual({ missing: [ids[2]] });
+    for (const [body, message] of [
+      [{ idsHex: ids.join("").toUpperCase() }, /idsHex: must be lower-case hex/],
+      [{ idsHex: ids.join("").slice(1) }, /idsHex: must be a whole number/],
+      [{ ids, idsHex: ids.join("") }, /exactly one of ids and idsHex/],
+    ] as const) {
+      const bad = await call(w, "chunksMissing", { credential: m1.credential, body });
+      expect(bad.status).toBe(400);
+      expect(bad.body.error.message).toMatch(message);
+    }
+  });
 });
 
 describe("recovery points", () => {
@@ -299,6 +320,25 @@ describe("recovery points", () => {
     const rows = await w.database.db.select().from(schema.recoveryPoints).where(eq(schema.recoveryPoints.clientPointId, body.clientPointId));
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ machineId: m1.machineId, customerId: w.a1, snapshotId, consistency: "crash" });
+  });
+
+  it("checks the chunk ids of chunkIdsHex (current agents) as it checks chunkIds", async () => {
+    const tree = chunkId();
+    const data = [chunkId(), chunkId()];
+    const snapshotId = await putSnapshot(w, w.a1);
+    const { chunkIds: _, ...bare } = pointBody({ rootTree: tree, snapshotId });
+    const body = { ...bare, chunkIdsHex: data.join("") };
+    const pack = await putPack(w, w.a1);
+    expect((await call(w, "packs", { credential: m1.credential, body: packReport(pack, [tree, data[0]!]) })).status).toBe(200);
+    const refused = await call(w, "points", { credential: m1.credential, body });
+    expect(refused.status).toBe(409);
+    expect(refused.body.error.missing).toEqual([data[1]]);
+    const both = await call(w, "points", { credential: m1.credential, body: { ...body, chunkIds: data } });
+    expect(both.status).toBe(400);
+    expect(both.body.error.message).toMatch(/at most one of chunkIds and chunkIdsHex/);
+    const pack2 = await putPack(w, w.a1);
+    expect((await call(w, "packs", { credential: m1.credential, body: packReport(pack2, [data[1]!]) })).status).toBe(200);
+    expect((await call(w, "points", { credential: m1.credential, body })).status).toBe(201);
   });
 
   it("refuses a point whose manifest object is not in the container", async () => {

@@ -4,7 +4,7 @@
  * request: rate limit → credential → JSON → zod (the protocol's own schemas)
  * → domain function. Enrolment lives in ./enroll (its own package entry).
  */
-import { routes } from "@tidemark/agent-protocol";
+import { missingRequestIds, routes } from "@tidemark/agent-protocol";
 import { clientIp } from "@tidemark/db";
 import { commitPoint, heartbeat, missingChunks, nextRestoreJob, recordEvents, reportPack, restoreProgress, restoreResult, uploadSession } from "../agent";
 import { tooManyRequests } from "../errors";
@@ -58,8 +58,10 @@ export function createMachineRoutes(svc: AgentServices): Record<MachineRouteName
     }),
     uploadSession: machine(async (m) => json(await uploadSession(svc, m))),
     chunksMissing: machine(async (m, req) => {
-      const { ids } = await body(req, routes.chunksMissing.request);
-      return json({ missing: await missingChunks(svc, m, ids) });
+      const r = await body(req, routes.chunksMissing.request);
+      // Answered in the form asked: older agents send and read arrays.
+      if (r.ids) return json({ missing: await missingChunks(svc, m, r.ids) });
+      return json({ missingHex: (await missingChunks(svc, m, missingRequestIds(r))).join("") });
     }),
     packs: machine(async (m, req) => json(await reportPack(svc, m, await body(req, routes.packs.request)))),
     points: machine(async (m, req) => {
