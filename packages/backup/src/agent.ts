@@ -88,16 +88,7 @@ export async function reportPack(svc: AgentServices, m: MachineContext, req: Pac
     seen.add(e.id);
   }
   await svc.database.db.transaction(async (tx) => {
-    const index = new PgIndex(tx, m, { uploadedByMachineId: m.machineId });
-    index.addPacks([
-      {
-        id: req.packId,
-        salt: Buffer.from(req.salt, "base64"),
-        size: req.size,
-        blobs: entries.map((e) => ({ type: e.type, id: Buffer.from(e.id, "hex"), offset: e.offset, length: e.length, rawLength: e.rawLength })),
-      },
-    ]);
-    await index.flush();
+    await new PgIndex(tx, m, { uploadedByMachineId: m.machineId }).indexReported({ id: req.packId, salt: Buffer.from(req.salt, "base64"), size: req.size, entries });
   });
   // After commit, so the worker never looks for rows that are not visible yet. The pack's
   // `verify_state = 'pending'` was written in the transaction: if this enqueue is lost, the

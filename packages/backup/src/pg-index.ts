@@ -44,6 +44,9 @@ function rowsOf<T>(res: unknown): T[] {
 /** The row one probe found (see probe()): the tenant scope is checked on it, outside the fence. */
 const probed = alias(schema.chunkIndex, "probed");
 
+/** One chunk_index row to write, its id as hex. */
+type ChunkRow = { id: string; pack: string; offset: number; length: number; rawLength: number; type: number };
+
 type EntryRow = { id: string; pack: string; type: number; offset: number | string; length: number; raw_length: number; salt: Uint8Array; size: number | string; state: string };
 
 export class PgIndex implements Index {
@@ -220,19 +223,25 @@ export class PgIndex implements Index {
   }
 
   /**
-   * All queued packs in a few statements: the pack rows in one INSERT, the chunk rows as
-   * INSERT … SELECT over unnested arrays (a 2000-row VALUES list with 18 000 parameters cost
-   * more to build in JS and to parse than to insert).
+   * Indexes one pack whose entries carry their ids as hex (the agent API's pack report), now:
+   * the same statements and rules as addPacks + flush, without turning every id into a Buffer
+   * and back twice and without filling the lookup cache a report never reads.
    */
+  async indexReported(pack: PackInfo & { entries: ReadonlyArray<{ id: string; type: number; offset: number; length: number; rawLength: number }> }): Promise<void> {
+    const rows: ChunkRow[] = [];
+    const seen = new Set<string>();
+    for (const e of pack.entries) {
+      if (seen.has(e.id)) continue;
+      seen.add(e.id);
+      rows.push({ id: e.id, pack: pack.id, offset: e.offset, length: e.length, rawLength: e.rawLength, type: e.type });
+    }
+    await this.writeRows([{ ...pack, blobCount: pack.entries.length }], rows);
+  }
+
   private async writePacks(packs: IndexedPack[]): Promise<void> {
-    for (const p of packs) if (!HEX_ID.test(p.id)) throw new Error(`not a pack id: ${JSON.stringify(p.id)}`);
-    await this.db
-      .insert(schema.packs)
-      .values(packs.map((p) => ({ ...this.scope, packId: p.id, size: p.size, salt: p.salt, blobCount: p.blobs.length, uploadedByMachineId: this.opts.uploadedByMachineId ?? null })))
-      .onConflictDoNothing();
     // One statement must not touch a row twice (ON CONFLICT DO UPDATE refuses): a chunk carried by
     // two of these packs goes to the first, as when the packs were written one after the other.
-    const rows: Array<{ id: string; pack: string; offset: number; length: number; rawLength: number; type: number }> = [];
+    const rows: ChunkRow[] = [];
     const seen = new Set<string>();
     for (const p of packs) {
       for (const b of p.blobs) {
@@ -242,6 +251,23 @@ export class PgIndex implements Index {
         rows.push({ id, pack: p.id, offset: b.offset, length: b.length, rawLength: b.rawLength, type: b.type });
       }
     }
+    await this.writeRows(
+      packs.map((p) => ({ id: p.id, salt: p.salt, size: p.size, blobCount: p.blobs.length })),
+      rows,
+    );
+  }
+
+  /**
+   * Pack rows and their chunk rows in a few statements: the pack rows in one INSERT, the chunk rows
+   * as INSERT … SELECT over unnested arrays (a 2000-row VALUES list with 18 000 parameters cost
+   * more to build in JS and to parse than to insert).
+   */
+  private async writeRows(packs: Array<PackInfo & { blobCount: number }>, rows: ChunkRow[]): Promise<void> {
+    for (const p of packs) if (!HEX_ID.test(p.id)) throw new Error(`not a pack id: ${JSON.stringify(p.id)}`);
+    await this.db
+      .insert(schema.packs)
+      .values(packs.map((p) => ({ ...this.scope, packId: p.id, size: p.size, salt: p.salt, blobCount: p.blobCount, uploadedByMachineId: this.opts.uploadedByMachineId ?? null })))
+      .onConflictDoNothing();
     const c = schema.chunkIndex;
     // In the WHERE, `chunk_index.` is qualified by hand: inside the subquery a bare column would bind to `old`.
     for (let i = 0; i < rows.length; i += INSERT_BATCH) {

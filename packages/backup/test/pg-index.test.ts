@@ -201,6 +201,28 @@ describe("PgIndex semantics", () => {
     expect(await new PgIndex(w.database.db, scope()).missing([orphan])).toEqual([orphan]);
   });
 
+  it("indexReported (hex ids, the report path) writes the rows addPacks + flush writes, idempotently; refuses non-hex ids", async () => {
+    const rowsOf = async (packId: string) =>
+      (await w.database.db.select().from(schema.chunkIndex).where(and(scopeToCustomer(schema.chunkIndex, scope()), eq(schema.chunkIndex.packId, packId))))
+        .map((r) => ({ id: r.chunkId.toString("hex"), type: r.type, offset: r.offset, length: r.length, rawLength: r.rawLength }))
+        .sort((x, y) => x.id.localeCompare(y.id));
+    const entries = [chunkId(), chunkId(), chunkId()].map((id, i) => ({ id, type: i % 2, offset: 40 + i * 100, length: 100, rawLength: 90 + i }));
+    const hexPack = { id: chunkId(), salt: randomBytes(32), size: 1000, entries };
+    for (let i = 0; i < 2; i++) await new PgIndex(w.database.db, scope()).indexReported(hexPack);
+    const bufPack = { id: chunkId(), salt: randomBytes(32), size: 1000, blobs: entries.map((e) => ({ ...e, id: Buffer.from(chunkId(), "hex"), type: e.type as 0 })) };
+    const idx = new PgIndex(w.database.db, scope());
+    idx.addPacks([bufPack]);
+    await idx.flush();
+    const strip = (rows: Awaited<ReturnType<typeof rowsOf>>) => rows.map(({ id: _, ...r }) => r).sort((x, y) => x.offset - y.offset);
+    expect(await rowsOf(hexPack.id)).toEqual([...entries].sort((x, y) => x.id.localeCompare(y.id)));
+    expect(strip(await rowsOf(hexPack.id))).toEqual(strip(await rowsOf(bufPack.id)));
+    const [packRow] = await w.database.db.select().from(schema.packs).where(eq(schema.packs.packId, hexPack.id));
+    expect(packRow).toMatchObject({ size: 1000, blobCount: 3, state: "indexed" });
+    const orphan = chunkId();
+    await expect(new PgIndex(w.database.db, scope()).indexReported({ id: chunkId(), salt: randomBytes(32), size: 1000, entries: [{ ...entries[0]!, id: orphan }, { ...entries[1]!, id: "zz'}" }] })).rejects.toThrow(/not a chunk id/);
+    expect(await new PgIndex(w.database.db, scope()).missing([orphan])).toEqual([orphan]);
+  });
+
   it("chunks in a condemned pack are not usable until re-uploaded, and then move to the new pack", async () => {
     const ids = [chunkId(), chunkId()];
     const old = await putPack(w, w.a1);
