@@ -19,6 +19,10 @@ const HEX_ID = /^[0-9a-f]{64}$/;
 const LOOKUP_BATCH = 5000;
 /** Ids per missing() query: only the unusable ones come back, so fewer, larger round trips (a commit checks ~60k). */
 const MISSING_BATCH = 20_000;
+/** missing() batches in flight at once (of the pool's 10 connections). */
+const MISSING_PARALLEL = 3;
+/** Below this many ids per batch, splitting costs more round trips than it saves. */
+const MISSING_MIN_SPLIT = 5000;
 /** Rows per INSERT: one statement of unnested arrays (8 parameters whatever the row count). */
 const INSERT_BATCH = 20_000;
 
@@ -78,9 +82,23 @@ export class PgIndex implements Index {
    */
   async missing(ids: string[]): Promise<string[]> {
     const unique = [...new Set(ids)];
-    const out: string[] = [];
-    for (let i = 0; i < unique.length; i += MISSING_BATCH) out.push(...(await this.missingOf(unique.slice(i, i + MISSING_BATCH))));
-    return out;
+    // Even batches (48k ids: 3 × 16k, not 20k + 20k + 8k); a small request stays one query.
+    const size = Math.min(MISSING_BATCH, Math.max(MISSING_MIN_SPLIT, Math.ceil(unique.length / MISSING_PARALLEL)));
+    const batches: string[][] = [];
+    for (let i = 0; i < unique.length; i += size) batches.push(unique.slice(i, i + size));
+    // A few batches at once: a point's commit check (~60k ids) is its last step, with the agent's
+    // capture done and the cores otherwise idle. On a transaction's one connection (or PGlite)
+    // they queue as before; MISSING_PARALLEL bounds what one check takes from the pool.
+    const found: string[][] = new Array(batches.length);
+    let next = 0;
+    const worker = async () => {
+      while (next < batches.length) {
+        const i = next++;
+        found[i] = await this.missingOf(batches[i]!);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(MISSING_PARALLEL, batches.length) }, worker));
+    return found.flat();
   }
 
   /**
