@@ -7,36 +7,26 @@
  */
 import { open } from "node:fs/promises";
 import { join } from "node:path";
-import { BlobNotFoundError, LocalBlobStore, localStore, type BlobMeta, type BlobStore, type GetOptions, type PutOptions } from "@tidemark/storage";
+import { BlobNotFoundError, ForwardingBlobStore, LocalBlobStore, localStore, type BlobStore, type PutOptions } from "@tidemark/storage";
 import type { MachineFile } from "./state";
 import { packIdFromKeyName, Repository } from "./engine";
 import type { UploadQueue } from "./queue";
 
 /** Every pack written to the spool becomes an upload item, in write order. */
-class JournalingStore implements BlobStore {
+class JournalingStore extends ForwardingBlobStore {
   constructor(
-    private readonly inner: BlobStore,
+    inner: BlobStore,
     private readonly queue: UploadQueue,
-  ) {}
-  get description() {
+  ) {
+    super(inner);
+  }
+  override get description() {
     return `spool(${this.inner.description})`;
   }
-  async put(key: string, data: Uint8Array, opts?: PutOptions): Promise<void> {
+  override async put(key: string, data: Uint8Array, opts?: PutOptions): Promise<void> {
     await this.inner.put(key, data, opts);
     const packId = packIdFromKeyName(key);
     if (packId) await this.queue.push({ kind: "pack", packId, size: data.length });
-  }
-  get(key: string, opts?: GetOptions): Promise<Buffer> {
-    return this.inner.get(key, opts);
-  }
-  head(key: string): Promise<BlobMeta | null> {
-    return this.inner.head(key);
-  }
-  list(prefix: string): AsyncIterable<BlobMeta> {
-    return this.inner.list(prefix);
-  }
-  delete(key: string): Promise<void> {
-    return this.inner.delete(key);
   }
 }
 

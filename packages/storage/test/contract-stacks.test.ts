@@ -2,6 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
+  ForwardingBlobStore,
   LocalBlobStore,
   MemoryBlobStore,
   seededRandom,
@@ -38,3 +39,10 @@ blobStoreContract("metrics(limit(local)), limit 4", async () => {
   const store = withMetrics(withConcurrencyLimit(new LocalBlobStore({ root, fsync: false }), 4));
   return { store, cleanup: () => rm(root, { recursive: true, force: true }) };
 }, { manyKeys: 1000 });
+
+// The base of the read-only view and the agent's journaling spool must forward every operation intact.
+blobStoreContract("forwarding(local)", async () => {
+  const root = await mkdtemp(join(tmpdir(), "tidemark-fwd-"));
+  const store = new ForwardingBlobStore(new LocalBlobStore({ root, fsync: false }));
+  return { store, cleanup: () => rm(root, { recursive: true, force: true }) };
+});

@@ -1,36 +1,15 @@
 /** A view that can read but never change a repository (restore, check, browsing a customer's data). */
-import type { BlobMeta, BlobStore, GetOptions, PutOptions } from "../blob-store";
+import type { BlobStore, PutOptions } from "../blob-store";
 import { StorageError } from "../errors";
+import { ForwardingBlobStore } from "./forwarding";
 
-export class ReadOnlyBlobStore implements BlobStore {
-  readonly description: string;
-
-  constructor(readonly inner: BlobStore) {
-    this.description = inner.description;
-  }
-
-  async put(key: string, _data: Uint8Array, _opts?: PutOptions): Promise<void> {
+export class ReadOnlyBlobStore extends ForwardingBlobStore {
+  override async put(key: string, _data: Uint8Array, _opts?: PutOptions): Promise<void> {
     throw this.refuse("write", key);
   }
 
-  async delete(key: string): Promise<void> {
+  override async delete(key: string): Promise<void> {
     throw this.refuse("delete", key);
-  }
-
-  get(key: string, opts?: GetOptions): Promise<Buffer> {
-    return this.inner.get(key, opts);
-  }
-
-  head(key: string): Promise<BlobMeta | null> {
-    return this.inner.head(key);
-  }
-
-  list(prefix: string): AsyncIterable<BlobMeta> {
-    return this.inner.list(prefix);
-  }
-
-  async close(): Promise<void> {
-    await this.inner.close?.();
   }
 
   private refuse(action: string, key: string): StorageError {
