@@ -17,6 +17,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { availableParallelism } from "node:os";
+import { copyCorpus, DEFAULT_SOURCES, loadavg, settle, walkFiles } from "./lib.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const { values } = parseArgs({
@@ -27,7 +28,7 @@ const { values } = parseArgs({
     "keep": { type: "boolean", default: false },
   },
 });
-const sources = values["corpus-src"] ?? ["/usr/share", "/usr/lib/x86_64-linux-gnu"];
+const sources = values["corpus-src"] ?? DEFAULT_SOURCES;
 const work = resolve(values.work);
 const corpus = join(work, "corpus");
 const password = "bench-password-not-secret";
@@ -45,7 +46,7 @@ function sh(cmd, args, opts = {}) {
 function timed(label, cmd, args) {
   const tf = join(work, "time.txt");
   // The box is shared: each step's number means little without the load it ran under.
-  const load = sh("cat", ["/proc/loadavg"]).stdout.split(" ").slice(0, 3).join(" ");
+  const load = loadavg();
   const r = sh("/usr/bin/time", ["-o", tf, "-f", "%e %M", cmd, ...args], { allowFail: true });
   if (r.status !== 0) throw new Error(`${label} failed (${r.status}):\n${(r.stderr ?? "").slice(-4000)}`);
   const [secs, kb] = sh("cat", [tf]).stdout.trim().split("\n").pop().split(" ");
@@ -54,33 +55,8 @@ function timed(label, cmd, args) {
   return result;
 }
 
-/**
- * Waits until the kernel has written back dirty pages (sync, then Dirty +
- * Writeback in /proc/meminfo below 32 MiB, at most 60 s): file creation costs
- * several times more while an earlier step's writeback is still running, which
- * made whichever tool ran second look slow.
- */
-function settle() {
-  sh("sync", []);
-  for (let i = 0; i < 120; i++) {
-    const mem = sh("cat", ["/proc/meminfo"]).stdout;
-    const kb = (k) => Number(new RegExp(`^${k}:\\s+(\\d+)`, "m").exec(mem)?.[1] ?? 0);
-    if (kb("Dirty") + kb("Writeback") < 32 * 1024) return;
-    spawnSync("sleep", ["0.5"]);
-  }
-}
-
 function du(dir) {
   return Number(sh("du", ["-sb", dir]).stdout.split("\t")[0]);
-}
-
-function walkFiles(dir, out = []) {
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) walkFiles(p, out);
-    else if (e.isFile()) out.push(p);
-  }
-  return out;
 }
 
 // --- set-up -----------------------------------------------------------------
@@ -91,10 +67,7 @@ if (!existsSync("/usr/bin/restic")) {
 rmSync(work, { recursive: true, force: true });
 mkdirSync(corpus, { recursive: true });
 console.error(`building corpus in ${corpus} from ${sources.join(", ")}…`);
-for (const src of sources) {
-  const dest = join(corpus, src.replace(/^\/+/, "").replaceAll("/", "_"));
-  sh("cp", ["-a", "--no-preserve=ownership", src, dest], { allowFail: true });
-}
+copyCorpus(corpus, sources);
 const files = walkFiles(corpus);
 const logicalBytes = du(corpus);
 console.error(`corpus: ${files.length} files, ${(logicalBytes / 1e9).toFixed(2)} GB`);
@@ -187,7 +160,7 @@ const row = (name, r, t, unit, better) => {
   return `| ${name} | ${r.toFixed(unit === "MB/s" ? 1 : 2)} ${unit} | ${t.toFixed(unit === "MB/s" ? 1 : 2)} ${unit} | ${ratio.toFixed(2)}× |`;
 };
 const R = results.restic, T = results.tidemark;
-const load = sh("cat", ["/proc/loadavg"]).stdout.split(" ").slice(0, 3).join(" ");
+const load = loadavg();
 const lines = [
   `load average at the end: ${load} (${availableParallelism()} cores)`,
   `corpus: ${files.length} files, ${(logicalBytes / 1e9).toFixed(2)} GB; ${changed} files changed in place; restores identical: ${restoreIdentical}`,

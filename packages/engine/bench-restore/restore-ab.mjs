@@ -29,6 +29,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from "node:f
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { copyCorpus, loadavg, settle } from "../../../bench/lib.mjs";
 
 const engine = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const { values, positionals } = parseArgs({
@@ -54,16 +55,6 @@ function sh(cmd, args, opts = {}) {
   const r = spawnSync(cmd, args, { encoding: "utf8", env, maxBuffer: 1 << 28, ...opts });
   if (r.status !== 0 && !opts.allowFail) throw new Error(`${cmd} ${args.join(" ")} failed (${r.status}):\n${(r.stderr ?? "").slice(-4000)}`);
   return r;
-}
-
-function settle() {
-  sh("sync", []);
-  for (let i = 0; i < 240; i++) {
-    const mem = readFileSync("/proc/meminfo", "utf8");
-    const kb = (k) => Number(new RegExp(`^${k}:\\s+(\\d+)`, "m").exec(mem)?.[1] ?? 0);
-    if (kb("Dirty") + kb("Writeback") < 32 * 1024) return;
-    spawnSync("sleep", ["0.5"]);
-  }
 }
 
 /** GNU time: wall, user, sys seconds and peak RSS (MiB); with --threads, CPU seconds per thread of the timed process. */
@@ -109,7 +100,6 @@ async function timed(cmd, args) {
   return { wall, user, sys, rss: kb / 1024, threads: top.map(([, t]) => `${t.comm}:${t.cpu.toFixed(2)}(${t.user.toFixed(2)}u)`).join(" ") };
 }
 
-const load = () => readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
 const du = (dir) => Number(sh("du", ["-sb", dir]).stdout.split("\t")[0]);
 
 const image = join(work, "restore-fs.img");
@@ -136,10 +126,9 @@ function reference() {
 }
 
 if (positionals[0] === "setup") {
-  const sources = values["corpus-src"] ?? ["/usr/share", "/usr/lib/x86_64-linux-gnu"];
   rmSync(work, { recursive: true, force: true });
   mkdirSync(corpus, { recursive: true });
-  for (const src of sources) sh("cp", ["-a", "--no-preserve=ownership", src, join(corpus, src.replace(/^\/+/, "").replaceAll("/", "_"))], { allowFail: true });
+  copyCorpus(corpus, values["corpus-src"]);
   console.log(`corpus ${du(corpus)} bytes`);
   sh("restic", ["init", "--repo", repos.restic]);
   sh("restic", ["backup", "--repo", repos.restic, "--quiet", corpus]);
@@ -161,8 +150,8 @@ if (positionals[0] === "setup") {
       let out = join(work, `out-${t.name}`);
       rmSync(out, { recursive: true, force: true });
       if (values["fresh-fs"]) out = freshFs();
-      settle();
-      const before = load();
+      settle(120);
+      const before = loadavg();
       const r =
         t.name === "restic"
           ? await timed("restic", ["restore", "latest", "--repo", repos.restic, "--target", out])

@@ -29,6 +29,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeSync, closeSync, utimesSync, lstatSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { copyCorpus, loadavg, settle, walkFiles } from "../../../bench/lib.mjs";
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -53,28 +54,6 @@ function sh(cmd, args) {
   const r = spawnSync(cmd, args, { encoding: "utf8", env, maxBuffer: 1 << 28 });
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed (${r.status}):\n${(r.stderr ?? "").slice(-4000)}`);
   return r.stdout;
-}
-
-const loadavg = () => readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
-
-/** Waits for dirty pages to drain (see bench/engine-vs-restic.mjs settle()). */
-function settle() {
-  sh("sync", []);
-  for (let i = 0; i < 120; i++) {
-    const mem = readFileSync("/proc/meminfo", "utf8");
-    const kb = (k) => Number(new RegExp(`^${k}:\\s+(\\d+)`, "m").exec(mem)?.[1] ?? 0);
-    if (kb("Dirty") + kb("Writeback") < 32 * 1024) return;
-    spawnSync("sleep", ["0.5"]);
-  }
-}
-
-function walkFiles(dir, out = []) {
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) walkFiles(p, out);
-    else if (e.isFile()) out.push(p);
-  }
-  return out;
 }
 
 /** The tidemark CLI entry as argv: bin.mjs (rebuilds the bundle if needed) or a bundle's tidemark.js. */
@@ -157,30 +136,28 @@ const fmtThreads = (t) =>
     .map(([k, v]) => `${k} ${v.toFixed(2)}`)
     .join(", ");
 
+/** A first backup of the corpus as it is now into new repositories repo-restic<suffix>, repo-tidemark<suffix>. */
+function firstBackups(suffix) {
+  sh("restic", ["init", "--repo", join(work, `repo-restic${suffix}`)]);
+  sh("restic", ["backup", "--repo", join(work, `repo-restic${suffix}`), "--quiet", corpus]);
+  const cli = join(import.meta.dirname, "../src/cli/bin.mjs");
+  sh(...tmArgs(cli, ["init", "--repo", join(work, `repo-tidemark${suffix}`)]));
+  sh(...tmArgs(cli, ["backup", "--repo", join(work, `repo-tidemark${suffix}`), corpus]));
+  settle();
+}
+
 async function setup() {
   rmSync(work, { recursive: true, force: true });
   mkdirSync(corpus, { recursive: true });
-  for (const src of values["corpus-src"] ?? ["/usr/share", "/usr/lib/x86_64-linux-gnu"]) {
-    spawnSync("cp", ["-a", "--no-preserve=ownership", src, join(corpus, src.replace(/^\/+/, "").replaceAll("/", "_"))]);
-  }
+  copyCorpus(corpus, values["corpus-src"]);
   console.log(`corpus: ${walkFiles(corpus).length} files`);
-  sh("restic", ["init", "--repo", join(work, "repo-restic")]);
-  sh("restic", ["backup", "--repo", join(work, "repo-restic"), "--quiet", corpus]);
-  const cli = join(import.meta.dirname, "../src/cli/bin.mjs");
-  sh(...tmArgs(cli, ["init", "--repo", join(work, "repo-tidemark")]));
-  sh(...tmArgs(cli, ["backup", "--repo", join(work, "repo-tidemark"), corpus]));
-  settle();
+  firstBackups("");
   console.log("setup done");
 }
 
 async function pristine() {
   for (const d of ["repo-restic.pristine", "repo-tidemark.pristine"]) rmSync(join(work, d), { recursive: true, force: true });
-  sh("restic", ["init", "--repo", join(work, "repo-restic.pristine")]);
-  sh("restic", ["backup", "--repo", join(work, "repo-restic.pristine"), "--quiet", corpus]);
-  const cli = join(import.meta.dirname, "../src/cli/bin.mjs");
-  sh(...tmArgs(cli, ["init", "--repo", join(work, "repo-tidemark.pristine")]));
-  sh(...tmArgs(cli, ["backup", "--repo", join(work, "repo-tidemark.pristine"), corpus]));
-  settle();
+  firstBackups(".pristine");
   console.log("pristine repositories made");
 }
 
