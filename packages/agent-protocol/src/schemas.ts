@@ -251,7 +251,7 @@ export const packReportSchema = z
   })
   .superRefine((p, ctx) => {
     if ((p.entries === undefined) === (p.columns === undefined)) {
-      ctx.addIssue({ code: "custom", path: p.entries ? ["columns"] : ["entries"], message: "exactly one of entries and columns must be given" });
+      exactlyOne("entries", "columns")(p, ctx);
       return;
     }
     if (p.entries) {
