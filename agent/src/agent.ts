@@ -14,7 +14,7 @@ import { EventBuffer } from "./events";
 import { UploadQueue } from "./queue";
 import { forgetIndex, openSpool } from "./spool";
 import { StateDir, writePrivate, type MachineFile } from "./state";
-import { UploadTarget, Uploader } from "./uploader";
+import { DIRECT_PACKS_IN_FLIGHT, UploadTarget, Uploader } from "./uploader";
 import { AGENT_VERSION } from "./version";
 import { readFile } from "node:fs/promises";
 import { z } from "zod";
@@ -120,6 +120,8 @@ export class Agent {
         this.capture.markFull();
       },
     });
+    // Online, packs go straight from the engine's buffer to the container; the spool takes over when that fails.
+    spool.setDirect(this.uploader);
     this.capture = new Capture(
       spool.repo,
       this.machine.policy,
@@ -132,6 +134,8 @@ export class Agent {
         log: this.log,
         volumeMapDir: join(this.opts.stateDir, "volume-maps"),
         onHeal: (ids) => this.uploader.forceUpload(ids),
+        onPointQueued: (snapshotId) => this.uploader.pointQueued(snapshotId),
+        uploads: DIRECT_PACKS_IN_FLIGHT,
         ...(this.opts.encodeWorkers !== undefined ? { encodeWorkers: this.opts.encodeWorkers } : {}),
       },
       captureState,

@@ -50,6 +50,10 @@ export interface CaptureOptions {
   attributes?: WindowsAttributeReader | null;
   /** Self-heal: chunk ids being stored again; the uploader must send them whatever the server's dedup says. */
   onHeal?: (ids: string[]) => void;
+  /** Packs stored at once by the engine (BackupOptions.uploads). */
+  uploads?: number;
+  /** A point is about to be queued: packs sent directly since the last one are its (Uploader.pointQueued). */
+  onPointQueued?: (snapshotId: string) => void;
 }
 
 export interface CaptureState {
@@ -373,6 +377,7 @@ export class Capture {
             ...(heal.size ? { rereadChunks: heal } : {}),
             ...(attrs ? { attributes: attrs.read } : {}),
             workers: first ? this.opts.encodeWorkers : 0,
+            ...(this.opts.uploads !== undefined ? { uploads: this.opts.uploads } : {}),
           });
         } finally {
           attrs?.clear();
@@ -404,6 +409,7 @@ export class Capture {
       await this.repo.deleteSnapshot(result.id);
       if (!changed) this.opts.log(`full walk: ${identical ? "nothing changed" : "only directories above the include paths changed"}, no point`);
     } else {
+      this.opts.onPointQueued?.(result.id);
       await this.queue.push({ kind: "point", clientPointId: newClientPointId(), snapshotId: result.id });
       this.state.lastSnapshotId = result.id;
       this.state.lastTree = result.snapshot.tree;

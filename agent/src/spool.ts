@@ -12,8 +12,22 @@ import type { MachineFile } from "./state";
 import { packIdFromKeyName, Repository } from "./engine";
 import type { UploadQueue } from "./queue";
 
-/** Every pack written to the spool becomes an upload item, in write order. */
+/**
+ * Where a pack can go straight to the customer's container while the engine still holds its
+ * buffer (the Uploader when online). "unavailable": not sent (offline, failed, too slow); the pack
+ * is spooled instead. "sent-keep": sent, but the spool keeps a copy (tree packs: parent reuse).
+ */
+export interface DirectSink {
+  sendDirect(packId: string, bytes: Buffer): Promise<"sent" | "sent-keep" | "unavailable">;
+}
+
+/**
+ * Every pack the engine writes goes to the customer's container directly when the sink takes it
+ * (no spool write, fsync and read-back: at initial protection that was ~1.6 GB written twice on
+ * a 2-core box), else to the spool as an upload item, in write order.
+ */
 class JournalingStore extends ForwardingBlobStore {
+  direct: DirectSink | undefined;
   constructor(
     inner: BlobStore,
     private readonly queue: UploadQueue,
@@ -24,14 +38,22 @@ class JournalingStore extends ForwardingBlobStore {
     return `spool(${this.inner.description})`;
   }
   override async put(key: string, data: Uint8Array, opts?: PutOptions): Promise<void> {
-    await this.inner.put(key, data, opts);
     const packId = packIdFromKeyName(key);
+    if (packId && this.direct) {
+      // The engine reuses `data` only once put() settles, so the sink may read it until then.
+      const r = await this.direct.sendDirect(packId, Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+      if (r === "sent") return;
+      if (r === "sent-keep") return this.inner.put(key, data, opts);
+    }
+    await this.inner.put(key, data, opts);
     if (packId) await this.queue.push({ kind: "pack", packId, size: data.length });
   }
 }
 
 export interface Spool {
   repo: Repository;
+  /** Sends packs straight to the container while set (see DirectSink); undefined: spool everything. */
+  setDirect(sink: DirectSink | undefined): void;
   /** The spool's own store, without journaling (the uploader reads and trims through it). */
   store: BlobStore;
 }
@@ -42,11 +64,12 @@ export async function openSpool(dir: string, machine: MachineFile, queue: Upload
   const kek = Buffer.from(machine.spoolKek, "base64");
   // The customer's master key and settings: chunk ids and packs must be the container's exactly.
   if (!(await raw.head("config"))) await Repository.initWithMasterKey(raw, master, { kek }, { kekId: "agent-spool", config: machine.repository.config });
-  const repo = await Repository.open(new JournalingStore(raw, queue), { kek });
+  const journal = new JournalingStore(raw, queue);
+  const repo = await Repository.open(journal, { kek });
   if (repo.config.id !== machine.repository.config.id) {
     throw new Error(`the spool in ${dir} belongs to repository ${repo.config.id}, not ${machine.repository.config.id}: remove it (its unsent work is for another customer)`);
   }
-  return { repo, store: raw };
+  return { repo, store: raw, setDirect: (sink) => (journal.direct = sink) };
 }
 
 /** Forgets which chunks are stored (the server disagreed): the next point re-checks everything with the server. */

@@ -11,13 +11,23 @@ import { AzureBlobStore, BlobExistsError, BlobNotFoundError, StorageError, withR
 import { MAX_MISSING_QUERY, MissingChunksError, packColumns, type AgentClient, type PointManifest } from "@tidemark/agent-protocol";
 import { BLOB_TREE, openBlob, packKeyName, PackWriter, parseTrailer, SNAPSHOT_PREFIX, writeIndexObject, type IndexedPack, type PackBlob, type Repository, type Snapshot } from "./engine";
 import type { UploadQueue } from "./queue";
-import { readSpooled } from "./spool";
+import { readSpooled, type DirectSink } from "./spool";
 
 const REFRESH_BEFORE_MS = 5 * 60_000;
 /** Packs sent at once: hides PUT and report latency (as the engine's saver does); each costs one pack of memory. */
 const PACKS_IN_FLIGHT = 3;
 /** How long one drain keeps taking newly queued items before it returns (the caller then re-reads the spool size). */
 const REFILL_MS = 15_000;
+/**
+ * A direct send (see sendDirect) still running after this is abandoned and the pack spooled: the
+ * engine waits on it, so a hung network must not stall capture for the retries' minutes.
+ */
+const DIRECT_DEADLINE_MS = 60_000;
+/**
+ * Packs the engine stores at once while they go up directly (BackupOptions.uploads): each direct
+ * send is three round trips (missing check, put + index object, report), not the CLI's one put.
+ */
+export const DIRECT_PACKS_IN_FLIGHT = 4;
 
 /** The customer's container through a short-lived SAS, renewed before it expires or when Azure says 403. */
 export class UploadTarget {
@@ -64,9 +74,18 @@ export interface UploaderHooks {
   onDropped?(why: string): void;
 }
 
-export class Uploader {
+export class Uploader implements DirectSink {
   /** Chunk ids of packs drained since the last committed point: sent with it so the server can verify them. */
   private pointChunks = new Set<string>();
+  /** Chunk ids of packs sent directly since the last point was queued (see pointQueued). */
+  private directChunks = new Set<string>();
+  /** ... and of each queued, uncommitted point, by snapshot id. */
+  private readonly directByPoint = new Map<string, Set<string>>();
+  /**
+   * Whether packs may go straight up while the engine writes them. Off after a direct send fails
+   * (offline: capture spools at full speed), on again once a drain has emptied the spool's queue.
+   */
+  private directOk = true;
   /** Pack buffers of finished uploads, reused by the next reads (at most one per pack in flight). */
   private spare: Buffer[] = [];
   readonly stats = { packsUploaded: 0, packsSkipped: 0, bytesUploaded: 0, pointsCommitted: 0 };
@@ -78,6 +97,7 @@ export class Uploader {
     private readonly api: AgentClient,
     private readonly target: UploadTarget,
     private readonly hooks: UploaderHooks = {},
+    private readonly opts: { directDeadlineMs?: number } = {},
   ) {}
 
   /** Bytes of spooled packs still to send (the spool bound counts these). */
@@ -96,7 +116,9 @@ export class Uploader {
    */
   async drain(signal?: AbortSignal): Promise<number> {
     try {
-      return await this.drainQueue(signal);
+      const done = await this.drainQueue(signal);
+      if (!signal?.aborted && !(await this.queue.list()).some((i) => i.item.kind === "pack")) this.directOk = true;
+      return done;
     } finally {
       // An idle (or offline, backing off) agent keeps no pack buffers: the idle RSS target.
       this.spare = [];
@@ -146,6 +168,7 @@ export class Uploader {
             // This point can never commit as captured: drop it, forget the cache, let capture take a fresh one.
             await this.queue.remove(name);
             this.pointChunks.clear();
+            this.directByPoint.delete(item.snapshotId);
             await this.hooks.onMissingChunks?.(e.missing);
           }
           throw e;
@@ -183,6 +206,38 @@ export class Uploader {
     return out;
   }
 
+  /**
+   * Sends a pack the engine has just sealed, from the engine's own buffer (DirectSink): the same
+   * steps as a spooled pack (missing check, put, index object, report) before the engine's put()
+   * returns, so a point queued after it never waits on it. Any failure, or DIRECT_DEADLINE_MS,
+   * spools the pack instead and turns direct sends off until the spool has drained. A kill after
+   * the put but before the report costs at most the packs in flight being sent again.
+   */
+  async sendDirect(packId: string, bytes: Buffer): Promise<"sent" | "sent-keep" | "unavailable"> {
+    if (!this.directOk) return "unavailable";
+    const ctl = new AbortController();
+    const deadline = this.opts.directDeadlineMs ?? DIRECT_DEADLINE_MS;
+    const timer = setTimeout(() => ctl.abort(new Error(`direct upload still running after ${deadline / 1000} s`)), deadline);
+    try {
+      const trees = await this.send(packId, bytes, this.directChunks, ctl.signal);
+      return trees ? "sent-keep" : "sent";
+    } catch (e) {
+      if (e instanceof StorageError && e.status === 403) this.target.invalidate();
+      if (this.directOk) this.hooks.log?.(`pack ${packId.slice(0, 12)}: direct upload failed (${(e as Error).message.slice(0, 300)}); spooling until uploads catch up`);
+      this.directOk = false;
+      return "unavailable";
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Capture queued a point: the packs sent directly since the last one belong to it. */
+  pointQueued(snapshotId: string): void {
+    if (this.directChunks.size === 0) return;
+    this.directByPoint.set(snapshotId, this.directChunks);
+    this.directChunks = new Set();
+  }
+
   private async pack(packId: string): Promise<void> {
     const key = packKeyName(packId);
     let read: { bytes: Buffer; backing: Buffer };
@@ -194,7 +249,8 @@ export class Uploader {
       throw e;
     }
     try {
-      await this.send(packId, key, read.bytes);
+      // Tree packs stay: the next point's parent reuse reads trees locally (the SAS may not read).
+      if (!(await this.send(packId, read.bytes, this.pointChunks))) await this.spoolStore.delete(key);
     } finally {
       // Nothing keeps the pack's bytes once send() settles: put() has returned (an abandoned retry
       // attempt carries the MD5 of the bytes it started with, so Azure refuses it if they change).
@@ -202,25 +258,30 @@ export class Uploader {
     }
   }
 
-  private async send(packId: string, key: string, bytes: Buffer): Promise<void> {
+  /**
+   * Missing check, put, index object, report. Returns whether the pack holds trees. With a
+   * signal, an abort ends it at the next step; the put itself is aborted (its request stops
+   * reading `bytes`) and awaited, so nothing reads `bytes` once this settles.
+   */
+  private async send(packId: string, bytes: Buffer, into: Set<string>, signal?: AbortSignal): Promise<boolean> {
     const t0 = Date.now();
     const parsed = parseTrailer(this.repo.keys, packId, bytes);
     const ids = [...new Set(parsed.blobs.map((b) => b.id.toString("hex")))];
-    const missing = await this.missing(ids);
+    const trees = parsed.blobs.some((b) => b.type === BLOB_TREE);
+    const missing = await abortable(this.missing(ids), signal);
     const t1 = Date.now();
     let t2 = t1;
     let t3 = t1;
-    for (const id of ids) this.pointChunks.add(id);
     if (missing.size === 0) {
       this.stats.packsSkipped++;
     } else {
       const out = missing.size === ids.length ? { id: packId, bytes, salt: parsed.salt, blobs: parsed.blobs } : this.repack(packId, bytes, parsed.key, parsed.blobs, missing);
-      const store = await this.target.store();
+      const store = await abortable(this.target.store(), signal);
       const name = packKeyName(out.id);
-      const there = await store.head(name);
+      const there = await abortable(store.head(name), signal);
       if (!there || there.size !== out.bytes.length) {
         try {
-          await store.put(name, out.bytes, { ifNotExists: true });
+          await store.put(name, out.bytes, { ifNotExists: true, ...(signal ? { signal } : {}) });
         } catch (e) {
           // Same name means same bytes (SHA-256): someone (an earlier run) already made it durable.
           if (!(e instanceof BlobExistsError)) throw e;
@@ -230,21 +291,22 @@ export class Uploader {
       }
       t2 = Date.now();
       const indexed: IndexedPack = { id: out.id, salt: out.salt, size: out.bytes.length, blobs: out.blobs };
-      await writeIndexObject(store, this.repo.keys, [indexed]);
+      await abortable(writeIndexObject(store, this.repo.keys, [indexed]), signal);
       t3 = Date.now();
-      await this.api.reportPack({
+      await abortable(this.api.reportPack({
         packId: out.id,
         size: out.bytes.length,
         salt: out.salt.toString("base64"),
         // Columns, not one object per entry: a 10k-entry report costs both ends a third of the CPU.
         columns: packColumns(out.blobs),
-      });
+      }), signal);
       this.stats.packsUploaded++;
       for (const id of missing) this.forced.delete(id);
     }
-    this.hooks.log?.(`pack ${packId.slice(0, 12)}: ${missing.size}/${ids.length} chunk(s) missing (${t1 - t0} ms), put ${t2 - t1} ms, index ${t3 - t2} ms, report ${Date.now() - t3} ms`);
-    // Tree packs stay: the next point's parent reuse reads trees locally (the SAS may not read).
-    if (!parsed.blobs.some((b) => b.type === BLOB_TREE)) await this.spoolStore.delete(key);
+    // Only once the pack is reported: a point's commit lists these ids as indexed.
+    for (const id of ids) into.add(id);
+    this.hooks.log?.(`pack ${packId.slice(0, 12)}${signal ? " (direct)" : ""}: ${missing.size}/${ids.length} chunk(s) missing (${t1 - t0} ms), put ${t2 - t1} ms, index ${t3 - t2} ms, report ${Date.now() - t3} ms`);
+    return trees;
   }
 
   /** A pack of only the blobs the server lacks: re-sealed under a fresh pack key (blob ids bind the content). */
@@ -296,15 +358,28 @@ export class Uploader {
       errors: snap.errors.map((e) => ({ path: e.path.slice(0, 4096), error: e.error.slice(0, 1000) })),
       snapshotId,
     };
-    const chunkIds = [...new Set([snap.tree, ...snap.volumes.map((v) => v.map), ...this.pointChunks])];
+    const direct = this.directByPoint.get(snapshotId) ?? [];
+    const chunkIds = [...new Set([snap.tree, ...snap.volumes.map((v) => v.map), ...this.pointChunks, ...direct])];
     const t1 = Date.now();
     // One concatenated-hex string: one regex on each side instead of one per id.
     const { pointId } = await this.api.commitPoint({ clientPointId, manifest, chunkIdsHex: chunkIds.join("") });
     this.hooks.log?.(`point ${clientPointId.slice(0, 8)}: manifest ${t1 - t0} ms, commit of ${chunkIds.length} chunk id(s) ${Date.now() - t1} ms`);
     this.pointChunks.clear();
+    this.directByPoint.delete(snapshotId);
     this.stats.pointsCommitted++;
     this.hooks.onCommitted?.(pointId, snap, clientPointId);
   }
 }
 
 export const newClientPointId = () => randomUUID();
+
+/** `p`, or the signal's reason once it aborts (p runs on; its result is dropped). */
+function abortable<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return p;
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason as Error);
+    signal.addEventListener("abort", onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}

@@ -87,6 +87,12 @@ export interface BackupOptions {
   consistency?: "crash" | "application";
   /** Encoder worker threads (default: cores − 1, at least 1); 0 encodes on the calling thread. */
   workers?: number;
+  /**
+   * Packs being stored at once (default 3): each holds one pack buffer. A store whose put() does
+   * more than one round trip (the agent's direct upload: missing check, put, index object, report)
+   * hides that latency with more.
+   */
+  uploads?: number;
   onProgress?: (p: BackupProgress) => void;
   /** Extra snapshot fields supplied by callers (volume backups). */
   volumes?: Snapshot["volumes"];
@@ -212,7 +218,7 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
   if (paths.length === 0 && !opts.volumes?.length) throw new RepositoryError("nothing to back up: give at least one path");
   const host = opts.host ?? hostname();
   const parent = await findParent(repo, host, paths, opts.parent ?? "auto");
-  const saver = repo.newSaver();
+  const saver = repo.newSaver(opts.uploads === undefined ? {} : { uploadConcurrency: opts.uploads });
   const run = new BackupRun(repo, saver, repo.encoderPool(opts.workers), opts, sources.some((s) => s.windows));
   const sameExcludes = JSON.stringify(parent?.snapshot.excludes ?? []) === JSON.stringify(opts.excludes ?? []);
   // Built (and so validated) even when unused: a bad changed path is a caller bug either way.
