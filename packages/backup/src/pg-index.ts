@@ -108,7 +108,8 @@ export class PgIndex implements Index {
    * Inside, `msp_id = $` let the planner AND the key probe with a bitmap of the MSP's whole
    * `chunk_index_msp_id_idx` range PER ID (no statistics on a fresh table): 3.3 ms per id once an
    * MSP held 195k chunk rows (a 20k-id commit check ran for minutes; the agent's 120 s timeout
-   * retried it), 0.004 ms per id fenced. The former `chunk_id = any(array)` filter was the same
+   * retried it), 0.004 ms per id fenced. (Migration 0005 dropped that index; the fence stays, so no
+   * other index or statistics state can bring the cliff back.) The former `chunk_id = any(array)` filter was the same
    * cliff one level up: a scan of every row of the customer times every id.
    */
   private probe(cols: SQL): SQL {
