@@ -119,19 +119,27 @@ export class PgIndex implements Index {
 
   /**
    * Only the unusable ids come back (a commit check of 60k indexed ids returns no rows instead of
-   * 60k entries). One fenced primary-key probe per id (probe()), packs joined outside it (inside,
-   * the planner probed the packs once per id: twice the time); nothing is cached.
+   * 60k entries): no chunk row, or its pack is not (or no longer) indexed. One fenced primary-key
+   * probe per id (probe()); the pack states are then read once per distinct pack, not per id, and
+   * tested with a hashed NOT IN: joining packs per found id was 60 % of a commit check's
+   * PostgreSQL CPU (48k indexed ids: 0.50 → 0.20 CPU-s). Nothing is cached.
    */
   private async missingOf(ids: string[]): Promise<string[]> {
     const c = schema.chunkIndex;
     const res = await this.db.execute(sql`
-      select q.h as id
-      from unnest(${hexLiteral(ids)}::text[]) as q(h)
-      left join lateral (
-        select ${probed.customerId}, ${probed.packId} from ${this.probe(sql`${c.mspId}, ${c.customerId}, ${c.packId}`)} where ${scopeToCustomer(probed, this.scope)}
-      ) c on true
-      left join ${schema.packs} p on p.customer_id = c.customer_id and p.pack_id = c.pack_id
-      where p.state is distinct from 'indexed'`);
+      with f as materialized (
+        select q.h, c.pack_id
+        from unnest(${hexLiteral(ids)}::text[]) as q(h)
+        left join lateral (
+          select ${probed.packId} from ${this.probe(sql`${c.mspId}, ${c.customerId}, ${c.packId}`)} where ${scopeToCustomer(probed, this.scope)}
+        ) c on true
+      )
+      select f.h as id from f
+      where f.pack_id is null
+         or f.pack_id not in (
+              select p.pack_id from ${schema.packs} p
+              where p.customer_id = ${this.scope.customerId} and p.state = 'indexed'
+                and p.pack_id in (select distinct pack_id from f where pack_id is not null))`);
     return rowsOf<{ id: string }>(res).map((r) => r.id);
   }
 
