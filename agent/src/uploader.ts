@@ -278,7 +278,9 @@ export class Uploader implements DirectSink {
       const out = missing.size === ids.length ? { id: packId, bytes, salt: parsed.salt, blobs: parsed.blobs } : this.repack(packId, bytes, parsed.key, parsed.blobs, missing);
       const store = await abortable(this.target.store(), signal);
       const name = packKeyName(out.id);
-      const there = await abortable(store.head(name), signal);
+      // A pack the engine has just sealed (direct) was never sent: skip the HEAD (create-only put
+      // still answers "exists"). A spooled one may be durable from a run killed after its put.
+      const there = signal ? null : await store.head(name);
       if (!there || there.size !== out.bytes.length) {
         try {
           await store.put(name, out.bytes, { ifNotExists: true, ...(signal ? { signal } : {}) });
