@@ -15,7 +15,7 @@ import type {
   RestoreResultReport,
   UploadSession,
 } from "@tidemark/agent-protocol";
-import { commitChunkIds, MAX_HEAL_IDS, packReportEntries } from "@tidemark/agent-protocol";
+import { MAX_HEAL_IDS, packColumns } from "@tidemark/agent-protocol";
 import { type Tx, schema, scopeToCustomer } from "@tidemark/db";
 import { and, asc, eq, inArray, isNull } from "drizzle-orm";
 import { conflict, notFound, unprocessable } from "./errors";
@@ -64,7 +64,8 @@ export async function uploadSession(svc: AgentServices, m: MachineContext): Prom
   return { sasUrl: sas.url, container: sas.container, expiresAt: sas.expiresOn.toISOString() };
 }
 
-export async function missingChunks(svc: AgentServices, m: MachineContext, ids: string[]): Promise<string[]> {
+/** `ids` as a list or as concatenated 64-hex-digit ids (the agent's `idsHex`, passed on as it came). */
+export async function missingChunks(svc: AgentServices, m: MachineContext, ids: string[] | string): Promise<string[]> {
   return new PgIndex(svc.database.db, m).missing(ids);
 }
 
@@ -80,15 +81,18 @@ export async function reportPack(svc: AgentServices, m: MachineContext, req: Pac
   if (meta.size !== req.size) {
     throw unprocessable("pack_size_mismatch", `Pack ${req.packId} is ${meta.size} bytes in storage, not ${req.size}: the upload is incomplete or the report is wrong`);
   }
-  // Older agents send `entries`, newer ones `columns`: from here on both are one list.
-  const entries = packReportEntries(req);
+  // Older agents send `entries`, newer ones `columns`: from here on both are columns, the form
+  // PgIndex writes (no object per entry).
+  const columns = req.columns ?? packColumns(req.entries!);
+  const n = columns.offsets.length;
   const seen = new Set<string>();
-  for (const e of entries) {
-    if (seen.has(e.id)) throw unprocessable("duplicate_entry", `Chunk ${e.id} appears twice in pack ${req.packId}`);
-    seen.add(e.id);
+  for (let i = 0; i < n; i++) {
+    const id = columns.ids.slice(i * 64, i * 64 + 64);
+    if (seen.has(id)) throw unprocessable("duplicate_entry", `Chunk ${id} appears twice in pack ${req.packId}`);
+    seen.add(id);
   }
   await svc.database.db.transaction(async (tx) => {
-    await new PgIndex(tx, m, { uploadedByMachineId: m.machineId }).indexReported({ id: req.packId, salt: Buffer.from(req.salt, "base64"), size: req.size, entries });
+    await new PgIndex(tx, m, { uploadedByMachineId: m.machineId }).indexReported({ id: req.packId, salt: Buffer.from(req.salt, "base64"), size: req.size, columns });
   });
   // After commit, so the worker never looks for rows that are not visible yet. The pack's
   // `verify_state = 'pending'` was written in the transaction: if this enqueue is lost, the
@@ -100,7 +104,7 @@ export async function reportPack(svc: AgentServices, m: MachineContext, req: Pac
       svc.log(`could not enqueue verification of pack ${req.packId} (the sweep will)`, err);
     }
   }
-  return { indexed: entries.length };
+  return { indexed: n };
 }
 
 /**
@@ -121,7 +125,8 @@ export async function commitPoint(svc: AgentServices, m: MachineContext, req: Co
   const before = await existing();
   if (before) return { pointId: before.id, created: false };
 
-  const ids = [req.manifest.rootTree, ...req.manifest.volumes.map((v) => v.map), ...commitChunkIds(req)];
+  // One hex string (current agents send chunkIdsHex): no per-id strings for ~60k ids.
+  const ids = req.manifest.rootTree + req.manifest.volumes.map((v) => v.map).join("") + (req.chunkIdsHex ?? req.chunkIds?.join("") ?? "");
   const missing = await new PgIndex(db, m).missing(ids);
   if (missing.length > 0) {
     throw conflict("missing_chunks", `${missing.length} chunk(s) this point references are not indexed: report their packs first`, missing);

@@ -4,7 +4,7 @@
  * request: rate limit → credential → JSON → zod (the protocol's own schemas)
  * → domain function. Enrolment lives in ./enroll (its own package entry).
  */
-import { missingRequestIds, routes } from "@tidemark/agent-protocol";
+import { routes } from "@tidemark/agent-protocol";
 import { clientIp } from "@tidemark/db";
 import { commitPoint, heartbeat, missingChunks, nextRestoreJob, recordEvents, reportPack, restoreProgress, restoreResult, uploadSession } from "../agent";
 import { tooManyRequests } from "../errors";
@@ -61,7 +61,7 @@ export function createMachineRoutes(svc: AgentServices): Record<MachineRouteName
       const r = await body(req, routes.chunksMissing.request);
       // Answered in the form asked: older agents send and read arrays.
       if (r.ids) return json({ missing: await missingChunks(svc, m, r.ids) });
-      return json({ missingHex: (await missingChunks(svc, m, missingRequestIds(r))).join("") });
+      return json({ missingHex: (await missingChunks(svc, m, r.idsHex!)).join("") });
     }),
     packs: machine(async (m, req) => json(await reportPack(svc, m, await body(req, routes.packs.request)))),
     points: machine(async (m, req) => {
