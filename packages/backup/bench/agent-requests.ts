@@ -32,12 +32,14 @@ function cpuOfStat(path: string): number {
   const rest = f.slice(f.lastIndexOf(")") + 2).split(" ");
   return (Number(rest[11]) + Number(rest[12])) / TICK;
 }
-function postgresCpu(dbName: string): number {
-  let sum = 0;
+/** Backends of the test database; autovacuum workers (their command line names it too) apart. */
+function postgresCpu(dbName: string): { backends: number; autovacuum: number } {
+  const sum = { backends: 0, autovacuum: 0 };
   for (const pid of readdirSync("/proc")) {
     if (!/^\d+$/.test(pid)) continue;
     try {
-      if (readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(dbName)) sum += cpuOfStat(`/proc/${pid}/stat`);
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+      if (cmd.includes(dbName)) sum[cmd.includes("autovacuum") ? "autovacuum" : "backends"] += cpuOfStat(`/proc/${pid}/stat`);
     } catch {}
   }
   return sum;
@@ -48,7 +50,7 @@ const selfCpu = () => {
 };
 const load = () => readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
 
-type Phase = { js: number; pg: number; ms: number };
+type Phase = { js: number; pg: number; ms: number; av: number };
 const PHASES = ["missing", "report", "commit"] as const;
 type Totals = Record<(typeof PHASES)[number], Phase>;
 
@@ -59,7 +61,9 @@ async function measured<T>(dbName: string, into: Phase, fn: () => Promise<T>): P
   const out = await fn();
   into.js += selfCpu() - c0;
   into.ms += performance.now() - t0;
-  into.pg += postgresCpu(dbName) - pg0;
+  const pg1 = postgresCpu(dbName);
+  into.pg += pg1.backends - pg0.backends;
+  into.av += pg1.autovacuum - pg0.autovacuum;
   return out;
 }
 
@@ -70,7 +74,7 @@ function check(r: { status: number; body: unknown }, want: number, what: string)
 async function run(w: World, dbName: string, chunks: number, packs: number): Promise<Totals> {
   const [customer] = await w.database.db.insert(schema.customers).values({ mspId: w.mspId, name: `bench ${randomBytes(4).toString("hex")}` }).returning();
   const m = await enroll(w, customer!.id, "bench-srv");
-  const t: Totals = { missing: { js: 0, pg: 0, ms: 0 }, report: { js: 0, pg: 0, ms: 0 }, commit: { js: 0, pg: 0, ms: 0 } };
+  const t: Totals = { missing: { js: 0, pg: 0, ms: 0, av: 0 }, report: { js: 0, pg: 0, ms: 0, av: 0 }, commit: { js: 0, pg: 0, ms: 0, av: 0 } };
   const all: string[] = [];
   const per = Math.ceil(chunks / packs);
   for (let p = 0; p < packs; p++) {
@@ -112,17 +116,17 @@ const w = await createWorld();
 try {
   const dbName = ((await w.database.db.execute(sql`select current_database() as d`)) as unknown as Array<{ d: string }>)[0]!.d;
   await run(w, dbName, 3200, 2); // warm-up: JIT, the pool's connections
-  console.log(`chunks ${CHUNKS} in ${PACKS} packs; js = this process (server + Azurite HEADs), pg = PostgreSQL backends; CPU-s`);
+  console.log(`chunks ${CHUNKS} in ${PACKS} packs; js = this process (server + Azurite HEADs), pg = PostgreSQL backends (autovacuum apart); CPU-s`);
   const rows: Totals[] = [];
   for (let i = 0; i < RUNS; i++) {
     const l0 = load();
     const t = await run(w, dbName, CHUNKS, PACKS);
     rows.push(t);
-    const tot = PHASES.reduce((a, p) => ({ js: a.js + t[p].js, pg: a.pg + t[p].pg, ms: a.ms + t[p].ms }), { js: 0, pg: 0, ms: 0 });
+    const tot = PHASES.reduce((a, p) => ({ js: a.js + t[p].js, pg: a.pg + t[p].pg, ms: a.ms + t[p].ms, av: a.av + t[p].av }), { js: 0, pg: 0, ms: 0, av: 0 });
     console.log(
       `run ${i + 1}: ` +
         PHASES.map((p) => `${p} js ${f(t[p].js)} pg ${f(t[p].pg)} ${t[p].ms.toFixed(0).padStart(5)} ms`).join(" | ") +
-        ` | total js ${f(tot.js)} pg ${f(tot.pg)} ${tot.ms.toFixed(0)} ms | load ${l0}`,
+        ` | total js ${f(tot.js)} pg ${f(tot.pg)} ${tot.ms.toFixed(0)} ms (autovacuum ${tot.av.toFixed(2)}) | load ${l0}`,
     );
   }
 } finally {

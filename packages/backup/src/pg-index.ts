@@ -10,8 +10,8 @@
  */
 import { isLowerHex } from "@tidemark/agent-protocol";
 import { type DbOrTx, schema, scopeToCustomer } from "@tidemark/db";
-import { and, eq, sql, type SQL } from "drizzle-orm";
-import { alias } from "drizzle-orm/pg-core";
+import { and, eq, is, sql, type SQL } from "drizzle-orm";
+import { alias, PgTransaction } from "drizzle-orm/pg-core";
 import type { CustomerScope } from "./kek";
 import type { BlobType, Index, IndexedPack, IndexEntry, PackInfo } from "./engine";
 
@@ -24,6 +24,8 @@ const MISSING_BATCH = 20_000;
 const MISSING_PARALLEL = 3;
 /** Below this many ids per batch, splitting costs more round trips than it saves. */
 const MISSING_MIN_SPLIT = 5000;
+/** From this many ids, a missing() batch runs with JIT off (see missingOf). */
+const NO_JIT_MIN = 2000;
 /** Rows per INSERT: one statement of unnested arrays (8 parameters whatever the row count). */
 const INSERT_BATCH = 20_000;
 
@@ -197,7 +199,7 @@ export class PgIndex implements Index {
    */
   private async missingOf(hex: string): Promise<string[]> {
     const c = schema.chunkIndex;
-    const res = await this.db.execute(sql`
+    const query = sql`
       with d as materialized (select decode(${hex}::text, 'hex') as b),
       f as materialized (
         select q.n, c.pack_id
@@ -212,7 +214,20 @@ export class PgIndex implements Index {
               select p.pack_id from ${schema.packs} p
               where p.customer_id = ${this.scope.customerId} and p.state = 'indexed'
                 and p.pack_id in (select distinct pack_id from f where pack_id is not null))
-      order by f.n`);
+      order by f.n`;
+    // No JIT for this statement: its cost estimate grows with the table (and without statistics,
+    // 40 per probe at 290k rows), and past jit_optimize_above_cost PostgreSQL spent ~230 ms of a
+    // 295 ms batch compiling it (a 48k-id commit check: 1.0 instead of 0.25 CPU-s). SET LOCAL
+    // needs a transaction: on the pool, one per batch of at least NO_JIT_MIN ids (below that the
+    // BEGIN/SET/COMMIT round trips cost more than JIT would: cost ~40 per probe even without
+    // statistics). On a caller's transaction the batches share its connection (savepoints cannot
+    // interleave), so there it runs as it is.
+    const res = hex.length < NO_JIT_MIN * 64 || is(this.db, PgTransaction)
+      ? await this.db.execute(query)
+      : await this.db.transaction(async (tx) => {
+          await tx.execute(sql`set local jit = off`);
+          return tx.execute(query);
+        });
     return rowsOf<{ n: number | string }>(res).map((r) => hex.slice((Number(r.n) - 1) * 64, Number(r.n) * 64));
   }
 
