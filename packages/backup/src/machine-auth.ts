@@ -7,7 +7,7 @@
 import { timingSafeEqual } from "node:crypto";
 import { parseCredential } from "@tidemark/agent-protocol";
 import { type DbOrTx, hashToken, schema, scopeToCustomer } from "@tidemark/db";
-import { and, eq } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import { revoked, unauthorized } from "./errors";
 import type { CustomerScope } from "./kek";
 
@@ -16,10 +16,13 @@ export type MachineContext = CustomerScope & { machineId: string; name: string }
 /** Hash of a random value: compared against when the machine does not exist, so timing does not reveal ids. */
 const DECOY_HASH = hashToken("tidemark-decoy-credential");
 
-export async function authenticateMachine(db: DbOrTx, authorization: string | null): Promise<MachineContext> {
-  const cred = parseCredential(authorization);
-  if (!cred) throw unauthorized("Send Authorization: Bearer tmm_<machineId>.<secret>");
-  const [row] = await db
+/**
+ * The credential lookup, built once per database handle: every agent request runs it, and drizzle's
+ * query builder cost ~0.35 ms of JS per call (0.43-0.69 vs 0.10-0.19 ms prepared, 500 calls).
+ */
+const authQueries = new WeakMap<DbOrTx, ReturnType<typeof buildAuthQuery>>();
+function buildAuthQuery(db: DbOrTx) {
+  return db
     .select({
       machineId: schema.machines.id,
       mspId: schema.machines.mspId,
@@ -30,7 +33,19 @@ export async function authenticateMachine(db: DbOrTx, authorization: string | nu
     })
     .from(schema.machines)
     .leftJoin(schema.machineAgents, eq(schema.machineAgents.machineId, schema.machines.id))
-    .where(eq(schema.machines.id, cred.machineId));
+    .where(eq(schema.machines.id, sql.placeholder("machineId")))
+    .prepare("authenticate_machine");
+}
+function authQuery(db: DbOrTx) {
+  let q = authQueries.get(db);
+  if (!q) authQueries.set(db, (q = buildAuthQuery(db)));
+  return q;
+}
+
+export async function authenticateMachine(db: DbOrTx, authorization: string | null): Promise<MachineContext> {
+  const cred = parseCredential(authorization);
+  if (!cred) throw unauthorized("Send Authorization: Bearer tmm_<machineId>.<secret>");
+  const [row] = await authQuery(db).execute({ machineId: cred.machineId });
   const expected = Buffer.from(row?.secretHash ?? DECOY_HASH, "hex");
   const given = Buffer.from(hashToken(cred.secret), "hex");
   const ok = expected.length === given.length && timingSafeEqual(expected, given) && Boolean(row?.secretHash);
