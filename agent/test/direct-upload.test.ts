@@ -15,6 +15,7 @@ import { backup, packIdFromKeyName, type Repository } from "../src/engine";
 import { UploadQueue } from "../src/queue";
 import { openSpool } from "../src/spool";
 import { Uploader, type UploadTarget } from "../src/uploader";
+import { spoolMachine } from "./helpers";
 
 const dirs: string[] = [];
 afterAll(async () => {
@@ -34,13 +35,8 @@ async function world(opts: { deadlineMs?: number } = {}) {
   dirs.push(root);
   const src = join(root, "src");
   await mkdir(src, { recursive: true });
-  const machine = {
-    v: 1 as const, serverUrl: "http://x/", name: "m", machineId: randomUUID(), machineSecret: "s".repeat(43), customerId: randomUUID(),
-    dataKey: randomBytes(32).toString("base64"), spoolKek: randomBytes(32).toString("base64"),
-    // 256 KiB packs: a few hundred KiB of random data make several data packs.
-    repository: { container: "cust-x", blobEndpoint: "http://127.0.0.1:1/acct", config: { id: "r1", chunker: { min: 16384, avg: 32768, max: 65536 }, packSize: 256 * 1024, zstdLevel: 3, blockSize: 65536 } },
-    policy: {} as never, enrolledAt: new Date().toISOString(),
-  };
+  // 256 KiB packs: a few hundred KiB of random data make several data packs.
+  const machine = spoolMachine({ chunker: { min: 16384, avg: 32768, max: 65536 }, packSize: 256 * 1024 });
   const queue = new UploadQueue(join(root, "queue"));
   await queue.ensure();
   const spool = await openSpool(join(root, "spool"), machine, queue);

@@ -4,13 +4,14 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { BlobStore } from "@tidemark/storage";
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { policySchema, type Policy } from "@tidemark/agent-protocol";
 import { localStore } from "@tidemark/storage";
 import { Capture, type CaptureOptions, type CaptureState } from "../src/capture";
 import { Repository, restore } from "../src/engine";
 import { EventBuffer } from "../src/events";
 import { UploadQueue } from "../src/queue";
+import type { MachineFile } from "../src/state";
 
 const AGENT_DIR = resolve(fileURLToPath(new URL(".", import.meta.url)), "..");
 const MAIN = join(AGENT_DIR, "src/main.ts");
@@ -23,6 +24,19 @@ export const tmp = async (p: string) => {
 };
 export async function removeTmp(): Promise<void> {
   for (const d of made.splice(0)) await rm(d, { recursive: true, force: true });
+}
+
+/**
+ * A machine.json as enrolment writes it, for tests that open a spool without a server. The
+ * default chunker and pack size are small (1 MiB packs) so a few files make several packs.
+ */
+export function spoolMachine(config: Partial<MachineFile["repository"]["config"]> = {}): MachineFile {
+  return {
+    v: 1, serverUrl: "http://x/", name: "m", machineId: randomUUID(), machineSecret: "s".repeat(43), customerId: randomUUID(),
+    dataKey: randomBytes(32).toString("base64"), spoolKek: randomBytes(32).toString("base64"),
+    repository: { container: "cust-x", blobEndpoint: "http://127.0.0.1:1/acct", config: { id: "r1", chunker: { min: 16384, avg: 65536, max: 262144 }, packSize: 1024 * 1024, zstdLevel: 3, blockSize: 65536, ...config } },
+    policy: {} as never, enrolledAt: new Date().toISOString(),
+  } as MachineFile;
 }
 
 export interface AgentProc {

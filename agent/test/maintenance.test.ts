@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -7,6 +7,7 @@ import { backup, Repository, restore } from "../src/engine";
 import { maintainSpool } from "../src/maintenance";
 import { UploadQueue } from "../src/queue";
 import { openSpool } from "../src/spool";
+import { spoolMachine } from "./helpers";
 
 const dirs: string[] = [];
 const tmp = async () => {
@@ -29,12 +30,7 @@ describe("spool maintenance", () => {
     const root = await tmp();
     const src = join(root, "src");
     await mkdir(join(src, "a", "b"), { recursive: true });
-    const machine = {
-      v: 1 as const, serverUrl: "http://x/", name: "m", machineId: randomUUID(), machineSecret: "s".repeat(43), customerId: randomUUID(),
-      dataKey: randomBytes(32).toString("base64"), spoolKek: randomBytes(32).toString("base64"),
-      repository: { container: "cust-x", blobEndpoint: "http://127.0.0.1:1/acct", config: { id: "r1", chunker: { min: 16384, avg: 65536, max: 262144 }, packSize: 1024 * 1024, zstdLevel: 3, blockSize: 65536 } },
-      policy: {} as never, enrolledAt: new Date().toISOString(),
-    };
+    const machine = spoolMachine();
     const queue = new UploadQueue(join(root, "queue"));
     await queue.ensure();
     const { repo, store } = await openSpool(join(root, "spool"), machine, queue);
