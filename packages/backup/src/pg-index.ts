@@ -65,13 +65,13 @@ type ChunkColumns = { ids: string; packOf?: number[]; offsets: number[]; lengths
  * (one statement must not touch a row twice; ON CONFLICT DO UPDATE refuses), as when the packs
  * were written one after the other.
  */
-function toColumns<I>(packs: ReadonlyArray<ReadonlyArray<{ id: I; type: number; offset: number; length: number; rawLength: number }>>, hex: (id: I) => string): ChunkColumns {
+function toColumns(packs: ReadonlyArray<ReadonlyArray<{ id: Buffer; type: number; offset: number; length: number; rawLength: number }>>): ChunkColumns {
   const ids: string[] = [];
   const cols: ChunkColumns = { ids: "", packOf: [], offsets: [], lengths: [], rawLengths: [], types: [] };
   const seen = new Set<string>();
   packs.forEach((blobs, p) => {
     for (const b of blobs) {
-      const id = hex(b.id);
+      const id = b.id.toString("hex");
       if (!HEX_ID.test(id)) throw new Error(`not a chunk id: ${JSON.stringify(id)}`);
       if (seen.has(id)) continue;
       seen.add(id);
@@ -340,29 +340,21 @@ export class PgIndex implements Index {
   /**
    * Indexes one pack reported by the agent API, now: the same statements and rules as addPacks +
    * flush, without turning every id into a Buffer and back and without filling the lookup cache a
-   * report never reads. `columns` (the report's own form: ids as one hex string) must hold distinct
-   * ids — reportPack refuses duplicates — and goes to the database as it came; `entries` (tests,
-   * older callers) are deduplicated, the first entry of an id winning.
+   * report never reads. The columns are the report's own form (ids as one hex string; reportPack
+   * turns an older agent's `entries` into them) and must hold distinct ids — reportPack refuses
+   * duplicates; they go to the database as they came.
    */
-  async indexReported(
-    pack: PackInfo & ({ entries: ReadonlyArray<{ id: string; type: number; offset: number; length: number; rawLength: number }> } | { columns: ReportColumns }),
-  ): Promise<void> {
-    let cols: ChunkColumns;
-    if ("columns" in pack) {
-      const c = pack.columns;
-      const types: number[] = new Array(c.types.length);
-      for (let i = 0; i < types.length; i++) types[i] = c.types.charCodeAt(i) === 49 ? 1 : 0;
-      cols = { ids: c.ids, offsets: c.offsets, lengths: c.lengths, rawLengths: c.rawLengths, types };
-    } else {
-      cols = toColumns([pack.entries], (id) => id);
-    }
-    await this.writeRows([{ id: pack.id, salt: pack.salt, size: pack.size, blobCount: "columns" in pack ? pack.columns.offsets.length : pack.entries.length }], cols);
+  async indexReported(pack: PackInfo & { columns: ReportColumns }): Promise<void> {
+    const c = pack.columns;
+    const types: number[] = new Array(c.types.length);
+    for (let i = 0; i < types.length; i++) types[i] = c.types.charCodeAt(i) === 49 ? 1 : 0;
+    await this.writeRows([{ id: pack.id, salt: pack.salt, size: pack.size, blobCount: c.offsets.length }], { ids: c.ids, offsets: c.offsets, lengths: c.lengths, rawLengths: c.rawLengths, types });
   }
 
   private async writePacks(packs: IndexedPack[]): Promise<void> {
     await this.writeRows(
       packs.map((p) => ({ id: p.id, salt: p.salt, size: p.size, blobCount: p.blobs.length })),
-      toColumns(packs.map((p) => p.blobs), (id) => id.toString("hex")),
+      toColumns(packs.map((p) => p.blobs)),
     );
   }
 

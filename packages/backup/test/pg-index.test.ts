@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { customerDataKey, ensureCustomerRepository, PgIndex, readChunk, repositoryKeys, verifyIndexedPack } from "../src";
 import { Repository } from "../src/engine";
 import { backup } from "@tidemark/engine";
+import { packColumns } from "@tidemark/agent-protocol";
 import { call, chunkId, createWorld, enroll, type Enrolled, packReport, pointBody, putPack, type World } from "./fixtures";
 
 let w: World;
@@ -211,7 +212,7 @@ describe("PgIndex semantics", () => {
         .map((r) => ({ id: r.chunkId.toString("hex"), type: r.type, offset: r.offset, length: r.length, rawLength: r.rawLength }))
         .sort((x, y) => x.id.localeCompare(y.id));
     const entries = [chunkId(), chunkId(), chunkId()].map((id, i) => ({ id, type: i % 2, offset: 40 + i * 100, length: 100, rawLength: 90 + i }));
-    const hexPack = { id: chunkId(), salt: randomBytes(32), size: 1000, entries };
+    const hexPack = { id: chunkId(), salt: randomBytes(32), size: 1000, columns: packColumns(entries) };
     for (let i = 0; i < 2; i++) await new PgIndex(w.database.db, scope()).indexReported(hexPack);
     const bufPack = { id: chunkId(), salt: randomBytes(32), size: 1000, blobs: entries.map((e) => ({ ...e, id: Buffer.from(chunkId(), "hex"), type: e.type as 0 })) };
     const idx = new PgIndex(w.database.db, scope());
@@ -223,7 +224,7 @@ describe("PgIndex semantics", () => {
     const [packRow] = await w.database.db.select().from(schema.packs).where(eq(schema.packs.packId, hexPack.id));
     expect(packRow).toMatchObject({ size: 1000, blobCount: 3, state: "indexed" });
     const orphan = chunkId();
-    await expect(new PgIndex(w.database.db, scope()).indexReported({ id: chunkId(), salt: randomBytes(32), size: 1000, entries: [{ ...entries[0]!, id: orphan }, { ...entries[1]!, id: "zz'}" }] })).rejects.toThrow(/not a chunk id/);
+    await expect(new PgIndex(w.database.db, scope()).indexReported({ id: chunkId(), salt: randomBytes(32), size: 1000, columns: packColumns([{ ...entries[0]!, id: orphan }, { ...entries[1]!, id: "zz'}" }]) })).rejects.toThrow(/not a chunk id/);
     expect(await new PgIndex(w.database.db, scope()).missing([orphan])).toEqual([orphan]);
   });
 
