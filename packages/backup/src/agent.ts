@@ -15,7 +15,7 @@ import type {
   RestoreResultReport,
   UploadSession,
 } from "@tidemark/agent-protocol";
-import { MAX_HEAL_IDS, packColumns } from "@tidemark/agent-protocol";
+import { MAX_HEAL_IDS, packColumns, splitHexIds } from "@tidemark/agent-protocol";
 import { type Tx, schema, scopeToCustomer } from "@tidemark/db";
 import { and, asc, eq, inArray, isNull } from "drizzle-orm";
 import { conflict, notFound, unprocessable } from "./errors";
@@ -84,10 +84,8 @@ export async function reportPack(svc: AgentServices, m: MachineContext, req: Pac
   // Older agents send `entries`, newer ones `columns`: from here on both are columns, the form
   // PgIndex writes (no object per entry).
   const columns = req.columns ?? packColumns(req.entries!);
-  const n = columns.offsets.length;
   const seen = new Set<string>();
-  for (let i = 0; i < n; i++) {
-    const id = columns.ids.slice(i * 64, i * 64 + 64);
+  for (const id of splitHexIds(columns.ids)) {
     if (seen.has(id)) throw unprocessable("duplicate_entry", `Chunk ${id} appears twice in pack ${req.packId}`);
     seen.add(id);
   }
@@ -104,7 +102,7 @@ export async function reportPack(svc: AgentServices, m: MachineContext, req: Pac
       svc.log(`could not enqueue verification of pack ${req.packId} (the sweep will)`, err);
     }
   }
-  return { indexed: n };
+  return { indexed: columns.offsets.length };
 }
 
 /**
